@@ -1,0 +1,70 @@
+//! `dango init`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use crate::config::EMPTY_SOURCES_YML;
+
+/// Arguments of `dango init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to create the project in (default: `-p` or the current directory).
+    pub dir: Option<PathBuf>,
+    /// Overwrite an existing project's configuration files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+const CONFIG_TOML: &str = "# dlt configuration: [runtime], [extract], [normalize], [load], [sources.<name>]\n[runtime]\nlog_level = \"WARNING\"\n";
+const SECRETS_TOML: &str = "# Credentials. Keep this file out of version control.\n# [sources.<source_name>]\n# api_key = \"...\"\n";
+const GITIGNORE: &str =
+    "# dango\n.dlt/secrets.toml\n.dlt/pipelines/\n.env\ndata/*.duckdb\ndata/*.duckdb.wal\n";
+
+/// Runs `dango init`.
+pub fn run(project: Option<PathBuf>, args: InitArgs) -> anyhow::Result<ExitCode> {
+    let dir = args.dir.or(project).unwrap_or_else(|| PathBuf::from("."));
+    create_project(&dir, args.force)?;
+    println!("Created a dango project in {}", dir.display());
+    println!(
+        "Next: declare sources in {}, then run `dango sync`.",
+        dir.join(".dango/sources.yml").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates the project layout in `dir`; refuses to overwrite unless `force`.
+pub fn create_project(dir: &Path, force: bool) -> anyhow::Result<()> {
+    let sources = dir.join(".dango").join("sources.yml");
+    if sources.exists() && !force {
+        bail!(
+            "{} already holds a dango project ({} exists). Use `dango init --force` to overwrite its configuration files",
+            dir.display(),
+            sources.display()
+        );
+    }
+    for sub in [".dango", ".dlt", "data", "custom_sources"] {
+        let p = dir.join(sub);
+        std::fs::create_dir_all(&p).with_context(|| format!("cannot create {}", p.display()))?;
+    }
+    write(&sources, EMPTY_SOURCES_YML)?;
+    write(&dir.join(".dlt").join("config.toml"), CONFIG_TOML)?;
+    let secrets = dir.join(".dlt").join("secrets.toml");
+    write(&secrets, SECRETS_TOML)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot restrict {}", secrets.display()))?;
+    }
+    let gitignore = dir.join(".gitignore");
+    if !gitignore.exists() || force {
+        write(&gitignore, GITIGNORE)?;
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}

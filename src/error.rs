@@ -1,0 +1,139 @@
+//! The crate-wide error type.
+//!
+//! Every variant says what went wrong and, where the user can act, what to do next.
+
+use std::path::{Path, PathBuf};
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors of the dango library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file system operation failed.
+    #[error("{op} {path}: {source}", op = "cannot access", path = path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A project or source configuration is invalid.
+    #[error("{0}")]
+    Config(String),
+
+    /// Input data is malformed.
+    #[error(
+        "{origin}:{line}: {reason}. Fix or remove that line and run `dango sync` again; nothing from this run was loaded"
+    )]
+    BadInput {
+        /// File (or other origin) of the data.
+        origin: String,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A source failed while producing data.
+    #[error("source `{source_name}`: {reason}")]
+    Source {
+        /// Source name.
+        source_name: String,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// Normalization of a row failed.
+    #[error("in schema `{schema}`: {reason}")]
+    Normalize {
+        /// Schema name.
+        schema: String,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// The destination rejected a statement.
+    #[error("destination error while {context}: {reason}")]
+    Destination {
+        /// What the loader was doing.
+        context: String,
+        /// The database's message.
+        reason: String,
+    },
+
+    /// The warehouse is locked by another process.
+    #[error("the warehouse {path} is in use by another process ({reason}). Wait for the other `dango` run to finish, or close the program holding the file, then try again", path = path.display())]
+    WarehouseLocked {
+        /// Warehouse file.
+        path: PathBuf,
+        /// The database's message.
+        reason: String,
+    },
+
+    /// A stored file is unreadable.
+    #[error("{path} is corrupt: {reason}. Remove it (the next run rebuilds it) or restore it from a backup", path = path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A pipeline step failed; wraps the cause with the step and load id.
+    #[error("pipeline `{pipeline}` failed at step {step}{}: {source}", load_id.as_ref().map(|l| format!(" (load id {l})")).unwrap_or_default())]
+    StepFailed {
+        /// Pipeline name.
+        pipeline: String,
+        /// extract, normalize or load.
+        step: &'static str,
+        /// The package, when one exists.
+        load_id: Option<String>,
+        /// The cause.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// The run was interrupted (Ctrl-C).
+    #[error("interrupted; committed data is kept and the next run resumes pending work")]
+    Interrupted,
+
+    /// A bug: an invariant did not hold.
+    #[error("internal error: {0}. This is a bug in dango; please report it")]
+    Internal(String),
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Wraps the error as a failure of a pipeline step.
+    pub fn in_step(self, pipeline: &str, step: &'static str, load_id: Option<&str>) -> Error {
+        match self {
+            e @ Error::StepFailed { .. } => e,
+            e => Error::StepFailed {
+                pipeline: pipeline.to_string(),
+                step,
+                load_id: load_id.map(str::to_string),
+                source: Box::new(e),
+            },
+        }
+    }
+}
+
+impl From<duckdb::Error> for Error {
+    fn from(e: duckdb::Error) -> Error {
+        Error::Destination {
+            context: "running a statement".into(),
+            reason: e.to_string(),
+        }
+    }
+}

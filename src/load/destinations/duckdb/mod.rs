@@ -1,0 +1,289 @@
+//! The DuckDB destination: DDL in dlt's dialect, bulk inserts from Arrow job files, and the
+//! `_dlt_loads` / `_dlt_version` / `_dlt_pipeline_state` bookkeeping, all in one transaction
+//! per load package.
+
+pub mod raw;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::ipc::reader::FileReader;
+
+use crate::error::{Error, Result};
+use crate::schema::{Column, DataType, Schema, Table};
+use raw::{RawConnection, RawDatabase};
+
+/// DuckDB DDL type for a column (dlt's `DuckDbTypeMapper`).
+pub fn duckdb_type(c: &Column) -> String {
+    let t = c.data_type.unwrap_or(DataType::Text);
+    match t {
+        DataType::Text => "VARCHAR".into(),
+        DataType::Double => "DOUBLE".into(),
+        DataType::Bool => "BOOLEAN".into(),
+        DataType::Timestamp => {
+            if c.timezone == Some(false) {
+                match c.precision {
+                    Some(0) => "TIMESTAMP_S".into(),
+                    Some(p) if p <= 3 => "TIMESTAMP_MS".into(),
+                    Some(p) if p > 6 => "TIMESTAMP_NS".into(),
+                    _ => "TIMESTAMP".into(),
+                }
+            } else {
+                "TIMESTAMP WITH TIME ZONE".into()
+            }
+        }
+        DataType::Bigint => match c.precision {
+            Some(p) if p <= 8 => "TINYINT".into(),
+            Some(p) if p <= 16 => "SMALLINT".into(),
+            Some(p) if p <= 32 => "INTEGER".into(),
+            Some(p) if p > 64 => "HUGEINT".into(),
+            _ => "BIGINT".into(),
+        },
+        DataType::Binary => "BLOB".into(),
+        DataType::Json => "JSON".into(),
+        DataType::Decimal => match (c.precision, c.scale) {
+            (Some(p), Some(s)) => format!("DECIMAL({p},{s})"),
+            (Some(p), None) => format!("DECIMAL({p},0)"),
+            _ => "DECIMAL(38,9)".into(),
+        },
+        DataType::Wei => "DECIMAL(38,0)".into(),
+        DataType::Date => "DATE".into(),
+        DataType::Time => "TIME".into(),
+    }
+}
+
+/// Quotes an identifier for DuckDB.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Quotes a string literal for DuckDB.
+pub fn quote_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn column_def(c: &Column) -> String {
+    let not_null = if c.nullable { "" } else { "NOT NULL" };
+    format!("{} {}  {}", quote_ident(&c.name), duckdb_type(c), not_null)
+}
+
+/// `CREATE TABLE` in dlt's format.
+pub fn create_table_sql(dataset: &str, t: &Table, if_not_exists: bool) -> String {
+    let cols: Vec<String> = t
+        .columns
+        .values()
+        .filter(|c| c.is_complete())
+        .map(column_def)
+        .collect();
+    format!(
+        "CREATE TABLE {}{}.{} (\n{})",
+        if if_not_exists { "IF NOT EXISTS " } else { "" },
+        quote_ident(dataset),
+        quote_ident(&t.name),
+        cols.join(",\n")
+    )
+}
+
+/// A connection to the warehouse file.
+pub struct DuckDbClient {
+    // Field order matters: connections close before the database.
+    conn: duckdb::Connection,
+    raw: RawConnection,
+    _db: RawDatabase,
+    path: PathBuf,
+}
+
+impl DuckDbClient {
+    /// Opens (creating if needed) the warehouse at `path`.
+    pub fn open(path: &Path) -> Result<DuckDbClient> {
+        Self::open_mode(path, false)
+    }
+
+    /// Opens the warehouse read-only (for inspection).
+    pub fn open_read_only(path: &Path) -> Result<DuckDbClient> {
+        Self::open_mode(path, true)
+    }
+
+    fn open_mode(path: &Path, read_only: bool) -> Result<DuckDbClient> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+            && !read_only
+        {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let db = RawDatabase::open(path, read_only).map_err(|reason| {
+            if reason.contains("lock") {
+                Error::WarehouseLocked {
+                    path: path.to_path_buf(),
+                    reason,
+                }
+            } else {
+                Error::Destination {
+                    context: format!("opening {}", path.display()),
+                    reason,
+                }
+            }
+        })?;
+        let raw = db.connect().map_err(|reason| Error::Destination {
+            context: "connecting".into(),
+            reason,
+        })?;
+        let conn = db.connection().map_err(|reason| Error::Destination {
+            context: "connecting".into(),
+            reason,
+        })?;
+        Ok(DuckDbClient {
+            conn,
+            raw,
+            _db: db,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The warehouse file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A `duckdb::Connection` for queries.
+    pub fn conn(&self) -> &duckdb::Connection {
+        &self.conn
+    }
+
+    /// Columns of `dataset.table` with their DuckDB types, in order; `None` if no such table.
+    pub fn table_columns(
+        &self,
+        dataset: &str,
+        table: &str,
+    ) -> Result<Option<Vec<(String, String)>>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT column_name, data_type FROM information_schema.columns \
+             WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        )?;
+        let rows = stmt.query_map([dataset, table], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let cols: Vec<(String, String)> = rows.collect::<std::result::Result<_, _>>()?;
+        Ok(if cols.is_empty() { None } else { Some(cols) })
+    }
+
+    /// All tables of a dataset with their columns.
+    pub fn dataset_tables(&self, dataset: &str) -> Result<HashMap<String, Vec<String>>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT table_name, column_name FROM information_schema.columns \
+             WHERE table_schema = ? ORDER BY table_name, ordinal_position",
+        )?;
+        let rows = stmt.query_map([dataset], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for r in rows {
+            let (t, c) = r?;
+            out.entry(t).or_default().push(c);
+        }
+        Ok(out)
+    }
+
+    /// Whether `_dlt_loads` of the dataset records `load_id`.
+    pub fn has_load(&self, dataset: &str, load_id: &str) -> Result<bool> {
+        let tables = self.dataset_tables(dataset)?;
+        if !tables.contains_key(crate::schema::LOADS_TABLE) {
+            return Ok(false);
+        }
+        let sql = format!(
+            "SELECT count(*) FROM {}.\"_dlt_loads\" WHERE load_id = ?",
+            quote_ident(dataset)
+        );
+        let n: i64 = self.conn.query_row(&sql, [load_id], |r| r.get(0))?;
+        Ok(n > 0)
+    }
+
+    /// Row count of a table (0 if it does not exist).
+    pub fn row_count(&self, dataset: &str, table: &str) -> Result<u64> {
+        if self.table_columns(dataset, table)?.is_none() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "SELECT count(*) FROM {}.{}",
+            quote_ident(dataset),
+            quote_ident(table)
+        );
+        let n: i64 = self.conn.query_row(&sql, [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Runs statements on the load connection.
+    pub fn execute(&self, sql: &str) -> Result<()> {
+        self.raw.execute(sql).map_err(|reason| Error::Destination {
+            context: "running a statement".into(),
+            reason,
+        })
+    }
+
+    /// Brings the dataset's tables in line with `schema`: creates missing tables and adds
+    /// missing columns. Never drops or retypes anything. Run inside the load transaction.
+    pub fn migrate(
+        &self,
+        dataset: &str,
+        schema: &Schema,
+        existing: &HashMap<String, Vec<String>>,
+    ) -> Result<Vec<String>> {
+        let mut statements = Vec::new();
+        for t in schema.tables.values() {
+            if !t.has_complete_columns() {
+                continue;
+            }
+            match existing.get(&t.name) {
+                None => statements.push(create_table_sql(dataset, t, t.is_system())),
+                Some(cols) => {
+                    for c in t.columns.values().filter(|c| c.is_complete()) {
+                        if !cols.iter().any(|e| e == &c.name) {
+                            // New columns are always nullable: existing rows have no value.
+                            let mut c = c.clone();
+                            c.nullable = true;
+                            statements.push(format!(
+                                "ALTER TABLE {}.{}\nADD COLUMN {}",
+                                quote_ident(dataset),
+                                quote_ident(&t.name),
+                                column_def(&c)
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        for s in &statements {
+            self.execute(s).map_err(|e| match e {
+                Error::Destination { reason, .. } => Error::Destination {
+                    context: format!("migrating the schema ({s})"),
+                    reason,
+                },
+                e => e,
+            })?;
+        }
+        Ok(statements)
+    }
+
+    /// Bulk-inserts an Arrow IPC job file into `dataset.table`.
+    pub fn insert_job(
+        &mut self,
+        dataset: &str,
+        table: &str,
+        file: &Path,
+        columns: &[String],
+    ) -> Result<()> {
+        let f = File::open(file).map_err(|e| Error::io(file, e))?;
+        let reader = FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, f), None)
+            .map_err(|e| Error::Corrupt {
+                path: file.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let target = format!("{}.{}", quote_ident(dataset), quote_ident(table));
+        self.raw
+            .insert_arrow(Box::new(reader), &target, &cols.join(", "))
+            .map_err(|reason| Error::Destination {
+                context: format!("loading {} into {target}", file.display()),
+                reason,
+            })
+    }
+}

@@ -1,0 +1,169 @@
+//! A thin, safe wrapper over DuckDB's C API for what the `duckdb` crate does not expose: one
+//! connection that runs the whole load transaction and bulk-inserts Arrow streams with
+//! DuckDB's native Arrow scan (`duckdb_arrow_scan`), without converting values in Rust.
+
+use std::ffi::{CStr, CString};
+use std::path::Path;
+use std::ptr;
+
+use arrow::ffi_stream::FFI_ArrowArrayStream;
+use arrow::record_batch::RecordBatchReader;
+use duckdb::ffi;
+
+/// An open DuckDB database (the file) with its settings applied.
+pub struct RawDatabase {
+    db: ffi::duckdb_database,
+}
+
+// SAFETY: a duckdb_database handle may be used from any thread (DuckDB is thread-safe at the
+// database level); we never share one connection between threads.
+unsafe impl Send for RawDatabase {}
+
+/// Settings applied to every database we open: nothing is ever downloaded.
+const SETTINGS: &[(&str, &str)] = &[
+    ("autoinstall_known_extensions", "false"),
+    ("autoload_known_extensions", "true"),
+];
+
+impl RawDatabase {
+    /// Opens (or creates) the database file at `path`.
+    pub fn open(path: &Path, read_only: bool) -> Result<RawDatabase, String> {
+        let cpath = CString::new(path.to_string_lossy().as_bytes())
+            .map_err(|_| "the warehouse path contains a NUL byte".to_string())?;
+        let mut config: ffi::duckdb_config = ptr::null_mut();
+        // SAFETY: out-pointer is valid; config is destroyed below.
+        if unsafe { ffi::duckdb_create_config(&mut config) } != ffi::DuckDBSuccess {
+            return Err("cannot create a DuckDB config".into());
+        }
+        let mut settings: Vec<(&str, &str)> = SETTINGS.to_vec();
+        if read_only {
+            settings.push(("access_mode", "READ_ONLY"));
+        }
+        for (k, v) in settings {
+            let (k, v) = (
+                CString::new(k).unwrap_or_default(),
+                CString::new(v).unwrap_or_default(),
+            );
+            // SAFETY: valid config and NUL-terminated strings.
+            unsafe { ffi::duckdb_set_config(config, k.as_ptr(), v.as_ptr()) };
+        }
+        let mut db: ffi::duckdb_database = ptr::null_mut();
+        let mut err: *mut std::os::raw::c_char = ptr::null_mut();
+        // SAFETY: all pointers valid for the call.
+        let state = unsafe { ffi::duckdb_open_ext(cpath.as_ptr(), &mut db, config, &mut err) };
+        // SAFETY: config was created above.
+        unsafe { ffi::duckdb_destroy_config(&mut config) };
+        if state != ffi::DuckDBSuccess {
+            let msg = if err.is_null() {
+                "unknown error".to_string()
+            } else {
+                // SAFETY: DuckDB returns a NUL-terminated message we must free.
+                let m = unsafe { CStr::from_ptr(err) }
+                    .to_string_lossy()
+                    .into_owned();
+                unsafe { ffi::duckdb_free(err as *mut std::ffi::c_void) };
+                m
+            };
+            return Err(msg);
+        }
+        Ok(RawDatabase { db })
+    }
+
+    /// A new connection.
+    pub fn connect(&self) -> Result<RawConnection, String> {
+        let mut con: ffi::duckdb_connection = ptr::null_mut();
+        // SAFETY: db is open; out-pointer valid.
+        if unsafe { ffi::duckdb_connect(self.db, &mut con) } != ffi::DuckDBSuccess {
+            return Err("cannot connect to the warehouse".into());
+        }
+        Ok(RawConnection { con, views: 0 })
+    }
+
+    /// A `duckdb::Connection` on the same database, for queries with results.
+    pub fn connection(&self) -> Result<duckdb::Connection, String> {
+        // SAFETY: the database outlives the connection: callers drop connections before
+        // the RawDatabase (enforced by struct field order in the client).
+        unsafe { duckdb::Connection::open_from_raw(self.db) }.map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for RawDatabase {
+    fn drop(&mut self) {
+        // SAFETY: db was opened by us and is closed once.
+        unsafe { ffi::duckdb_close(&mut self.db) };
+    }
+}
+
+/// One connection; runs SQL and bulk-loads Arrow streams.
+pub struct RawConnection {
+    con: ffi::duckdb_connection,
+    views: u64,
+}
+
+// SAFETY: the connection is used by one thread at a time (it is moved, never shared).
+unsafe impl Send for RawConnection {}
+
+impl RawConnection {
+    /// Runs one or more statements, discarding results.
+    pub fn execute(&self, sql: &str) -> Result<(), String> {
+        let csql = CString::new(sql).map_err(|_| "SQL contains a NUL byte".to_string())?;
+        // SAFETY: zeroed duckdb_result is the documented initial state.
+        let mut result: ffi::duckdb_result = unsafe { std::mem::zeroed() };
+        // SAFETY: connection open, pointers valid.
+        let state = unsafe { ffi::duckdb_query(self.con, csql.as_ptr(), &mut result) };
+        let out = if state != ffi::DuckDBSuccess {
+            // SAFETY: result is valid after a failed query; message owned by the result.
+            let p = unsafe { ffi::duckdb_result_error(&mut result) };
+            Err(if p.is_null() {
+                "unknown error".to_string()
+            } else {
+                unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+            })
+        } else {
+            Ok(())
+        };
+        // SAFETY: result is destroyed exactly once.
+        unsafe { ffi::duckdb_destroy_result(&mut result) };
+        out
+    }
+
+    /// Inserts every batch of `reader` into `target` (a quoted, qualified table name) for
+    /// the given quoted column list, with DuckDB's native Arrow scan.
+    pub fn insert_arrow(
+        &mut self,
+        reader: Box<dyn RecordBatchReader + Send>,
+        target: &str,
+        columns: &str,
+    ) -> Result<(), String> {
+        self.views += 1;
+        let view = format!("__dango_arrow_{}_{}", std::process::id(), self.views);
+        let cview = CString::new(view.as_str()).map_err(|e| e.to_string())?;
+        let mut stream = FFI_ArrowArrayStream::new(reader);
+        let stream_ptr: *mut FFI_ArrowArrayStream = &mut stream;
+        // SAFETY: the stream lives on this frame until the view is dropped below; DuckDB reads
+        // it only while the INSERT runs.
+        let state = unsafe {
+            ffi::duckdb_arrow_scan(
+                self.con,
+                cview.as_ptr(),
+                stream_ptr as ffi::duckdb_arrow_stream,
+            )
+        };
+        if state != ffi::DuckDBSuccess {
+            return Err("DuckDB could not scan the Arrow job file".into());
+        }
+        let res = self.execute(&format!(
+            "INSERT INTO {target} ({columns}) SELECT {columns} FROM \"{view}\""
+        ));
+        let drop_res = self.execute(&format!("DROP VIEW IF EXISTS \"{view}\""));
+        drop(stream);
+        res.and(drop_res)
+    }
+}
+
+impl Drop for RawConnection {
+    fn drop(&mut self) {
+        // SAFETY: connection opened by us, closed once.
+        unsafe { ffi::duckdb_disconnect(&mut self.con) };
+    }
+}

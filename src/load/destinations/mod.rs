@@ -1,0 +1,3 @@
+//! Destinations. DuckDB is the one built in.
+
+pub mod duckdb;

@@ -1,0 +1,202 @@
+//! Load: commits a normalized package to the destination in one transaction.
+//!
+//! The transaction holds the schema migration, the truncation of replaced tables, every job's
+//! rows, the `_dlt_version` row (if the schema is new), the `_dlt_pipeline_state` row (if the
+//! state changed) and the `_dlt_loads` row. Only after `COMMIT` does the package move to
+//! `load/loaded/`. If the process dies after the commit but before the move, the next run finds
+//! the load id in `_dlt_loads` and only finishes the move, so nothing is loaded twice.
+
+pub mod destinations;
+
+use crate::error::{Error, Result};
+use crate::schema::{Schema, dlt_dict};
+use crate::state::{PipelineState, STATE_ENGINE_VERSION};
+use crate::storage::{self, NormalizedManifest, PipelineDir, read_json};
+use destinations::duckdb::{DuckDbClient, quote_ident, quote_str};
+
+/// What loading one package did.
+#[derive(Debug, Clone)]
+pub struct LoadedPackage {
+    /// The package manifest (jobs with tables, files, sizes, rows).
+    pub manifest: NormalizedManifest,
+    /// Schema of the package.
+    pub schema: Schema,
+    /// DDL statements that ran.
+    pub migrations: Vec<String>,
+    /// True when the package had already been committed by an earlier, interrupted run.
+    pub already_committed: bool,
+}
+
+fn now_literal() -> String {
+    let now = chrono::Utc::now();
+    format!(
+        "'{}'::TIMESTAMP WITH TIME ZONE",
+        now.format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+    )
+}
+
+/// Reads the schema stored in a normalized package.
+pub fn package_schema(dir: &PipelineDir, load_id: &str) -> Result<Schema> {
+    let path = dir.normalized(load_id).join("schema.json");
+    let v: serde_json::Value = read_json(&path)?;
+    dlt_dict::from_json(&v).map_err(|reason| Error::Corrupt { path, reason })
+}
+
+/// Loads the normalized package `load_id` into `dataset`, committing `state` with it.
+pub fn load_package(
+    dir: &PipelineDir,
+    load_id: &str,
+    client: &mut DuckDbClient,
+    dataset: &str,
+    state: &PipelineState,
+) -> Result<LoadedPackage> {
+    let pkg = dir.normalized(load_id);
+    let manifest: NormalizedManifest = read_json(&pkg.join("package.json"))?;
+    let schema = package_schema(dir, load_id)?;
+
+    if client.has_load(dataset, load_id)? {
+        finish_package(dir, load_id)?;
+        return Ok(LoadedPackage {
+            manifest,
+            schema,
+            migrations: Vec::new(),
+            already_committed: true,
+        });
+    }
+
+    let existing = client.dataset_tables(dataset)?;
+    let version_known = existing.contains_key(crate::schema::VERSION_TABLE) && {
+        let sql = format!(
+            "SELECT count(*) FROM {}.\"_dlt_version\" WHERE version_hash = ?",
+            quote_ident(dataset)
+        );
+        let n: i64 = client
+            .conn()
+            .query_row(&sql, [&schema.version_hash], |r| r.get(0))?;
+        n > 0
+    };
+    let last_state_hash: Option<String> = if existing.contains_key(crate::schema::STATE_TABLE) {
+        let sql = format!(
+            "SELECT version_hash FROM {}.\"_dlt_pipeline_state\" WHERE pipeline_name = ? \
+             ORDER BY _dlt_load_id DESC, version DESC LIMIT 1",
+            quote_ident(dataset)
+        );
+        let name = state
+            .doc()
+            .get("pipeline_name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        match client
+            .conn()
+            .query_row(&sql, [&name], |r| r.get::<_, Option<String>>(0))
+        {
+            Ok(h) => h,
+            Err(duckdb::Error::QueryReturnedNoRows) => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+
+    client.execute("BEGIN TRANSACTION")?;
+    let result = (|| -> Result<Vec<String>> {
+        client.execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            quote_ident(dataset)
+        ))?;
+        let migrations = client.migrate(dataset, &schema, &existing)?;
+        for t in &manifest.truncate_tables {
+            if existing.contains_key(t) {
+                client.execute(&format!(
+                    "DELETE FROM {}.{} WHERE 1=1",
+                    quote_ident(dataset),
+                    quote_ident(t)
+                ))?;
+            }
+        }
+        for job in &manifest.jobs {
+            let path = pkg.join("new_jobs").join(&job.file);
+            client.insert_job(dataset, &job.table, &path, &job.columns)?;
+        }
+        let ds = quote_ident(dataset);
+        if !version_known {
+            client.execute(&format!(
+                "INSERT INTO {ds}.\"_dlt_version\" (version, engine_version, inserted_at, schema_name, version_hash, schema) \
+                 VALUES ({}, {}, {}, {}, {}, {})",
+                schema.version,
+                crate::schema::SCHEMA_ENGINE_VERSION,
+                now_literal(),
+                quote_str(&schema.name),
+                quote_str(&schema.version_hash),
+                quote_str(&dlt_dict::to_json_string_compact(&schema)),
+            ))?;
+        }
+        let state_hash = state.stored_hash().to_string();
+        if last_state_hash.as_deref() != Some(state_hash.as_str()) {
+            let name = state
+                .doc()
+                .get("pipeline_name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            client.execute(&format!(
+                "INSERT INTO {ds}.\"_dlt_pipeline_state\" (version, engine_version, pipeline_name, state, created_at, version_hash, _dlt_load_id, _dlt_id) \
+                 VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
+                state.state_version(),
+                STATE_ENGINE_VERSION,
+                quote_str(&name),
+                quote_str(&state.compressed()),
+                now_literal(),
+                quote_str(&state_hash),
+                quote_str(load_id),
+                quote_str(&random_dlt_id()),
+            ))?;
+        }
+        client.execute(&format!(
+            "INSERT INTO {ds}.\"_dlt_loads\" (load_id, schema_name, status, inserted_at, schema_version_hash) \
+             VALUES ({}, {}, 0, {}, {})",
+            quote_str(load_id),
+            quote_str(&schema.name),
+            now_literal(),
+            quote_str(&schema.version_hash),
+        ))?;
+        Ok(migrations)
+    })();
+    let migrations = match result {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = client.execute("ROLLBACK");
+            return Err(e);
+        }
+    };
+    crate::fault::point("load_before_commit");
+    client.execute("COMMIT")?;
+    crate::fault::point("load_after_commit");
+    finish_package(dir, load_id)?;
+    Ok(LoadedPackage {
+        manifest,
+        schema,
+        migrations,
+        already_committed: false,
+    })
+}
+
+/// Moves a committed package to `load/loaded/` and marks it completed.
+fn finish_package(dir: &PipelineDir, load_id: &str) -> Result<()> {
+    let from = dir.normalized(load_id);
+    let to = dir.loaded(load_id);
+    if to.exists() {
+        std::fs::remove_dir_all(&to).map_err(|e| Error::io(&to, e))?;
+    }
+    storage::publish(&from, &to)?;
+    storage::write_atomic(&to.join("package_completed.json"), b"\"loaded\"")?;
+    Ok(())
+}
+
+/// A random 14-character `_dlt_id`.
+pub fn random_dlt_id() -> String {
+    use base64::Engine;
+    let bytes: [u8; 10] = rand::random();
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+}

@@ -1,0 +1,13 @@
+//! The `dango` command.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match dango::cli::run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

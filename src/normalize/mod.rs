@@ -1,0 +1,705 @@
+//! Normalize: turns an extracted package (JSON lines) into a normalized package (Arrow IPC
+//! job files per table) and evolves the schema.
+//!
+//! Job files are split into chunks of about [`NormalizeConfig::chunk_bytes`] that worker threads
+//! parse and normalize in parallel against a snapshot of the schema. A coordinator merges the
+//! chunk results strictly in input order: a chunk whose new columns disagree with what earlier
+//! chunks added (a type conflict a serial run would have resolved by coercion or a variant) is
+//! normalized again against the merged schema. The result is identical to dlt's serial
+//! normalization, at the speed of all cores.
+
+pub mod chunk;
+pub mod coerce;
+pub mod columns;
+pub mod detect;
+pub mod naming;
+pub mod relational;
+pub mod value;
+mod writer;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use indexmap::IndexMap;
+
+use crate::error::{Error, Result};
+use crate::schema::{Schema, Table, WriteDisposition};
+use crate::storage::{
+    self, ExtractedManifest, NormalizedManifest, PipelineDir, ResourceHints, read_json,
+};
+use chunk::{ChunkOutput, ChunkWriter, RowError};
+use relational::{Normalizer, RootIdKind, TableSettings};
+use writer::JobWriters;
+
+/// Settings of the normalize stage (`[normalize]` in config.toml).
+#[derive(Debug, Clone)]
+pub struct NormalizeConfig {
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Target chunk size in bytes.
+    pub chunk_bytes: u64,
+}
+
+impl Default for NormalizeConfig {
+    fn default() -> Self {
+        NormalizeConfig {
+            workers: 0,
+            chunk_bytes: 4 << 20,
+        }
+    }
+}
+
+/// What normalize produced.
+#[derive(Debug, Clone, Default)]
+pub struct NormalizeInfo {
+    /// Load id.
+    pub load_id: String,
+    /// Rows per table, in schema order.
+    pub row_counts: IndexMap<String, u64>,
+    /// Items read.
+    pub items: u64,
+}
+
+#[derive(Debug, Clone)]
+struct ChunkSpec {
+    job: usize,
+    start: u64,
+    end: u64,
+}
+
+enum ChunkError {
+    Parse { offset: u64, reason: String },
+    Row { offset: u64, error: RowError },
+    Io(std::io::Error),
+}
+
+/// Applies resource hints to the schema: root tables with write disposition, resource and
+/// column hints. Returns the per-root settings for the normalizer.
+pub fn apply_resource_hints(
+    schema: &mut Schema,
+    resources: &[ResourceHints],
+) -> HashMap<String, TableSettings> {
+    let mut settings = HashMap::new();
+    for r in resources {
+        let table_name = naming::normalize_tables_path(&r.table_name);
+        let table = schema.tables.entry(table_name.clone()).or_insert_with(|| {
+            let mut t = Table::new(table_name.clone());
+            t.key_order = crate::schema::dlt_dict::KeyOrder::recorded([
+                "columns",
+                "write_disposition",
+                "name",
+                "resource",
+                "x-normalizer",
+            ]);
+            t
+        });
+        table.write_disposition = Some(r.write_disposition);
+        table.resource = Some(r.name.clone());
+        if let Some(n) = r.max_table_nesting {
+            table.extra.insert(
+                "x-normalizer".into(),
+                serde_json::json!({ "max_nesting": n }),
+            );
+        }
+        for pk in &r.primary_key {
+            let name = naming::normalize_path(pk);
+            let col = table
+                .columns
+                .entry(name.clone())
+                .or_insert_with(|| crate::schema::Column {
+                    name: name.clone(),
+                    nullable: true,
+                    key_order: crate::schema::dlt_dict::KeyOrder::recorded([
+                        "name",
+                        "nullable",
+                        "primary_key",
+                    ]),
+                    ..Default::default()
+                });
+            col.primary_key = true;
+            col.nullable = false;
+        }
+        for mk in &r.merge_key {
+            let name = naming::normalize_path(mk);
+            let col = table
+                .columns
+                .entry(name.clone())
+                .or_insert_with(|| crate::schema::Column {
+                    name: name.clone(),
+                    nullable: true,
+                    ..Default::default()
+                });
+            col.merge_key = true;
+        }
+        for (name, hint) in &r.columns {
+            let name = naming::normalize_path(name);
+            let col = table
+                .columns
+                .entry(name.clone())
+                .or_insert_with(|| crate::schema::Column {
+                    name: name.clone(),
+                    nullable: true,
+                    ..Default::default()
+                });
+            if let Some(t) = hint
+                .get("data_type")
+                .and_then(|v| v.as_str())
+                .and_then(crate::schema::DataType::parse)
+            {
+                col.data_type = Some(t);
+            }
+            if let Some(n) = hint.get("nullable").and_then(|v| v.as_bool()) {
+                col.nullable = n;
+            }
+            if let Some(true) = hint.get("primary_key").and_then(|v| v.as_bool()) {
+                col.primary_key = true;
+                col.nullable = false;
+            }
+            if let Some(true) = hint.get("merge_key").and_then(|v| v.as_bool()) {
+                col.merge_key = true;
+            }
+            if let Some(true) = hint.get("hard_delete").and_then(|v| v.as_bool()) {
+                col.hard_delete = true;
+            }
+        }
+        let max_nesting = r.max_table_nesting.unwrap_or(1000);
+        let merge = r.write_disposition == WriteDisposition::Merge;
+        if merge {
+            set_root_key_propagation(schema, &table_name);
+        }
+        settings.insert(
+            r.name.clone(),
+            TableSettings {
+                root_table: table_name,
+                max_nesting,
+                propagate_root_id: merge,
+                root_id: RootIdKind::Random,
+            },
+        );
+    }
+    settings
+}
+
+/// Normalizes the extracted package `load_id` of `dir`, publishing a normalized package and
+/// updating `schema`. The extracted package is removed once the normalized one is published.
+pub fn normalize_package(
+    dir: &PipelineDir,
+    load_id: &str,
+    schema: &mut Schema,
+    cfg: &NormalizeConfig,
+) -> Result<NormalizeInfo> {
+    let src = dir.extracted(load_id);
+    let manifest: ExtractedManifest = read_json(&src.join("package.json"))?;
+    let out = dir.normalizing(load_id);
+    if out.exists() {
+        std::fs::remove_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    }
+    std::fs::create_dir_all(out.join("new_jobs")).map_err(|e| Error::io(&out, e))?;
+
+    let settings = apply_resource_hints(schema, &manifest.resources);
+    if !schema.tables.contains_key(crate::schema::STATE_TABLE) {
+        // dlt adds the state table when the first state is extracted: after the resources'
+        // root tables, before any nested table.
+        let t = crate::schema::dlt_dict::pipeline_state_table();
+        schema.tables.insert(t.name.clone(), t);
+    }
+    let job_paths: Vec<PathBuf> = manifest
+        .jobs
+        .iter()
+        .map(|j| src.join("new_jobs").join(&j.file))
+        .collect();
+    let chunks = plan_chunks(&job_paths, cfg.chunk_bytes)?;
+    let workers = if cfg.workers == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    } else {
+        cfg.workers
+    }
+    .clamp(1, 64);
+
+    let job_settings: Vec<TableSettings> = manifest
+        .jobs
+        .iter()
+        .map(|j| {
+            settings.get(&j.resource).cloned().unwrap_or(TableSettings {
+                root_table: naming::normalize_tables_path(&j.resource),
+                max_nesting: 1000,
+                propagate_root_id: false,
+                root_id: RootIdKind::Random,
+            })
+        })
+        .collect();
+
+    let shared = RwLock::new(Arc::new(schema.clone()));
+    let mut writers = JobWriters::new(out.join("new_jobs"));
+    let mut items_total = 0u64;
+    let result: Result<()> = std::thread::scope(|scope| {
+        let (ticket_tx, ticket_rx) = crossbeam_channel::unbounded::<usize>();
+        let (res_tx, res_rx) =
+            crossbeam_channel::unbounded::<(usize, std::result::Result<ChunkOutput, ChunkError>)>();
+        let window = workers * 2;
+        for i in 0..chunks.len().min(window) {
+            let _ = ticket_tx.send(i);
+        }
+        let mut next_ticket = chunks.len().min(window);
+        for _ in 0..workers {
+            let ticket_rx = ticket_rx.clone();
+            let res_tx = res_tx.clone();
+            let chunks = &chunks;
+            let job_paths = &job_paths;
+            let job_settings = &job_settings;
+            let shared = &shared;
+            scope.spawn(move || {
+                while let Ok(i) = ticket_rx.recv() {
+                    let snapshot = shared.read().map(|s| s.clone());
+                    let Ok(snapshot) = snapshot else { break };
+                    let spec = &chunks[i];
+                    let r = run_chunk(
+                        &job_paths[spec.job],
+                        spec,
+                        &job_settings[spec.job],
+                        load_id,
+                        &snapshot,
+                    );
+                    if res_tx.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(res_tx);
+        let mut pending: BTreeMap<usize, std::result::Result<ChunkOutput, ChunkError>> =
+            BTreeMap::new();
+        let mut next = 0usize;
+        let mut outcome = Ok(());
+        while next < chunks.len() {
+            let Ok((i, r)) = res_rx.recv() else { break };
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&next) {
+                let spec = &chunks[next];
+                let step = (|| -> Result<()> {
+                    let mut output = r.map_err(|e| chunk_error(e, &manifest, spec, &job_paths))?;
+                    if has_conflict(schema, &output) {
+                        let snap = schema.clone();
+                        output = run_chunk(
+                            &job_paths[spec.job],
+                            spec,
+                            &job_settings[spec.job],
+                            load_id,
+                            &snap,
+                        )
+                        .map_err(|e| chunk_error(e, &manifest, spec, &job_paths))?;
+                    }
+                    items_total += output.items;
+                    let changed = merge_output(schema, &output);
+                    writers.write(schema, output)?;
+                    if changed && let Ok(mut s) = shared.write() {
+                        *s = Arc::new(schema.clone());
+                    }
+                    Ok(())
+                })();
+                if let Err(e) = step {
+                    outcome = Err(e);
+                    break;
+                }
+                next += 1;
+                if next_ticket < chunks.len() {
+                    let _ = ticket_tx.send(next_ticket);
+                    next_ticket += 1;
+                }
+            }
+            if outcome.is_err() {
+                break;
+            }
+        }
+        drop(ticket_tx);
+        // Drain so workers stop quickly.
+        while res_rx.try_recv().is_ok() {}
+        outcome
+    });
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&out);
+        return Err(e);
+    }
+    let jobs = writers.finish(schema)?;
+
+    // Tables to empty before loading: replace roots and all their nested tables.
+    let mut truncate_tables = Vec::new();
+    for r in &manifest.resources {
+        if r.write_disposition == WriteDisposition::Replace {
+            let root = naming::normalize_tables_path(&r.table_name);
+            truncate_tables.push(root.clone());
+            for t in schema.nested_tables(&root) {
+                truncate_tables.push(t.name.clone());
+            }
+        }
+    }
+    for job in &jobs {
+        if let Some(t) = schema.table_mut(&job.table) {
+            mark_seen_data(t);
+        }
+    }
+    schema.bump_version();
+    let mut row_counts: IndexMap<String, u64> = IndexMap::new();
+    for t in schema.tables.keys() {
+        let n: u64 = jobs.iter().filter(|j| &j.table == t).map(|j| j.rows).sum();
+        if n > 0 {
+            row_counts.insert(t.clone(), n);
+        }
+    }
+    let normalized = NormalizedManifest {
+        load_id: load_id.to_string(),
+        created_at: manifest.created_at.clone(),
+        schema_name: manifest.schema_name.clone(),
+        jobs,
+        truncate_tables,
+        items: items_total,
+    };
+    storage::write_atomic(
+        &out.join("schema.json"),
+        crate::schema::dlt_dict::to_json_string_pretty(schema).as_bytes(),
+    )?;
+    storage::write_json(&out.join("package.json"), &normalized)?;
+    storage::publish(&out, &dir.normalized(load_id))?;
+    storage::write_atomic(
+        &dir.schema_path(&schema.name),
+        crate::schema::dlt_dict::to_json_string_pretty(schema).as_bytes(),
+    )?;
+    std::fs::remove_dir_all(&src).map_err(|e| Error::io(&src, e))?;
+    Ok(NormalizeInfo {
+        load_id: load_id.to_string(),
+        row_counts,
+        items: items_total,
+    })
+}
+
+fn chunk_error(
+    e: ChunkError,
+    manifest: &ExtractedManifest,
+    spec: &ChunkSpec,
+    job_paths: &[PathBuf],
+) -> Error {
+    let job = &manifest.jobs[spec.job];
+    let line_of = |offset: u64| -> u64 { line_number(&job_paths[spec.job], offset).unwrap_or(0) };
+    match e {
+        ChunkError::Io(err) => Error::io(&job_paths[spec.job], err),
+        ChunkError::Parse { offset, reason } => Error::BadInput {
+            origin: job.origin.origin.clone(),
+            line: if job.origin.same_lines {
+                line_of(offset)
+            } else {
+                0
+            },
+            reason: format!("invalid JSON: {reason}"),
+        },
+        ChunkError::Row { offset, error } => Error::BadInput {
+            origin: job.origin.origin.clone(),
+            line: if job.origin.same_lines {
+                line_of(offset)
+            } else {
+                0
+            },
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// 1-based line number of byte `offset` in `path`.
+fn line_number(path: &Path, offset: u64) -> std::io::Result<u64> {
+    let mut f = File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut seen = 0u64;
+    let mut lines = 1u64;
+    while seen < offset {
+        let want = ((offset - seen) as usize).min(buf.len());
+        let n = f.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        seen += n as u64;
+    }
+    Ok(lines)
+}
+
+/// Splits job files into chunks of about `target` bytes, cut after a newline.
+fn plan_chunks(paths: &[PathBuf], target: u64) -> Result<Vec<ChunkSpec>> {
+    let mut chunks = Vec::new();
+    for (job, path) in paths.iter().enumerate() {
+        let f = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        let mut start = 0u64;
+        while start < len {
+            let mut end = (start + target).min(len);
+            if end < len {
+                end = next_newline(&f, end, len).map_err(|e| Error::io(path, e))?;
+            }
+            chunks.push(ChunkSpec { job, start, end });
+            start = end;
+        }
+    }
+    Ok(chunks)
+}
+
+/// Offset just past the first `\n` at or after `from` (or `len`).
+fn next_newline(f: &File, from: u64, len: u64) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pos = from;
+    while pos < len {
+        let n = f.read_at(&mut buf, pos)?;
+        if n == 0 {
+            break;
+        }
+        if let Some(i) = buf[..n].iter().position(|b| *b == b'\n') {
+            return Ok(pos + i as u64 + 1);
+        }
+        pos += n as u64;
+    }
+    Ok(len)
+}
+
+fn run_chunk(
+    path: &Path,
+    spec: &ChunkSpec,
+    settings: &TableSettings,
+    load_id: &str,
+    snapshot: &Schema,
+) -> std::result::Result<ChunkOutput, ChunkError> {
+    let f = File::open(path).map_err(ChunkError::Io)?;
+    let mut buf = vec![0u8; (spec.end - spec.start) as usize];
+    f.read_exact_at(&mut buf, spec.start)
+        .map_err(ChunkError::Io)?;
+    let text = match String::from_utf8(buf) {
+        Ok(t) => t,
+        Err(e) => {
+            let bad = e.utf8_error().valid_up_to() as u64;
+            let line_start = e.as_bytes()[..bad as usize]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map(|i| i as u64 + 1)
+                .unwrap_or(0);
+            return Err(ChunkError::Parse {
+                offset: spec.start + line_start,
+                reason: "the line is not valid UTF-8".into(),
+            });
+        }
+    };
+    let seed: u64 = rand::random();
+    let mut normalizer = Normalizer::new(settings.clone(), load_id, seed);
+    let mut writer = ChunkWriter::new(snapshot);
+    let mut items = 0u64;
+    let mut offset = spec.start;
+    for raw in text.split_inclusive('\n') {
+        let line_offset = offset;
+        offset += raw.len() as u64;
+        let line = raw.trim_end_matches(['\n', '\r']);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v = value::parse_json(line).map_err(|e| ChunkError::Parse {
+            offset: line_offset,
+            reason: e.to_string(),
+        })?;
+        normalizer
+            .normalize_item(&v, snapshot, &mut writer)
+            .map_err(|error| ChunkError::Row {
+                offset: line_offset,
+                error,
+            })?;
+        items += 1;
+    }
+    Ok(writer.finish(items))
+}
+
+/// Whether merging `output` into `schema` would disagree with columns added since the
+/// snapshot the chunk was normalized against.
+fn has_conflict(schema: &Schema, output: &ChunkOutput) -> bool {
+    output.tables.iter().any(|t| {
+        let Some(table) = schema.table(&t.name) else {
+            return false;
+        };
+        t.new_columns
+            .iter()
+            .any(|c| match table.columns.get(&c.name) {
+                Some(existing) if existing.is_complete() => {
+                    existing.data_type != c.data_type || existing.variant != c.variant
+                }
+                _ => false,
+            })
+    })
+}
+
+/// Merges new tables and columns of a chunk into the schema. Returns whether it changed.
+fn merge_output(schema: &mut Schema, output: &ChunkOutput) -> bool {
+    let mut changed = false;
+    for t in &output.tables {
+        changed |= chunk::ensure_table(schema, &t.name, t.parent.as_deref());
+        let Some(table) = schema.table_mut(&t.name) else {
+            continue;
+        };
+        for c in &t.new_columns {
+            match table.columns.get(&c.name) {
+                Some(existing) if existing.is_complete() => {}
+                Some(_) => {
+                    // An incomplete (hint-only) column is re-added in data order, as dlt does.
+                    table.columns.shift_remove(&c.name);
+                    table.columns.insert(c.name.clone(), c.clone());
+                    changed = true;
+                }
+                None => {
+                    table.columns.insert(c.name.clone(), c.clone());
+                    changed = true;
+                }
+            }
+        }
+    }
+    changed
+}
+
+/// Sets dlt's `x-normalizer: {seen-data: true}` on a table that received rows.
+fn mark_seen_data(t: &mut Table) {
+    let entry = t
+        .extra
+        .entry("x-normalizer".to_string())
+        .or_insert_with(|| serde_json::json!({}));
+    if let serde_json::Value::Object(m) = entry {
+        m.insert("seen-data".into(), serde_json::Value::Bool(true));
+    }
+}
+
+/// Records `_dlt_id → _dlt_root_id` propagation for a merge root, as dlt's normalizer config.
+fn set_root_key_propagation(schema: &mut Schema, root: &str) {
+    use serde_json::{Map, Value};
+    if !schema.normalizers.is_object() {
+        schema.normalizers = Value::Object(Map::new());
+    }
+    let mut cur = &mut schema.normalizers;
+    for key in ["json", "config", "propagation", "tables", root] {
+        let Value::Object(m) = cur else { return };
+        cur = m
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    if let Value::Object(m) = cur {
+        m.insert("_dlt_id".into(), Value::String("_dlt_root_id".into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::dlt_dict;
+    use crate::storage::{ExtractedJob, JobOrigin};
+
+    fn package(dir: &PipelineDir, load_id: &str, lines: &str) {
+        let p = dir.extracted(load_id);
+        std::fs::create_dir_all(p.join("new_jobs")).unwrap();
+        std::fs::write(p.join("new_jobs/t.1.jsonl"), lines).unwrap();
+        let manifest = ExtractedManifest {
+            load_id: load_id.into(),
+            created_at: "2024-01-01T00:00:00+00:00".into(),
+            schema_name: "s".into(),
+            resources: vec![ResourceHints {
+                name: "t".into(),
+                table_name: "t".into(),
+                write_disposition: WriteDisposition::Replace,
+                ..Default::default()
+            }],
+            jobs: vec![ExtractedJob {
+                file: "t.1.jsonl".into(),
+                resource: "t".into(),
+                origin: JobOrigin {
+                    origin: "test".into(),
+                    same_lines: true,
+                },
+                items: 0,
+            }],
+        };
+        storage::write_json(&p.join("package.json"), &manifest).unwrap();
+    }
+
+    fn run(lines: &str, cfg: NormalizeConfig) -> (serde_json::Value, Vec<u64>) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PipelineDir::new(tmp.path());
+        dir.create().unwrap();
+        package(&dir, "1.0", lines);
+        let mut schema = dlt_dict::new_schema("s");
+        let info = normalize_package(&dir, "1.0", &mut schema, &cfg).unwrap();
+        assert!(dir.normalized("1.0").join("package.json").is_file());
+        assert!(!dir.extracted("1.0").exists());
+        (
+            dlt_dict::to_json(&schema),
+            info.row_counts.values().copied().collect(),
+        )
+    }
+
+    /// Parallel chunks give the schema a serial run gives, type conflicts across chunks included.
+    #[test]
+    fn parallel_equals_serial() {
+        let mut lines = String::new();
+        for i in 0..300 {
+            let row = match i % 7 {
+                0 => format!("{{\"a\": {i}, \"l\": [{i}, {{\"x\": 1}}]}}\n"),
+                1 => format!("{{\"a\": \"s{i}\", \"b\": true}}\n"),
+                2 => format!(
+                    "{{\"b\": \"2024-01-0{}T00:00:00Z\", \"c\": {{\"d\": 1.5}}}}\n",
+                    i % 9 + 1
+                ),
+                3 => format!("{{\"c\": {{\"d\": \"x\"}}, \"a\": null}}\n"),
+                4 => "{\"e\": [[1, 2], []], \"a\": 2.5}\n".to_string(),
+                5 => format!("{{\"f{}\": 1}}\n", i % 13),
+                _ => "{}\n".to_string(),
+            };
+            lines.push_str(&row);
+        }
+        let serial = run(
+            &lines,
+            NormalizeConfig {
+                workers: 1,
+                chunk_bytes: 1 << 30,
+            },
+        );
+        let parallel = run(
+            &lines,
+            NormalizeConfig {
+                workers: 4,
+                chunk_bytes: 64,
+            },
+        );
+        assert_eq!(serial, parallel);
+        let tables = serial.0["tables"].as_object().unwrap();
+        assert!(tables.contains_key("t__l"));
+        assert!(
+            tables["t"]["columns"]
+                .as_object()
+                .unwrap()
+                .contains_key("a__v_text")
+        );
+    }
+
+    #[test]
+    fn bad_line_reports_its_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PipelineDir::new(tmp.path());
+        dir.create().unwrap();
+        package(&dir, "1.0", "{\"a\":1}\n\n{\"a\":2}\n{oops\n");
+        let mut schema = dlt_dict::new_schema("s");
+        let err = normalize_package(
+            &dir,
+            "1.0",
+            &mut schema,
+            &NormalizeConfig {
+                workers: 2,
+                chunk_bytes: 8,
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::BadInput { line: 4, .. }), "{err}");
+        assert!(!dir.normalizing("1.0").exists());
+    }
+}

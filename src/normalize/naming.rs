@@ -1,0 +1,631 @@
+//! dlt's `snake_case` naming convention (case-insensitive, `snake_case_ci_65536` on DuckDB).
+//!
+//! Ports `dlt/common/normalizers/naming/snake_case.py` and the path helpers of `naming.py`,
+//! including the Python details that matter for byte-compatible names: `str.strip()` uses
+//! Python's Unicode whitespace, and the regex class `[^a-zA-Z\d_]` keeps Unicode decimal digits
+//! (`\d` is Unicode in Python) while dropping every other non-ASCII character.
+//!
+//! Also home to two small Unicode tables shared by the detection and coercion code: Python's
+//! decimal digits ([`decimal_digit`]) and Python's whitespace ([`is_py_space`]), both as of the
+//! Unicode 14 database of Python 3.11.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use sha3::Shake128;
+use sha3::digest::{ExtendableOutput, Update, XofReader};
+
+/// Separator of nested path components in column and table names.
+pub const PATH_SEPARATOR: &str = "__";
+
+/// Name given to a row key that is empty or only whitespace (`EMPTY_KEY_IDENTIFIER`).
+pub const EMPTY_KEY: &str = "_empty";
+
+/// DuckDB's maximum identifier length, which dlt uses as the naming convention's `max_length`.
+pub const MAX_IDENTIFIER_LENGTH: usize = 65536;
+
+/// Length in bytes of the shake_128 digest used for the shortening tag (0.001 collision odds).
+const TAG_BYTES: usize = 4;
+
+/// First code point of every run of ten Unicode `Nd` (decimal digit) characters, sorted.
+///
+/// Python 3.11 (Unicode 14.0.0) has exactly 66 such runs, each mapping to the values 0–9.
+const ND_STARTS: [u32; 66] = [
+    0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66,
+    0xde6, 0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90,
+    0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10,
+    0x104a0, 0x10d30, 0x11066, 0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650,
+    0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50, 0x11da0, 0x16a60, 0x16ac0, 0x16b50,
+    0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950, 0x1fbf0,
+];
+
+/// The value of `c` if it is a Unicode decimal digit (category `Nd`, Python's `\d` and what
+/// `int()` accepts), else `None`. ASCII `0`–`9` included.
+pub fn decimal_digit(c: char) -> Option<u32> {
+    let cp = c as u32;
+    if (0x30..=0x39).contains(&cp) {
+        return Some(cp - 0x30);
+    }
+    if cp < 0x660 {
+        return None;
+    }
+    let idx = ND_STARTS.partition_point(|&start| start <= cp);
+    let start = ND_STARTS[idx.checked_sub(1)?];
+    (cp - start < 10).then_some(cp - start)
+}
+
+/// Whether `c` is whitespace for Python's `str.isspace()` / `str.strip()`.
+///
+/// Differs from Rust's `char::is_whitespace`: it includes U+001C–U+001F and excludes nothing
+/// else of note.
+pub fn is_py_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n'
+            | '\u{0b}'
+            | '\u{0c}'
+            | '\r'
+            | '\u{1c}'..='\u{1f}'
+            | ' '
+            | '\u{85}'
+            | '\u{a0}'
+            | '\u{1680}'
+            | '\u{2000}'..='\u{200a}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202f}'
+            | '\u{205f}'
+            | '\u{3000}'
+    )
+}
+
+/// Python's `str.strip()` with no arguments.
+pub fn py_strip(s: &str) -> &str {
+    s.trim_matches(is_py_space)
+}
+
+/// Normalizes one identifier with dlt's `snake_case` rules (`NamingConvention.normalize_identifier`).
+///
+/// Steps: strip; translate `+-*@|` to `x_xal`; replace each run of characters outside
+/// `[a-zA-Z\d_]` with `_`; break camel case; lowercase; prefix `_` to a leading digit; turn
+/// trailing `_` into `x`; collapse `__+` into `_`; shorten beyond [`MAX_IDENTIFIER_LENGTH`].
+///
+/// dlt raises `ValueError` for an empty or all-whitespace input; this returns [`EMPTY_KEY`]
+/// instead, which is what dlt's relational normalizer puts in place of such a row key.
+pub fn normalize_identifier(s: &str) -> String {
+    let stripped = py_strip(s);
+    if stripped.is_empty() {
+        return EMPTY_KEY.to_string();
+    }
+    // translate + replace runs of non-alphanumerics with a single `_`
+    let mut chars: Vec<char> = Vec::with_capacity(stripped.len());
+    let mut in_run = false;
+    for c in stripped.chars() {
+        let c = match c {
+            '+' | '*' => 'x',
+            '-' => '_',
+            '@' => 'a',
+            '|' => 'l',
+            c => c,
+        };
+        if c.is_ascii_alphanumeric() || c == '_' || decimal_digit(c).is_some() {
+            chars.push(c);
+            in_run = false;
+        } else if !in_run {
+            chars.push('_');
+            in_run = true;
+        }
+    }
+    let snake = to_snake_case(&chars);
+    shorten_identifier(&snake, stripped, MAX_IDENTIFIER_LENGTH)
+}
+
+/// `_to_snake_case` on an already reduced alphabet (ASCII letters, Unicode digits, `_`).
+fn to_snake_case(chars: &[char]) -> String {
+    // `([^_])([A-Z][a-z]+)` -> `\1_\2`, scanning left to right without overlaps
+    let mut b1: Vec<char> = Vec::with_capacity(chars.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let upper_next = chars.get(i + 1).is_some_and(char::is_ascii_uppercase);
+        let lower_after = chars.get(i + 2).is_some_and(char::is_ascii_lowercase);
+        if c != '_' && upper_next && lower_after {
+            let mut end = i + 3;
+            while chars.get(end).is_some_and(char::is_ascii_lowercase) {
+                end += 1;
+            }
+            b1.push(c);
+            b1.push('_');
+            b1.extend_from_slice(&chars[i + 1..end]);
+            i = end;
+        } else {
+            b1.push(c);
+            i += 1;
+        }
+    }
+    // `([a-z0-9])([A-Z])` -> `\1_\2`, then lower()
+    let mut b2 = String::with_capacity(b1.len() + 8);
+    let mut i = 0;
+    while i < b1.len() {
+        let c = b1[i];
+        let is_low_or_digit = c.is_ascii_lowercase() || c.is_ascii_digit();
+        if is_low_or_digit && b1.get(i + 1).is_some_and(char::is_ascii_uppercase) {
+            b2.push(c);
+            b2.push('_');
+            b2.push(b1[i + 1].to_ascii_lowercase());
+            i += 2;
+        } else {
+            b2.push(c.to_ascii_lowercase());
+            i += 1;
+        }
+    }
+    // leading digits (`^\d+`, Unicode) are prefixed with `_`
+    let mut ident = String::with_capacity(b2.len() + 2);
+    if b2.chars().next().and_then(decimal_digit).is_some() {
+        ident.push('_');
+    }
+    // trailing `_` become `x`
+    let trimmed = b2.trim_end_matches('_');
+    let trailing = b2.len() - trimmed.len();
+    ident.push_str(trimmed);
+    ident.extend(std::iter::repeat_n('x', trailing));
+    // collapse `__+` into `_`
+    let mut out = String::with_capacity(ident.len());
+    let mut prev_underscore = false;
+    for c in ident.chars() {
+        if c == '_' {
+            if !prev_underscore {
+                out.push(c);
+            }
+            prev_underscore = true;
+        } else {
+            out.push(c);
+            prev_underscore = false;
+        }
+    }
+    out
+}
+
+/// Normalizes a table, dataset or schema name; the same as [`normalize_identifier`] in `snake_case`.
+pub fn normalize_table_identifier(s: &str) -> String {
+    normalize_identifier(s)
+}
+
+/// Splits on `__`, drops blank parts, normalizes each part with `normalize`, re-joins and shortens.
+fn normalize_path_with(s: &str, normalize: fn(&str) -> String) -> String {
+    let parts: Vec<String> = s
+        .split(PATH_SEPARATOR)
+        .filter(|p| !py_strip(p).is_empty())
+        .map(normalize)
+        .collect();
+    let joined = parts.join(PATH_SEPARATOR);
+    shorten_identifier(&joined, s, MAX_IDENTIFIER_LENGTH)
+}
+
+/// Normalizes a path of identifiers (`NamingConvention.normalize_path`), used for row keys.
+///
+/// `a__B` → `a__b`, `__dunder` → `dunder`, `x__` → `x`. A path with no non-blank part (e.g.
+/// `__`) gives the empty string, as in dlt.
+pub fn normalize_path(s: &str) -> String {
+    normalize_path_with(s, normalize_identifier)
+}
+
+/// Normalizes a path of table identifiers (`NamingConvention.normalize_tables_path`), used for
+/// table names: `Orders.Items V2` → `orders_items_v2`.
+pub fn normalize_tables_path(s: &str) -> String {
+    normalize_path_with(s, normalize_table_identifier)
+}
+
+/// Normalizes a key of a data item into a column name, as dlt's relational normalizer does:
+/// [`EMPTY_KEY`] for an empty or all-whitespace key, else [`normalize_path`].
+///
+/// A key made only of `__` separators and blanks (`"__"`, `" __ "`) gives the empty string;
+/// dlt then fails the load on the empty column name, so callers should reject or rename it.
+pub fn normalize_key(key: &str) -> String {
+    if key.chars().all(is_py_space) {
+        EMPTY_KEY.to_string()
+    } else {
+        normalize_path(key)
+    }
+}
+
+/// Joins identifiers with `__`, skipping blank ones; neither normalizes nor shortens (`make_path`).
+pub fn make_path(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for part in parts.iter().filter(|p| !py_strip(p).is_empty()) {
+        if !out.is_empty() {
+            out.push_str(PATH_SEPARATOR);
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+/// Joins already normalized identifiers with `__` and shortens the result, hashing the joined
+/// path (`NamingConvention.shorten_fragments`). Used for flattened columns, nested tables and
+/// variant columns.
+pub fn shorten_fragments(parts: &[&str]) -> String {
+    let path = make_path(parts);
+    shorten_identifier(&path, &path, MAX_IDENTIFIER_LENGTH)
+}
+
+/// Shortens `normalized` to `max_len` characters if it is longer (`NamingConvention.shorten_identifier`).
+///
+/// The middle is replaced by a 6-character tag: base64 of the 4-byte shake_128 digest of
+/// `original` (the un-normalized identifier), `=` stripped, `/`→`a`, `+`→`b`, lowercased. The
+/// result keeps `ceil(r/2)` leading and `floor(r/2)` trailing characters, `r = max_len - 6`.
+/// `max_len == 0` disables shortening. A `max_len` below the tag length (where dlt asserts)
+/// returns the start of the tag.
+pub fn shorten_identifier(normalized: &str, original: &str, max_len: usize) -> String {
+    if max_len == 0 {
+        return normalized.to_string();
+    }
+    let len = normalized.chars().count();
+    if len <= max_len {
+        return normalized.to_string();
+    }
+    let tag = compute_tag(original);
+    let tag_len = tag.chars().count();
+    if max_len < tag_len {
+        return tag.chars().take(max_len).collect();
+    }
+    let remaining = max_len - tag_len;
+    let head = remaining / 2 + remaining % 2;
+    let tail = remaining / 2;
+    let mut out = String::with_capacity(max_len * 4);
+    out.extend(normalized.chars().take(head));
+    out.push_str(&tag);
+    out.extend(normalized.chars().skip(len - tail));
+    out
+}
+
+/// The shortening tag of an identifier.
+fn compute_tag(identifier: &str) -> String {
+    let mut hasher = Shake128::default();
+    hasher.update(identifier.as_bytes());
+    let mut digest = [0u8; TAG_BYTES];
+    hasher.finalize_xof().read(&mut digest);
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .encode(digest)
+        .chars()
+        .map(|c| match c {
+            '/' => 'a',
+            '+' => 'b',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Entries after which [`NameCache`] starts over, bounding its memory.
+const NAME_CACHE_LIMIT: usize = 100_000;
+
+/// A memo of [`normalize_key`] for row keys, which repeat in every row.
+///
+/// Bounded: the cache is cleared once it holds more than 100 000 names.
+#[derive(Debug, Default, Clone)]
+pub struct NameCache {
+    names: HashMap<String, String>,
+}
+
+impl NameCache {
+    /// An empty cache.
+    pub fn new() -> NameCache {
+        NameCache::default()
+    }
+
+    /// The column name of a row key: [`normalize_key`], memoized.
+    pub fn normalize_key(&mut self, key: &str) -> &str {
+        if !self.names.contains_key(key) {
+            if self.names.len() >= NAME_CACHE_LIMIT {
+                self.names.clear();
+            }
+            self.names.insert(key.to_string(), normalize_key(key));
+        }
+        self.names.get(key).map_or(EMPTY_KEY, String::as_str)
+    }
+
+    /// Number of memoized names.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether nothing is memoized.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (input, `normalize_identifier` (`None`: dlt raises), `normalize_path`,
+    /// `normalize_tables_path`, row-level key), generated with dlt 1.31's
+    /// `snake_case.NamingConvention(max_length=65536)`.
+    const CASES: &[(&str, Option<&str>, &str, &str, &str)] = &[
+        (
+            "userName",
+            Some("user_name"),
+            "user_name",
+            "user_name",
+            "user_name",
+        ),
+        (
+            "HTTPResponseCode",
+            Some("http_response_code"),
+            "http_response_code",
+            "http_response_code",
+            "http_response_code",
+        ),
+        (
+            "getHTTP2Response",
+            Some("get_http2_response"),
+            "get_http2_response",
+            "get_http2_response",
+            "get_http2_response",
+        ),
+        ("aBC", Some("a_bc"), "a_bc", "a_bc", "a_bc"),
+        (
+            "CamelCaseID",
+            Some("camel_case_id"),
+            "camel_case_id",
+            "camel_case_id",
+            "camel_case_id",
+        ),
+        ("1st", Some("_1st"), "_1st", "_1st", "_1st"),
+        ("x+y", Some("xxy"), "xxy", "xxy", "xxy"),
+        ("@home", Some("ahome"), "ahome", "ahome", "ahome"),
+        ("col#1", Some("col_1"), "col_1", "col_1", "col_1"),
+        (
+            "Trailing_",
+            Some("trailingx"),
+            "trailingx",
+            "trailingx",
+            "trailingx",
+        ),
+        ("_", Some("x"), "x", "x", "x"),
+        ("Café", Some("cafx"), "cafx", "cafx", "cafx"),
+        ("ŁódźCity", Some("_d_city"), "_d_city", "_d_city", "_d_city"),
+        ("ID", Some("id"), "id", "id", "id"),
+        ("userID", Some("user_id"), "user_id", "user_id", "user_id"),
+        (
+            "HTTPServer2Go",
+            Some("http_server2_go"),
+            "http_server2_go",
+            "http_server2_go",
+            "http_server2_go",
+        ),
+        ("id", Some("id"), "id", "id", "id"),
+        ("Id", Some("id"), "id", "id", "id"),
+        ("iD", Some("i_d"), "i_d", "i_d", "i_d"),
+        (
+            "  spaced name  ",
+            Some("spaced_name"),
+            "spaced_name",
+            "spaced_name",
+            "spaced_name",
+        ),
+        (
+            "with space",
+            Some("with_space"),
+            "with_space",
+            "with_space",
+            "with_space",
+        ),
+        ("tab\tsep", Some("tab_sep"), "tab_sep", "tab_sep", "tab_sep"),
+        ("a-b-c", Some("a_b_c"), "a_b_c", "a_b_c", "a_b_c"),
+        ("a*b", Some("axb"), "axb", "axb", "axb"),
+        ("a|b", Some("alb"), "alb", "alb", "alb"),
+        ("a__b", Some("a_b"), "a__b", "a__b", "a__b"),
+        ("a___b", Some("a_b"), "a___b", "a___b", "a___b"),
+        ("a____b", Some("a_b"), "a__b", "a__b", "a__b"),
+        ("__dunder", Some("_dunder"), "dunder", "dunder", "dunder"),
+        ("x__", Some("xxx"), "x", "x", "x"),
+        (
+            "trailing__",
+            Some("trailingxx"),
+            "trailing",
+            "trailing",
+            "trailing",
+        ),
+        ("a__B", Some("a_b"), "a__b", "a__b", "a__b"),
+        ("__dlt_id", Some("_dlt_id"), "dlt_id", "dlt_id", "dlt_id"),
+        ("_dlt_id", Some("_dlt_id"), "_dlt_id", "_dlt_id", "_dlt_id"),
+        (
+            "Orders.Items V2",
+            Some("orders_items_v2"),
+            "orders_items_v2",
+            "orders_items_v2",
+            "orders_items_v2",
+        ),
+        (
+            "MyTable",
+            Some("my_table"),
+            "my_table",
+            "my_table",
+            "my_table",
+        ),
+        (
+            "My-DataSet",
+            Some("my_data_set"),
+            "my_data_set",
+            "my_data_set",
+            "my_data_set",
+        ),
+        ("٣abc", Some("_٣abc"), "_٣abc", "_٣abc", "_٣abc"),
+        ("abc٣", Some("abc٣"), "abc٣", "abc٣", "abc٣"),
+        ("٣", Some("_٣"), "_٣", "_٣", "_٣"),
+        ("０１２", Some("_０１２"), "_０１２", "_０１２", "_０１２"),
+        ("😀", Some("x"), "x", "x", "x"),
+        ("a😀b", Some("a_b"), "a_b", "a_b", "a_b"),
+        ("😀😀", Some("x"), "x", "x", "x"),
+        ("é", Some("x"), "x", "x", "x"),
+        ("ñandú", Some("_andx"), "_andx", "_andx", "_andx"),
+        ("straße", Some("stra_e"), "stra_e", "stra_e", "stra_e"),
+        (
+            "İstanbul",
+            Some("_stanbul"),
+            "_stanbul",
+            "_stanbul",
+            "_stanbul",
+        ),
+        ("ǅemal", Some("_emal"), "_emal", "_emal", "_emal"),
+        ("ABCDef", Some("abc_def"), "abc_def", "abc_def", "abc_def"),
+        ("ABcDe", Some("a_bc_de"), "a_bc_de", "a_bc_de", "a_bc_de"),
+        (
+            "aBcDef",
+            Some("a_bc_def"),
+            "a_bc_def",
+            "a_bc_def",
+            "a_bc_def",
+        ),
+        ("XAbCd", Some("x_ab_cd"), "x_ab_cd", "x_ab_cd", "x_ab_cd"),
+        ("AAbCd", Some("a_ab_cd"), "a_ab_cd", "a_ab_cd", "a_ab_cd"),
+        (
+            "value1Value2",
+            Some("value1_value2"),
+            "value1_value2",
+            "value1_value2",
+            "value1_value2",
+        ),
+        ("v1V2", Some("v1_v2"), "v1_v2", "v1_v2", "v1_v2"),
+        (
+            "camelCase_",
+            Some("camel_casex"),
+            "camel_casex",
+            "camel_casex",
+            "camel_casex",
+        ),
+        ("__", Some("xx"), "", "", ""),
+        ("___a___", Some("_axxx"), "_a__x", "_a__x", "_a__x"),
+        ("a.b.c", Some("a_b_c"), "a_b_c", "a_b_c", "a_b_c"),
+        ("123", Some("_123"), "_123", "_123", "_123"),
+        ("1_2_3", Some("_1_2_3"), "_1_2_3", "_1_2_3", "_1_2_3"),
+        ("_1", Some("_1"), "_1", "_1", "_1"),
+        ("__1", Some("_1"), "_1", "_1", "_1"),
+        ("a__1b", Some("a_1b"), "a___1b", "a___1b", "a___1b"),
+        (
+            "snake_case",
+            Some("snake_case"),
+            "snake_case",
+            "snake_case",
+            "snake_case",
+        ),
+        (
+            "SCREAMING_SNAKE",
+            Some("screaming_snake"),
+            "screaming_snake",
+            "screaming_snake",
+            "screaming_snake",
+        ),
+        (
+            "kebab-case-Name",
+            Some("kebab_case_name"),
+            "kebab_case_name",
+            "kebab_case_name",
+            "kebab_case_name",
+        ),
+        ("x\u{a0}y", Some("x_y"), "x_y", "x_y", "x_y"),
+        ("\u{2028}lead", Some("lead"), "lead", "lead", "lead"),
+        ("a\u{1c}b", Some("a_b"), "a_b", "a_b", "a_b"),
+        ("  ", None, "", "", "_empty"),
+        ("\u{85}", None, "", "", "_empty"),
+        ("a__  __b", Some("a_b"), "a__b", "a__b", "a__b"),
+        ("a__ __b", Some("a_b"), "a__b", "a__b", "a__b"),
+    ];
+
+    #[test]
+    fn matches_dlt_snake_case() {
+        for &(input, ident, path, tables, key) in CASES {
+            assert_eq!(
+                normalize_identifier(input),
+                ident.unwrap_or(EMPTY_KEY),
+                "identifier {input:?}"
+            );
+            assert_eq!(normalize_path(input), path, "path {input:?}");
+            assert_eq!(
+                normalize_tables_path(input),
+                tables,
+                "tables path {input:?}"
+            );
+            assert_eq!(
+                normalize_table_identifier(input),
+                ident.unwrap_or(EMPTY_KEY)
+            );
+            assert_eq!(normalize_key(input), key, "key {input:?}");
+        }
+    }
+
+    #[test]
+    fn shortens_like_dlt() {
+        // NamingConvention.shorten_identifier(normalized, original, max_length) in dlt
+        let cases = [
+            (
+                "abcdefghijklmnopqrstuvwxyz",
+                "AbcdefghijklmnopqrstuvwxyZ",
+                10,
+                "ab1uucgwyz",
+            ),
+            (
+                "abcdefghijklmnopqrstuvwxyz",
+                "abcdefghijklmnopqrstuvwxyz",
+                11,
+                "abclhyrnayz",
+            ),
+            ("short", "short", 10, "short"),
+            ("abcdefghij", "x", 6, "5hlf4w"),
+            ("a\u{663}bcdefghijkl", "x", 9, "a\u{663}5hlf4wl"),
+            ("abcdefghij", "orig", 0, "abcdefghij"),
+        ];
+        for (normalized, original, max_len, expected) in cases {
+            assert_eq!(shorten_identifier(normalized, original, max_len), expected);
+        }
+        // below the tag length dlt asserts; here the tag is cut
+        assert_eq!(shorten_identifier("abcdefghij", "x", 3), "5hl");
+        let long = "a".repeat(MAX_IDENTIFIER_LENGTH + 1);
+        let short = normalize_identifier(&long);
+        assert_eq!(short.len(), MAX_IDENTIFIER_LENGTH);
+        assert_eq!(
+            normalize_identifier(&"a".repeat(MAX_IDENTIFIER_LENGTH)).len(),
+            MAX_IDENTIFIER_LENGTH
+        );
+    }
+
+    #[test]
+    fn makes_paths() {
+        assert_eq!(make_path(&["a", "b", "c"]), "a__b__c");
+        assert_eq!(make_path(&["a", "", " ", "c"]), "a__c");
+        assert_eq!(make_path(&[]), "");
+        assert_eq!(shorten_fragments(&["t", "a", "v_text"]), "t__a__v_text");
+    }
+
+    #[test]
+    fn unicode_tables() {
+        assert_eq!(decimal_digit('7'), Some(7));
+        assert_eq!(decimal_digit('\u{663}'), Some(3));
+        assert_eq!(decimal_digit('\u{ff10}'), Some(0));
+        assert_eq!(decimal_digit('\u{1fbf9}'), Some(9));
+        assert_eq!(decimal_digit('\u{b2}'), None); // superscript two is not Nd
+        assert_eq!(decimal_digit('a'), None);
+        assert_eq!(decimal_digit('\u{10ffff}'), None);
+        assert!(is_py_space('\u{1c}') && is_py_space('\u{85}') && is_py_space('\u{3000}'));
+        assert!(!is_py_space('\u{200b}') && !is_py_space('a'));
+        assert_eq!(py_strip("\u{a0} x \u{2029}"), "x");
+    }
+
+    #[test]
+    fn name_cache_memoizes_and_stays_bounded() {
+        let mut cache = NameCache::new();
+        assert!(cache.is_empty());
+        assert_eq!(cache.normalize_key("userName"), "user_name");
+        assert_eq!(cache.normalize_key("userName"), "user_name");
+        assert_eq!(cache.normalize_key(" "), EMPTY_KEY);
+        assert_eq!(cache.normalize_key("a__B"), "a__b");
+        assert_eq!(cache.len(), 3);
+        for i in 0..(NAME_CACHE_LIMIT + 10) {
+            let key = format!("k{i}");
+            assert_eq!(cache.normalize_key(&key), key);
+        }
+        assert!(cache.len() <= NAME_CACHE_LIMIT);
+    }
+}

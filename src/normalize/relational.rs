@@ -1,0 +1,769 @@
+//! dlt's relational normalizer: flattens dicts into `__` columns and turns lists into nested
+//! tables linked by `_dlt_parent_id`, `_dlt_list_idx` and `_dlt_id`.
+//!
+//! This follows `dlt/common/normalizers/json/relational.py` step by step, including the LIFO
+//! order in which nested dicts are flattened (it decides column order), the intermediate
+//! `{"list": …}` rows for lists of lists, and how nested row ids derive from the parent id.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use sha3::Shake128;
+use sha3::digest::{ExtendableOutput, Update, XofReader};
+
+use super::naming;
+use super::value::Value;
+
+/// `_dlt_id` column name.
+pub const C_DLT_ID: &str = "_dlt_id";
+/// `_dlt_load_id` column name.
+pub const C_DLT_LOAD_ID: &str = "_dlt_load_id";
+/// `_dlt_root_id` column name.
+pub const C_DLT_ROOT_ID: &str = "_dlt_root_id";
+/// `_dlt_parent_id` column name.
+pub const C_DLT_PARENT_ID: &str = "_dlt_parent_id";
+/// `_dlt_list_idx` column name.
+pub const C_DLT_LIST_IDX: &str = "_dlt_list_idx";
+/// Column holding list elements that are not dicts.
+pub const C_VALUE: &str = "value";
+/// Number of random / hashed bytes in a `_dlt_id`.
+pub const DLT_ID_LENGTH_BYTES: usize = 10;
+
+/// How the `_dlt_id` of root rows is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootIdKind {
+    /// Random 10 bytes (append, replace, merge delete-insert).
+    Random,
+    /// Hash of the primary key values (upsert, insert-only).
+    KeyHash(Vec<String>),
+    /// Hash of the whole item without `_dlt*` keys (scd2).
+    RowHash,
+}
+
+/// Per-root-table settings of the normalizer.
+#[derive(Debug, Clone)]
+pub struct TableSettings {
+    /// Root table name (normalized).
+    pub root_table: String,
+    /// `max_table_nesting` for this root.
+    pub max_nesting: i64,
+    /// Whether `_dlt_root_id` is propagated into nested tables.
+    pub propagate_root_id: bool,
+    /// How root row ids are made.
+    pub root_id: RootIdKind,
+}
+
+/// A cell of a normalized row.
+#[derive(Debug, Clone)]
+pub enum Cell<'v, 'a> {
+    /// A value from the item.
+    V(&'v Value<'a>),
+    /// A generated string (ids, load id).
+    Str(Rc<str>),
+    /// A generated integer (list index).
+    Int(i64),
+}
+
+/// Receives normalized rows, parents before their nested rows.
+pub trait RowSink<'a> {
+    /// Error type of the sink.
+    type Error;
+    /// One row of `table` (with `parent` for nested tables). Column names are normalized.
+    /// Returns `Ok(false)` to skip the nested rows of this row.
+    fn row<'v>(
+        &mut self,
+        table: &Rc<str>,
+        parent: Option<&Rc<str>>,
+        cells: &[(Rc<str>, Cell<'v, 'a>)],
+    ) -> Result<bool, Self::Error>;
+}
+
+/// Tells the normalizer which columns are `json` (kept whole instead of flattened).
+pub trait JsonColumns {
+    /// Whether `column` of `table` has (or prefers) the `json` type.
+    fn is_json(&self, table: &str, column: &str) -> bool;
+}
+
+impl JsonColumns for () {
+    fn is_json(&self, _: &str, _: &str) -> bool {
+        false
+    }
+}
+
+#[derive(Default)]
+struct KeyInfo {
+    /// Flattened column name at this path.
+    column: Rc<str>,
+    /// Normalized key alone (path fragment).
+    norm_key: Rc<str>,
+    /// Path id for a nested dict at this key.
+    dict_path: Option<u32>,
+    /// Nested table name for a list at this key.
+    list_table: Option<Rc<str>>,
+}
+
+struct PathNode {
+    /// Table this path belongs to.
+    table: Rc<str>,
+    /// Flattened prefix (`a__b`), empty at the table root.
+    prefix: Rc<str>,
+    keys: HashMap<Box<str>, KeyInfo>,
+}
+
+/// Caches normalized names per (table, dict path, key) so hot rows allocate nothing.
+struct Namer {
+    nodes: Vec<PathNode>,
+    table_roots: HashMap<Rc<str>, u32>,
+}
+
+impl Namer {
+    fn new() -> Namer {
+        Namer {
+            nodes: Vec::new(),
+            table_roots: HashMap::new(),
+        }
+    }
+
+    fn clear_if_huge(&mut self) {
+        let total: usize = self.nodes.iter().map(|n| n.keys.len()).sum();
+        if total > 200_000 {
+            self.nodes.clear();
+            self.table_roots.clear();
+        }
+    }
+
+    fn table_root(&mut self, table: &Rc<str>) -> u32 {
+        if let Some(id) = self.table_roots.get(table) {
+            return *id;
+        }
+        let id = self.nodes.len() as u32;
+        self.nodes.push(PathNode {
+            table: table.clone(),
+            prefix: Rc::from(""),
+            keys: HashMap::new(),
+        });
+        self.table_roots.insert(table.clone(), id);
+        id
+    }
+
+    fn key(&mut self, path: u32, key: &str) -> &mut KeyInfo {
+        let node = &self.nodes[path as usize];
+        if !node.keys.contains_key(key) {
+            let norm_key = row_key_name(key);
+            let column = if node.prefix.is_empty() {
+                norm_key.clone()
+            } else {
+                naming::make_path(&[&node.prefix, &norm_key])
+            };
+            let info = KeyInfo {
+                column: Rc::from(column),
+                norm_key: Rc::from(norm_key),
+                dict_path: None,
+                list_table: None,
+            };
+            self.nodes[path as usize].keys.insert(key.into(), info);
+        }
+        self.nodes[path as usize]
+            .keys
+            .get_mut(key)
+            .expect("inserted above")
+    }
+
+    fn dict_path(&mut self, path: u32, key: &str) -> u32 {
+        if let Some(id) = self.key(path, key).dict_path {
+            return id;
+        }
+        let table = self.nodes[path as usize].table.clone();
+        let column = self.key(path, key).column.clone();
+        let id = self.nodes.len() as u32;
+        self.nodes.push(PathNode {
+            table,
+            prefix: column,
+            keys: HashMap::new(),
+        });
+        self.key(path, key).dict_path = Some(id);
+        id
+    }
+
+    fn list_table(&mut self, path: u32, key: &str) -> Rc<str> {
+        if let Some(t) = &self.key(path, key).list_table {
+            return t.clone();
+        }
+        let node = &self.nodes[path as usize];
+        let table = node.table.clone();
+        let prefix = node.prefix.clone();
+        let frag = if naming::py_strip(key).is_empty() {
+            naming::EMPTY_KEY.to_string()
+        } else {
+            naming::normalize_tables_path(key)
+        };
+        let frag = if frag.is_empty() {
+            naming::EMPTY_KEY.to_string()
+        } else {
+            frag
+        };
+        let name: Rc<str> = if prefix.is_empty() {
+            Rc::from(naming::make_path(&[&table, &frag]))
+        } else {
+            Rc::from(naming::make_path(&[&table, &prefix, &frag]))
+        };
+        self.key(path, key).list_table = Some(name.clone());
+        name
+    }
+}
+
+/// The relational normalizer for one root table.
+pub struct Normalizer {
+    settings: TableSettings,
+    root: Rc<str>,
+    load_id: Rc<str>,
+    namer: Namer,
+    rng_state: u64,
+    c_dlt_id: Rc<str>,
+    c_load_id: Rc<str>,
+    c_root_id: Rc<str>,
+    c_parent_id: Rc<str>,
+    c_list_idx: Rc<str>,
+    c_value: Rc<str>,
+    list_key: Value<'static>,
+}
+
+struct Frame<'v, 'a> {
+    dict: &'v [(Cow<'a, str>, Value<'a>)],
+    lvl: i64,
+    path: u32,
+}
+
+impl Normalizer {
+    /// A normalizer for `settings.root_table` writing `load_id` into root rows.
+    pub fn new(settings: TableSettings, load_id: &str, seed: u64) -> Normalizer {
+        let root = Rc::from(settings.root_table.as_str());
+        Normalizer {
+            settings,
+            root,
+            load_id: Rc::from(load_id),
+            namer: Namer::new(),
+            rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
+            c_dlt_id: Rc::from(C_DLT_ID),
+            c_load_id: Rc::from(C_DLT_LOAD_ID),
+            c_root_id: Rc::from(C_DLT_ROOT_ID),
+            c_parent_id: Rc::from(C_DLT_PARENT_ID),
+            c_list_idx: Rc::from(C_DLT_LIST_IDX),
+            c_value: Rc::from(C_VALUE),
+            list_key: Value::Null,
+        }
+    }
+
+    /// The root table name.
+    pub fn root_table(&self) -> &Rc<str> {
+        &self.root
+    }
+
+    /// Normalizes one item into rows of the root table and its nested tables.
+    pub fn normalize_item<'a, S: RowSink<'a>, J: JsonColumns>(
+        &mut self,
+        item: &Value<'a>,
+        json: &J,
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
+        self.namer.clear_if_huge();
+        let root = self.root.clone();
+        let lvl = self.settings.max_nesting;
+        match item {
+            Value::Object(fields) => {
+                self.normalize_row(fields, item, None, &root, None, 0, lvl, json, sink)
+            }
+            other => {
+                let wrapped = [(Cow::Borrowed(C_VALUE), other.clone())];
+                self.normalize_row(&wrapped, other, None, &root, None, 0, lvl, json, sink)
+            }
+        }
+    }
+
+    fn random_id(&mut self) -> Rc<str> {
+        // splitmix64: ids only need to be unique, not secret
+        let mut bytes = [0u8; 16];
+        for chunk in bytes.chunks_mut(8) {
+            self.rng_state = self.rng_state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.rng_state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes());
+        }
+        Rc::from(STANDARD_NO_PAD.encode(&bytes[..DLT_ID_LENGTH_BYTES]))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn normalize_row<'v, 'a, S: RowSink<'a>, J: JsonColumns>(
+        &mut self,
+        dict: &'v [(Cow<'a, str>, Value<'a>)],
+        original: &'v Value<'a>,
+        extend: Option<&Rc<str>>,
+        table: &Rc<str>,
+        parent: Option<(&Rc<str>, &Rc<str>, i64)>,
+        _pos: i64,
+        lvl: i64,
+        json: &J,
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
+        let is_root = parent.is_none();
+        let mut cells: Vec<(Rc<str>, Cell<'v, 'a>)> = Vec::with_capacity(dict.len() + 4);
+        let mut lists: Vec<(Rc<str>, &'v [Value<'a>])> = Vec::new();
+        let root_path = self.namer.table_root(table);
+        let mut stack: Vec<Frame<'v, 'a>> = vec![Frame {
+            dict,
+            lvl,
+            path: root_path,
+        }];
+        while let Some(frame) = stack.pop() {
+            for (k, v) in frame.dict {
+                match v {
+                    Value::Object(inner) => {
+                        let col = self.namer.key(frame.path, k).column.clone();
+                        if !(frame.lvl <= 0 || json.is_json(table, &col)) {
+                            let p = self.namer.dict_path(frame.path, k);
+                            stack.push(Frame {
+                                dict: inner,
+                                lvl: frame.lvl - 1,
+                                path: p,
+                            });
+                            continue;
+                        }
+                        set_cell(&mut cells, col, Cell::V(v));
+                    }
+                    Value::Array(items) => {
+                        let col = self.namer.key(frame.path, k).column.clone();
+                        if !(frame.lvl <= 0 || json.is_json(table, &col)) {
+                            let t = self.namer.list_table(frame.path, k);
+                            if let Some(pos) = lists.iter().position(|(n, _)| *n == t) {
+                                lists[pos].1 = items;
+                            } else {
+                                lists.push((t, items));
+                            }
+                            continue;
+                        }
+                        set_cell(&mut cells, col, Cell::V(v));
+                    }
+                    _ => {
+                        let col = self.namer.key(frame.path, k).column.clone();
+                        set_cell(&mut cells, col, Cell::V(v));
+                    }
+                }
+            }
+        }
+        if let Some(root_id) = extend {
+            set_cell(
+                &mut cells,
+                self.c_root_id.clone(),
+                Cell::Str(root_id.clone()),
+            );
+        }
+        if is_root {
+            set_cell(
+                &mut cells,
+                self.c_load_id.clone(),
+                Cell::Str(self.load_id.clone()),
+            );
+        }
+        let existing_id = cells.iter().find_map(|(n, c)| match c {
+            Cell::V(Value::Str(s)) if n.as_ref() == C_DLT_ID && !s.is_empty() => {
+                Some(Rc::from(s.as_ref()))
+            }
+            _ => None,
+        });
+        let row_id: Rc<str> = match existing_id {
+            Some(id) => id,
+            None => {
+                let id = match parent {
+                    Some((_, parent_id, idx)) => {
+                        set_cell(
+                            &mut cells,
+                            self.c_parent_id.clone(),
+                            Cell::Str(parent_id.clone()),
+                        );
+                        set_cell(&mut cells, self.c_list_idx.clone(), Cell::Int(idx));
+                        nested_row_id(parent_id, table, idx)
+                    }
+                    None => match &self.settings.root_id {
+                        RootIdKind::Random => self.random_id(),
+                        RootIdKind::KeyHash(keys) => Rc::from(key_hash(&cells, keys)),
+                        RootIdKind::RowHash => Rc::from(row_hash(original)),
+                    },
+                };
+                set_cell(&mut cells, self.c_dlt_id.clone(), Cell::Str(id.clone()));
+                id
+            }
+        };
+        let descend = sink.row(table, parent.map(|p| p.0), &cells)?;
+        if !descend || lists.is_empty() {
+            return Ok(());
+        }
+        let extend_next: Option<Rc<str>> = if self.settings.propagate_root_id {
+            match extend {
+                Some(e) => Some(e.clone()),
+                None => Some(row_id.clone()),
+            }
+        } else {
+            None
+        };
+        drop(cells);
+        for (nested, items) in lists {
+            self.normalize_list(
+                items,
+                extend_next.as_ref(),
+                &nested,
+                table,
+                &row_id,
+                lvl - 1,
+                json,
+                sink,
+            )?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn normalize_list<'v, 'a, S: RowSink<'a>, J: JsonColumns>(
+        &mut self,
+        items: &'v [Value<'a>],
+        extend: Option<&Rc<str>>,
+        table: &Rc<str>,
+        parent_table: &Rc<str>,
+        parent_id: &Rc<str>,
+        lvl: i64,
+        json: &J,
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
+        for (idx, v) in items.iter().enumerate() {
+            let idx = idx as i64;
+            match v {
+                Value::Object(fields) => {
+                    self.normalize_row(
+                        fields,
+                        v,
+                        extend,
+                        table,
+                        Some((parent_table, parent_id, idx)),
+                        idx,
+                        lvl,
+                        json,
+                        sink,
+                    )?;
+                }
+                Value::Array(_) => {
+                    let wrapped = [(Cow::Borrowed("list"), v.clone())];
+                    // The wrapper lives on this frame; nested rows only borrow it for the call.
+                    let wrapped: &[(Cow<'a, str>, Value<'a>)] = &wrapped;
+                    self.normalize_row_owned(
+                        wrapped,
+                        extend,
+                        table,
+                        (parent_table, parent_id, idx),
+                        lvl - 1,
+                        json,
+                        sink,
+                    )?;
+                }
+                scalar => {
+                    let mut cells: Vec<(Rc<str>, Cell<'v, 'a>)> = Vec::with_capacity(5);
+                    cells.push((self.c_value.clone(), Cell::V(scalar)));
+                    if let Some(root_id) = extend {
+                        cells.push((self.c_root_id.clone(), Cell::Str(root_id.clone())));
+                    }
+                    cells.push((self.c_parent_id.clone(), Cell::Str(parent_id.clone())));
+                    cells.push((self.c_list_idx.clone(), Cell::Int(idx)));
+                    let id = nested_row_id(parent_id, table, idx);
+                    cells.push((self.c_dlt_id.clone(), Cell::Str(id)));
+                    sink.row(table, Some(parent_table), &cells)?;
+                }
+            }
+        }
+        let _ = &self.list_key;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn normalize_row_owned<'w, 'a, S: RowSink<'a>, J: JsonColumns>(
+        &mut self,
+        wrapped: &'w [(Cow<'a, str>, Value<'a>)],
+        extend: Option<&Rc<str>>,
+        table: &Rc<str>,
+        parent: (&Rc<str>, &Rc<str>, i64),
+        lvl: i64,
+        json: &J,
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
+        let original = &wrapped[0].1;
+        self.normalize_row(
+            wrapped,
+            original,
+            extend,
+            table,
+            Some(parent),
+            parent.2,
+            lvl,
+            json,
+            sink,
+        )
+    }
+}
+
+/// The column name of a row key. A key that normalizes to nothing (such as `__`) becomes
+/// `_empty`, like an empty key; dlt would fail the load on it.
+fn row_key_name(key: &str) -> String {
+    let n = naming::normalize_key(key);
+    if n.is_empty() {
+        naming::EMPTY_KEY.to_string()
+    } else {
+        n
+    }
+}
+
+fn set_cell<'v, 'a>(cells: &mut Vec<(Rc<str>, Cell<'v, 'a>)>, name: Rc<str>, cell: Cell<'v, 'a>) {
+    // Keys that normalize to the same name overwrite each other; the last write wins but
+    // the column keeps its first position (Python dict semantics).
+    if let Some(slot) = cells.iter_mut().find(|(n, _)| *n == name) {
+        slot.1 = cell;
+    } else {
+        cells.push((name, cell));
+    }
+}
+
+/// dlt's `digest128`: base64 of shake_128 with `len` bytes, `=` stripped.
+pub fn digest128(data: &[u8], len: usize) -> String {
+    let mut hasher = Shake128::default();
+    hasher.update(data);
+    let mut reader = hasher.finalize_xof();
+    let mut out = vec![0u8; len];
+    reader.read(&mut out);
+    STANDARD_NO_PAD.encode(out)
+}
+
+/// Id of a nested row: `digest128(f"{parent_row_id}_{nested_table}_{list_idx}")`.
+pub fn nested_row_id(parent_id: &str, table: &str, idx: i64) -> Rc<str> {
+    let mut s = String::with_capacity(parent_id.len() + table.len() + 24);
+    s.push_str(parent_id);
+    s.push('_');
+    s.push_str(table);
+    s.push('_');
+    s.push_str(itoa_i64(idx).as_str());
+    Rc::from(digest128(s.as_bytes(), DLT_ID_LENGTH_BYTES))
+}
+
+fn itoa_i64(v: i64) -> String {
+    v.to_string()
+}
+
+fn cell_json(cell: &Cell<'_, '_>, out: &mut String) {
+    match cell {
+        Cell::V(v) => v.write_json(out),
+        Cell::Str(s) => Value::Str(Cow::Borrowed(s)).write_json(out),
+        Cell::Int(i) => out.push_str(&i.to_string()),
+    }
+}
+
+/// Key hash of a root row: `digest128(orjson({pk: value}, sort_keys))`.
+fn key_hash(cells: &[(Rc<str>, Cell<'_, '_>)], keys: &[String]) -> String {
+    let mut sorted: Vec<&String> = keys.iter().collect();
+    sorted.sort();
+    let mut s = String::from("{");
+    for (i, k) in sorted.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        Value::Str(Cow::Borrowed(k.as_str())).write_json(&mut s);
+        s.push(':');
+        match cells.iter().find(|(n, _)| n.as_ref() == k.as_str()) {
+            Some((_, c)) => cell_json(c, &mut s),
+            None => s.push_str("null"),
+        }
+    }
+    s.push('}');
+    digest128(s.as_bytes(), DLT_ID_LENGTH_BYTES)
+}
+
+/// Row hash of a root item: `digest128(orjson(item without _dlt* keys, sort_keys))`.
+fn row_hash(item: &Value<'_>) -> String {
+    let mut s = String::new();
+    match item {
+        Value::Object(fields) => {
+            let mut kept: Vec<&(Cow<str>, Value)> = fields
+                .iter()
+                .filter(|(k, _)| !k.starts_with("_dlt"))
+                .collect();
+            kept.sort_by(|a, b| a.0.cmp(&b.0));
+            s.push('{');
+            for (i, (k, v)) in kept.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                Value::Str(Cow::Borrowed(k)).write_json(&mut s);
+                s.push(':');
+                write_sorted_json(v, &mut s);
+            }
+            s.push('}');
+        }
+        other => write_sorted_json(other, &mut s),
+    }
+    digest128(s.as_bytes(), DLT_ID_LENGTH_BYTES)
+}
+
+fn write_sorted_json(v: &Value<'_>, out: &mut String) {
+    match v {
+        Value::Object(fields) => {
+            let mut sorted: Vec<&(Cow<str>, Value)> = fields.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push('{');
+            for (i, (k, v)) in sorted.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                Value::Str(Cow::Borrowed(k)).write_json(out);
+                out.push(':');
+                write_sorted_json(v, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_sorted_json(v, out);
+            }
+            out.push(']');
+        }
+        other => other.write_json(out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::value::parse_json;
+
+    #[derive(Default)]
+    struct Collect {
+        rows: Vec<(String, Vec<(String, String)>)>,
+    }
+
+    impl<'a> RowSink<'a> for Collect {
+        type Error = ();
+        fn row<'v>(
+            &mut self,
+            table: &Rc<str>,
+            _parent: Option<&Rc<str>>,
+            cells: &[(Rc<str>, Cell<'v, 'a>)],
+        ) -> Result<bool, ()> {
+            let cols = cells
+                .iter()
+                .map(|(n, c)| {
+                    let mut s = String::new();
+                    cell_json(c, &mut s);
+                    (n.to_string(), s)
+                })
+                .collect();
+            self.rows.push((table.to_string(), cols));
+            Ok(true)
+        }
+    }
+
+    fn settings(max_nesting: i64) -> TableSettings {
+        TableSettings {
+            root_table: "t".into(),
+            max_nesting,
+            propagate_root_id: false,
+            root_id: RootIdKind::Random,
+        }
+    }
+
+    fn run(json: &str, max_nesting: i64) -> Vec<(String, Vec<(String, String)>)> {
+        let v = parse_json(json).unwrap();
+        let mut n = Normalizer::new(settings(max_nesting), "1.5", 7);
+        let mut sink = Collect::default();
+        n.normalize_item(&v, &(), &mut sink).unwrap();
+        sink.rows
+    }
+
+    fn names(row: &(String, Vec<(String, String)>)) -> Vec<&str> {
+        row.1.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn lifo_flatten_order() {
+        let rows = run(r#"{"a":{"b":{"c":2}},"b":{"z":1},"x":1}"#, 1000);
+        assert_eq!(
+            names(&rows[0]),
+            ["x", "b__z", "a__b__c", "_dlt_load_id", "_dlt_id"]
+        );
+    }
+
+    #[test]
+    fn nested_lists_and_ids() {
+        let rows = run(r#"{"id":1,"Tags":["a",null],"m":[[1,2],[3]]}"#, 1000);
+        let tables: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(
+            tables,
+            [
+                "t",
+                "t__tags",
+                "t__tags",
+                "t__m",
+                "t__m__list",
+                "t__m__list",
+                "t__m",
+                "t__m__list"
+            ]
+        );
+        assert_eq!(
+            names(&rows[1]),
+            ["value", "_dlt_parent_id", "_dlt_list_idx", "_dlt_id"]
+        );
+        assert_eq!(
+            names(&rows[3]),
+            ["_dlt_parent_id", "_dlt_list_idx", "_dlt_id"]
+        );
+        let root_id = rows[0].1.last().unwrap().1.trim_matches('"').to_string();
+        let expected = nested_row_id(&root_id, "t__tags", 1);
+        assert_eq!(rows[2].1[3].1, format!("\"{expected}\""));
+    }
+
+    #[test]
+    fn max_nesting_keeps_json() {
+        let rows = run(r#"{"d":{"x":1,"dd":{"y":2}},"l":[1]}"#, 1);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            names(&rows[0]),
+            ["d__x", "d__dd", "_dlt_load_id", "_dlt_id"]
+        );
+        let rows = run(r#"{"d":{"x":1},"l":[1]}"#, 0);
+        assert_eq!(names(&rows[0]), ["d", "l", "_dlt_load_id", "_dlt_id"]);
+    }
+
+    #[test]
+    fn colliding_keys_last_wins() {
+        let rows = run(r#"{"userName":1,"user_name":2}"#, 1000);
+        assert_eq!(rows[0].1[0], ("user_name".to_string(), "2".to_string()));
+    }
+
+    #[test]
+    fn key_hash_matches_dlt() {
+        let v = parse_json(r#"{"id":1}"#).unwrap();
+        let mut n = Normalizer::new(
+            TableSettings {
+                root_id: RootIdKind::KeyHash(vec!["id".into()]),
+                ..settings(1000)
+            },
+            "1",
+            0,
+        );
+        let mut sink = Collect::default();
+        n.normalize_item(&v, &(), &mut sink).unwrap();
+        assert_eq!(sink.rows[0].1.last().unwrap().1, "\"z5jIxXIbUnmbKw\"");
+    }
+}

@@ -1,0 +1,158 @@
+//! Writes normalized chunks into Arrow IPC job files, one open file per table.
+//!
+//! Each chunk's batch is projected onto the table's current column list (NULL arrays for
+//! columns the chunk did not see), so consecutive chunks share one file schema and a table
+//! usually ends up in a single job file. When the table gains a column, a new file starts.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, new_null_array};
+use arrow::datatypes::{Field, Schema as ArrowSchema, SchemaRef};
+use arrow::ipc::writer::FileWriter;
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+
+use super::chunk::ChunkOutput;
+use super::columns::arrow_type;
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::storage::{NormalizedJob, new_file_id};
+
+struct OpenJob {
+    table: String,
+    file: String,
+    path: PathBuf,
+    schema: SchemaRef,
+    writer: FileWriter<BufWriter<File>>,
+    rows: u64,
+}
+
+/// The open job files of a package being normalized.
+pub struct JobWriters {
+    dir: PathBuf,
+    open: HashMap<String, OpenJob>,
+    done: Vec<NormalizedJob>,
+}
+
+impl JobWriters {
+    /// Writers into `dir` (`new_jobs/` of the package).
+    pub fn new(dir: PathBuf) -> JobWriters {
+        JobWriters {
+            dir,
+            open: HashMap::new(),
+            done: Vec::new(),
+        }
+    }
+
+    /// Writes every table of a chunk, projected onto `schema`'s columns.
+    pub fn write(&mut self, schema: &Schema, output: ChunkOutput) -> Result<()> {
+        for t in output.tables {
+            let rows = t.batch.num_rows();
+            if rows == 0 {
+                continue;
+            }
+            let Some(table) = schema.table(&t.name) else {
+                continue;
+            };
+            let mut fields = Vec::new();
+            let mut arrays: Vec<ArrayRef> = Vec::new();
+            for c in table.columns.values() {
+                let Some(dt) = c.data_type else { continue };
+                let at = arrow_type(dt);
+                fields.push(Field::new(&c.name, at.clone(), true));
+                match t.batch.column_by_name(&c.name) {
+                    Some(a) if a.data_type() == &at => arrays.push(a.clone()),
+                    _ => arrays.push(new_null_array(&at, rows)),
+                }
+            }
+            let arrow_schema = Arc::new(ArrowSchema::new(fields));
+            let batch = RecordBatch::try_new_with_options(
+                arrow_schema.clone(),
+                arrays,
+                &RecordBatchOptions::new().with_row_count(Some(rows)),
+            )
+            .map_err(|e| Error::Internal(format!("building batch for {}: {e}", t.name)))?;
+            let reopen = match self.open.get(&t.name) {
+                Some(job) => job.schema != arrow_schema,
+                None => true,
+            };
+            if reopen {
+                if let Some(job) = self.open.remove(&t.name) {
+                    self.close(job)?;
+                }
+                let file = format!("{}.{}.0.arrow", t.name, new_file_id());
+                let path = self.dir.join(&file);
+                let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
+                let writer =
+                    FileWriter::try_new(BufWriter::with_capacity(1 << 20, f), &arrow_schema)
+                        .map_err(|e| Error::Internal(format!("creating {file}: {e}")))?;
+                self.open.insert(
+                    t.name.clone(),
+                    OpenJob {
+                        table: t.name.clone(),
+                        file,
+                        path,
+                        schema: arrow_schema,
+                        writer,
+                        rows: 0,
+                    },
+                );
+            }
+            if let Some(job) = self.open.get_mut(&t.name) {
+                job.writer
+                    .write(&batch)
+                    .map_err(|e| Error::Internal(format!("writing {}: {e}", job.file)))?;
+                job.rows += rows as u64;
+            }
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, mut job: OpenJob) -> Result<()> {
+        job.writer
+            .finish()
+            .map_err(|e| Error::Internal(format!("finishing {}: {e}", job.file)))?;
+        let inner = job
+            .writer
+            .into_inner()
+            .map_err(|e| Error::Internal(format!("flushing {}: {e}", job.file)))?;
+        let f = inner
+            .into_inner()
+            .map_err(|e| Error::io(&job.path, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(&job.path, e))?;
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        self.done.push(NormalizedJob {
+            table: job.table,
+            file: job.file,
+            rows: job.rows,
+            size,
+            columns: job
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+        });
+        Ok(())
+    }
+
+    /// Closes all files; returns the jobs in schema table order (parents first).
+    pub fn finish(mut self, schema: &Schema) -> Result<Vec<NormalizedJob>> {
+        let open: Vec<OpenJob> = self.open.drain().map(|(_, j)| j).collect();
+        for job in open {
+            self.close(job)?;
+        }
+        let order: HashMap<&str, usize> = schema
+            .tables
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
+            .collect();
+        let mut jobs = self.done;
+        jobs.sort_by_key(|j| order.get(j.table.as_str()).copied().unwrap_or(usize::MAX));
+        Ok(jobs)
+    }
+}

@@ -1,0 +1,160 @@
+//! `LoadInfo`: what a run loaded, in dlt's vocabulary.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::load::LoadedPackage;
+
+/// One job of a loaded package.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JobInfo {
+    /// Table the job loaded.
+    pub table: String,
+    /// Job file path.
+    pub file: PathBuf,
+    /// File size in bytes.
+    pub size: u64,
+    /// Rows in the job.
+    pub rows: u64,
+}
+
+/// One load package of a run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LoadPackageInfo {
+    /// Load id.
+    pub load_id: String,
+    /// `loaded`.
+    pub state: String,
+    /// Schema version hash of the package.
+    pub schema_version_hash: String,
+    /// Jobs.
+    pub jobs: Vec<JobInfo>,
+    /// Whether an earlier, interrupted run had already committed it (this run only finished
+    /// the bookkeeping).
+    pub resumed: bool,
+}
+
+impl LoadPackageInfo {
+    /// Rows per table in this package.
+    pub fn row_counts(&self) -> IndexMap<String, u64> {
+        let mut m = IndexMap::new();
+        for j in &self.jobs {
+            *m.entry(j.table.clone()).or_insert(0) += j.rows;
+        }
+        m
+    }
+}
+
+/// The result of [`super::Pipeline::run`].
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadInfo {
+    /// Pipeline name.
+    pub pipeline_name: String,
+    /// Destination type, `duckdb`.
+    pub destination_name: String,
+    /// Warehouse file.
+    pub destination_location: PathBuf,
+    /// Dataset name.
+    pub dataset_name: String,
+    /// Packages loaded by this run (resumed ones first).
+    pub load_packages: Vec<LoadPackageInfo>,
+    /// Total rows per table in the warehouse after the run.
+    pub total_rows: IndexMap<String, u64>,
+    /// Wall time of the run.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+impl LoadInfo {
+    pub(crate) fn new(
+        pipeline: &str,
+        dataset: &str,
+        warehouse: &Path,
+        packages: Vec<LoadedPackage>,
+    ) -> LoadInfo {
+        let load_packages = packages
+            .into_iter()
+            .map(|p| {
+                let base = PathBuf::from(&p.manifest.load_id);
+                LoadPackageInfo {
+                    load_id: p.manifest.load_id.clone(),
+                    state: "loaded".into(),
+                    schema_version_hash: p.schema.version_hash.clone(),
+                    jobs: p
+                        .manifest
+                        .jobs
+                        .iter()
+                        .map(|j| JobInfo {
+                            table: j.table.clone(),
+                            file: base.join(&j.file),
+                            size: j.size,
+                            rows: j.rows,
+                        })
+                        .collect(),
+                    resumed: p.already_committed,
+                }
+            })
+            .collect();
+        LoadInfo {
+            pipeline_name: pipeline.to_string(),
+            destination_name: "duckdb".into(),
+            destination_location: warehouse.to_path_buf(),
+            dataset_name: dataset.to_string(),
+            load_packages,
+            total_rows: IndexMap::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Rows loaded by this run, per table, over all packages.
+    pub fn row_counts(&self) -> IndexMap<String, u64> {
+        let mut m = IndexMap::new();
+        for p in &self.load_packages {
+            for (t, n) in p.row_counts() {
+                *m.entry(t).or_insert(0) += n;
+            }
+        }
+        m
+    }
+
+    /// Data tables touched by this run (in schema order).
+    pub fn tables(&self) -> Vec<String> {
+        self.row_counts().keys().cloned().collect()
+    }
+}
+
+impl fmt::Display for LoadInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Pipeline {} load step completed in {:.2} seconds",
+            self.pipeline_name,
+            self.elapsed.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "{} load package(s) were loaded to destination {} and into dataset {}",
+            self.load_packages.len(),
+            self.destination_name,
+            self.dataset_name
+        )?;
+        writeln!(
+            f,
+            "The {} destination used duckdb:///{} location to store data",
+            self.destination_name,
+            self.destination_location.display()
+        )?;
+        for p in &self.load_packages {
+            writeln!(
+                f,
+                "Load package {} is LOADED and contains no failed jobs",
+                p.load_id
+            )?;
+        }
+        Ok(())
+    }
+}

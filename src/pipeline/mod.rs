@@ -1,0 +1,319 @@
+//! The pipeline: extract → normalize → load, with resume of pending work.
+//!
+//! [`Pipeline::run`] is the Rust counterpart of dlt's `pipeline.run(source)`:
+//!
+//! ```no_run
+//! use dango::pipeline::Pipeline;
+//! use dango::sources::{IterResource, Source};
+//! use dango::schema::WriteDisposition;
+//!
+//! let pages = vec![vec![serde_json::json!({"id": 1, "tags": ["a", "b"]})]];
+//! let users = IterResource::new("users", pages.into_iter())
+//!     .write_disposition(WriteDisposition::Replace);
+//! let mut pipeline = Pipeline::builder("my_pipeline")
+//!     .dataset("raw_my_pipeline")
+//!     .duckdb("data/warehouse.duckdb")
+//!     .working_dir(".dlt/pipelines/my_pipeline")
+//!     .build()?;
+//! let info = pipeline.run(Source::new("my_pipeline", vec![Box::new(users)]))?;
+//! println!("{info}");
+//! # Ok::<(), dango::Error>(())
+//! ```
+
+mod info;
+
+pub use info::{JobInfo, LoadInfo, LoadPackageInfo};
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use fs4::fs_std::FileExt;
+
+use crate::error::{Error, Result};
+use crate::extract::PackageWriter;
+use crate::load::destinations::duckdb::DuckDbClient;
+use crate::load::{self, LoadedPackage};
+use crate::normalize::{self, NormalizeConfig};
+use crate::schema::{Schema, dlt_dict};
+use crate::sources::Source;
+use crate::state::PipelineState;
+use crate::storage::PipelineDir;
+
+/// Builds a [`Pipeline`].
+#[derive(Debug, Clone)]
+pub struct PipelineBuilder {
+    name: String,
+    dataset: Option<String>,
+    warehouse: Option<PathBuf>,
+    working_dir: Option<PathBuf>,
+    normalize: NormalizeConfig,
+    limit: Option<u64>,
+}
+
+impl PipelineBuilder {
+    /// Dataset (DuckDB schema); default `<name>_dataset`, as dlt.
+    pub fn dataset(mut self, d: impl Into<String>) -> Self {
+        self.dataset = Some(d.into());
+        self
+    }
+
+    /// DuckDB file; default `<name>.duckdb` in the current dir, as dlt.
+    pub fn duckdb(mut self, path: impl Into<PathBuf>) -> Self {
+        self.warehouse = Some(path.into());
+        self
+    }
+
+    /// Working dir; default `.dlt/pipelines/<name>` under the current dir (never `~/.dlt`).
+    pub fn working_dir(mut self, p: impl Into<PathBuf>) -> Self {
+        self.working_dir = Some(p.into());
+        self
+    }
+
+    /// Normalize settings.
+    pub fn normalize(mut self, cfg: NormalizeConfig) -> Self {
+        self.normalize = cfg;
+        self
+    }
+
+    /// Caps the items taken from each resource.
+    pub fn limit(mut self, limit: Option<u64>) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Creates the pipeline (and its working dir).
+    pub fn build(self) -> Result<Pipeline> {
+        let name = self.name;
+        if name.is_empty() {
+            return Err(Error::Config("pipeline name is empty".into()));
+        }
+        let dataset = self.dataset.unwrap_or_else(|| format!("{name}_dataset"));
+        let dataset = normalize::naming::normalize_table_identifier(&dataset);
+        let warehouse = self
+            .warehouse
+            .unwrap_or_else(|| PathBuf::from(format!("{name}.duckdb")));
+        let dir = PipelineDir::new(
+            self.working_dir
+                .unwrap_or_else(|| Path::new(".dlt").join("pipelines").join(&name)),
+        );
+        dir.create().map_err(|e| match e {
+            Error::Io { path, source } => Error::Config(format!(
+                "cannot create the pipeline working dir {}: {source}. Check that the project directory is writable",
+                path.display()
+            )),
+            e => e,
+        })?;
+        Ok(Pipeline {
+            name,
+            dataset,
+            warehouse,
+            dir,
+            normalize: self.normalize,
+            limit: self.limit,
+        })
+    }
+}
+
+/// A pipeline: name, destination (DuckDB file), dataset and working dir.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    name: String,
+    dataset: String,
+    warehouse: PathBuf,
+    dir: PipelineDir,
+    normalize: NormalizeConfig,
+    limit: Option<u64>,
+}
+
+impl Pipeline {
+    /// Starts building a pipeline called `name`.
+    pub fn builder(name: impl Into<String>) -> PipelineBuilder {
+        PipelineBuilder {
+            name: name.into(),
+            dataset: None,
+            warehouse: None,
+            working_dir: None,
+            normalize: NormalizeConfig::default(),
+            limit: None,
+        }
+    }
+
+    /// Pipeline name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Dataset name.
+    pub fn dataset(&self) -> &str {
+        &self.dataset
+    }
+
+    /// Warehouse file.
+    pub fn warehouse(&self) -> &Path {
+        &self.warehouse
+    }
+
+    /// Working dir.
+    pub fn working_dir(&self) -> &PipelineDir {
+        &self.dir
+    }
+
+    /// The stored schema, or a new one.
+    pub fn schema(&self) -> Result<Schema> {
+        let path = self.dir.schema_path(&self.name);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
+                dlt_dict::from_json(&v).map_err(|reason| Error::Corrupt { path, reason })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(dlt_dict::new_schema(&self.name))
+            }
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// The local state, or a new one.
+    pub fn state(&self) -> Result<PipelineState> {
+        Ok(PipelineState::load(&self.dir.state_path())?
+            .unwrap_or_else(|| PipelineState::new(&self.name, &self.dataset, &self.name)))
+    }
+
+    fn lock(&self) -> Result<File> {
+        let path = self.dir.root().join(".lock");
+        let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        match f.try_lock_exclusive() {
+            Ok(true) => Ok(f),
+            Ok(false) | Err(_) => Err(Error::Config(format!(
+                "pipeline `{}` is being run by another process (lock {}). Wait for it to finish",
+                self.name,
+                path.display()
+            ))),
+        }
+    }
+
+    /// Finishes pending work of earlier, interrupted runs: discards half-written packages,
+    /// normalizes complete extracted packages and loads normalized ones.
+    pub fn resume_pending(&mut self) -> Result<Vec<LoadedPackage>> {
+        let _lock = self.lock()?;
+        self.resume_locked()
+    }
+
+    fn resume_locked(&mut self) -> Result<Vec<LoadedPackage>> {
+        let discarded = self.dir.discard_in_progress()?;
+        for id in discarded {
+            tracing::info!(load_id = %id, "Discarded an unfinished package of an interrupted run.");
+        }
+        let mut schema = self.schema()?;
+        for id in self.dir.list("normalize/extracted")? {
+            if self.dir.normalized(&id).exists() || self.dir.loaded(&id).exists() {
+                let p = self.dir.extracted(&id);
+                std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+                continue;
+            }
+            tracing::info!(load_id = %id, "Normalizing a pending extracted package.");
+            normalize::normalize_package(&self.dir, &id, &mut schema, &self.normalize)
+                .map_err(|e| e.in_step(&self.name, "normalize", Some(&id)))?;
+        }
+        let mut loaded = Vec::new();
+        let pending = self.dir.list("load/normalized")?;
+        if pending.is_empty() {
+            return Ok(loaded);
+        }
+        let mut client = DuckDbClient::open(&self.warehouse)?;
+        for id in pending {
+            tracing::info!(load_id = %id, "Loading a pending normalized package.");
+            loaded.push(self.load_one(&mut client, &id)?);
+        }
+        Ok(loaded)
+    }
+
+    fn load_one(&mut self, client: &mut DuckDbClient, load_id: &str) -> Result<LoadedPackage> {
+        let mut state = self.state()?;
+        let package_schema = load::package_schema(&self.dir, load_id)
+            .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
+        state.set_local("first_run", serde_json::json!(false));
+        state.set_local(
+            "_last_extracted_at",
+            serde_json::json!(chrono::Utc::now().to_rfc3339()),
+        );
+        state.bump();
+        let pkg = load::load_package(&self.dir, load_id, client, &self.dataset, &state)
+            .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
+        // The warehouse is committed: the local copies follow it.
+        state.save(&self.dir.state_path())?;
+        crate::storage::write_atomic(
+            &self.dir.schema_path(&self.name),
+            dlt_dict::to_json_string_pretty(&package_schema).as_bytes(),
+        )?;
+        Ok(pkg)
+    }
+
+    /// Runs `source`: finishes pending work, then extracts, normalizes and loads it.
+    pub fn run(&mut self, mut source: Source) -> Result<LoadInfo> {
+        let started = Instant::now();
+        let _lock = self.lock()?;
+        let mut packages = Vec::new();
+        for p in self.resume_locked()? {
+            packages.push(p);
+        }
+
+        // Extract.
+        let mut writer = PackageWriter::new(&self.dir, &self.name)
+            .map_err(|e| e.in_step(&self.name, "extract", None))?;
+        writer.set_limit(self.limit);
+        let load_id = writer.load_id().to_string();
+        let mut extract_err = None;
+        for resource in source.resources.iter_mut() {
+            let hints = resource.hints().clone();
+            let mut out = writer.resource(&hints);
+            let r = resource.extract(&mut out).and_then(|_| out.close());
+            drop(out);
+            if let Err(e) = r {
+                extract_err = Some(e);
+                break;
+            }
+        }
+        if let Some(e) = extract_err {
+            writer.abort();
+            return Err(e.in_step(&self.name, "extract", Some(&load_id)));
+        }
+        writer
+            .finish()
+            .map_err(|e| e.in_step(&self.name, "extract", Some(&load_id)))?;
+        crate::fault::point("after_extract");
+
+        // Normalize.
+        let mut schema = self.schema()?;
+        if let Err(e) =
+            normalize::normalize_package(&self.dir, &load_id, &mut schema, &self.normalize)
+        {
+            // Bad data in the package would fail again on every run: drop the package; the
+            // source is read again next time.
+            if matches!(e, Error::BadInput { .. } | Error::Normalize { .. }) {
+                let p = self.dir.extracted(&load_id);
+                let _ = std::fs::remove_dir_all(&p);
+            }
+            return Err(e.in_step(&self.name, "normalize", Some(&load_id)));
+        }
+        crate::fault::point("after_normalize");
+
+        // Load.
+        let mut client = DuckDbClient::open(&self.warehouse)
+            .map_err(|e| e.in_step(&self.name, "load", Some(&load_id)))?;
+        packages.push(self.load_one(&mut client, &load_id)?);
+
+        let mut info = LoadInfo::new(&self.name, &self.dataset, &self.warehouse, packages);
+        info.elapsed = started.elapsed();
+        for t in info.tables() {
+            let n = client.row_count(&self.dataset, &t)?;
+            info.total_rows.insert(t, n);
+        }
+        Ok(info)
+    }
+}

@@ -1,0 +1,101 @@
+//! Configuration of the `local_files` source (the `local_files:` block in sources.yml).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::schema::WriteDisposition;
+
+/// One column name or several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Columns {
+    /// A single column.
+    One(String),
+    /// Several columns.
+    Many(Vec<String>),
+}
+
+impl Columns {
+    /// The column names.
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Columns::One(c) => vec![c],
+            Columns::Many(v) => v,
+        }
+    }
+}
+
+/// The `local_files` block.
+///
+/// ```yaml
+/// local_files:
+///   directory: data/orders      # relative to the project
+///   file_pattern: "*.jsonl"     # glob, matched against file names in `directory`
+///   table_name: orders          # default: the source name
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalFilesConfig {
+    /// Directory holding the files; relative paths are resolved from the project root.
+    pub directory: String,
+    /// Glob for file names in `directory` (`*` by default). `**/` patterns search subfolders.
+    #[serde(default = "default_pattern")]
+    pub file_pattern: String,
+    /// Table to load into; defaults to the source name.
+    #[serde(default)]
+    pub table_name: Option<String>,
+    /// Write disposition; `replace` by default (each sync reloads all files).
+    #[serde(default)]
+    pub write_disposition: Option<WriteDisposition>,
+    /// Primary key column(s).
+    #[serde(default)]
+    pub primary_key: Option<Columns>,
+}
+
+fn default_pattern() -> String {
+    "*".to_string()
+}
+
+impl LocalFilesConfig {
+    /// Resolved directory.
+    pub fn directory(&self, base: &Path) -> PathBuf {
+        let d = Path::new(&self.directory);
+        if d.is_absolute() {
+            d.to_path_buf()
+        } else {
+            base.join(d)
+        }
+    }
+
+    /// Files matching the pattern, sorted by path. Errors when the directory is missing or
+    /// nothing matches.
+    pub fn matching_files(&self, base: &Path) -> Result<Vec<PathBuf>> {
+        let dir = self.directory(base);
+        if !dir.is_dir() {
+            return Err(Error::Config(format!(
+                "local_files directory {} does not exist. Create it or fix `directory` in .dango/sources.yml",
+                dir.display()
+            )));
+        }
+        let pattern = dir.join(&self.file_pattern);
+        let pattern_str = pattern.to_string_lossy().into_owned();
+        let paths = glob::glob(&pattern_str).map_err(|e| {
+            Error::Config(format!("invalid file_pattern `{}`: {e}", self.file_pattern))
+        })?;
+        let mut files: Vec<PathBuf> = paths
+            .filter_map(|p| p.ok())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Error::Config(format!(
+                "no files in {} match `{}`. Add files or fix `file_pattern` in .dango/sources.yml",
+                dir.display(),
+                self.file_pattern
+            )));
+        }
+        Ok(files)
+    }
+}

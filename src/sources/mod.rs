@@ -1,0 +1,128 @@
+//! Sources and resources: where items come from.
+//!
+//! A [`Source`] is a named group of [`Resource`]s. A resource yields pages of JSON items into an
+//! [`ItemWriter`] and carries its hints (table name, write disposition, keys, column hints,
+//! `max_table_nesting`): the Rust counterpart of dlt's `@dlt.source` / `@dlt.resource`.
+//!
+//! To add a source type: create `src/sources/<type>/` with a `config.rs` holding
+//! `<Type>Config` (deny unknown fields, documented fields) and a `build()` that checks the
+//! config and returns a [`Source`].
+
+pub mod local_files;
+
+use crate::error::Result;
+use crate::extract::ItemWriter;
+use crate::schema::WriteDisposition;
+use crate::storage::ResourceHints;
+
+/// A producer of items for one root table.
+pub trait Resource: Send {
+    /// Hints of the resource (its name is `hints().name`).
+    fn hints(&self) -> &ResourceHints;
+
+    /// Writes all items of the resource into `out`, page by page.
+    fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()>;
+}
+
+/// A named group of resources; its name is the schema name.
+pub struct Source {
+    /// Source name.
+    pub name: String,
+    /// Resources, in extraction order.
+    pub resources: Vec<Box<dyn Resource>>,
+}
+
+impl Source {
+    /// A source with the given resources.
+    pub fn new(name: impl Into<String>, resources: Vec<Box<dyn Resource>>) -> Source {
+        Source {
+            name: name.into(),
+            resources,
+        }
+    }
+}
+
+/// A resource built from an iterator of pages, for library users and tests.
+///
+/// ```
+/// use dango::sources::IterResource;
+/// use dango::schema::WriteDisposition;
+/// let pages = vec![vec![serde_json::json!({"id": 1})]];
+/// let r = IterResource::new("users", pages.into_iter())
+///     .write_disposition(WriteDisposition::Merge)
+///     .primary_key(["id"]);
+/// ```
+pub struct IterResource<I> {
+    hints: ResourceHints,
+    pages: I,
+}
+
+impl<I> IterResource<I>
+where
+    I: Iterator<Item = Vec<serde_json::Value>> + Send,
+{
+    /// A resource named `name` (also its table name) over `pages`.
+    pub fn new(name: impl Into<String>, pages: I) -> IterResource<I> {
+        let name = name.into();
+        IterResource {
+            hints: ResourceHints {
+                table_name: name.clone(),
+                name,
+                ..ResourceHints::default()
+            },
+            pages,
+        }
+    }
+
+    /// Sets the table name.
+    pub fn table_name(mut self, t: impl Into<String>) -> Self {
+        self.hints.table_name = t.into();
+        self
+    }
+
+    /// Sets the write disposition.
+    pub fn write_disposition(mut self, wd: WriteDisposition) -> Self {
+        self.hints.write_disposition = wd;
+        self
+    }
+
+    /// Sets the primary key.
+    pub fn primary_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.hints.primary_key = cols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the merge key.
+    pub fn merge_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.hints.merge_key = cols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets `max_table_nesting`.
+    pub fn max_table_nesting(mut self, n: i64) -> Self {
+        self.hints.max_table_nesting = Some(n);
+        self
+    }
+
+    /// Adds a column hint (`{"data_type": "text", "nullable": false, …}`).
+    pub fn column(mut self, name: impl Into<String>, hint: serde_json::Value) -> Self {
+        self.hints.columns.insert(name.into(), hint);
+        self
+    }
+}
+
+impl<I> Resource for IterResource<I>
+where
+    I: Iterator<Item = Vec<serde_json::Value>> + Send,
+{
+    fn hints(&self) -> &ResourceHints {
+        &self.hints
+    }
+
+    fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()> {
+        for page in self.pages.by_ref() {
+            out.write_page(&page)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,228 @@
+//! Pipeline state in dlt's shape, kept in `.dlt/pipelines/<name>/state.json` and committed to
+//! `_dlt_pipeline_state` in the same transaction as the data it describes.
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value, json};
+use sha3::{Digest, Sha3_256};
+
+use crate::error::{Error, Result};
+use crate::storage;
+
+/// dlt's pipeline state engine version.
+pub const STATE_ENGINE_VERSION: i64 = 4;
+
+/// The pipeline state document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineState {
+    doc: Map<String, Value>,
+}
+
+impl PipelineState {
+    /// A fresh state for a pipeline loading into DuckDB.
+    pub fn new(pipeline_name: &str, dataset_name: &str, schema_name: &str) -> PipelineState {
+        let v = json!({
+            "_state_version": 0,
+            "_state_engine_version": STATE_ENGINE_VERSION,
+            "_local": {"first_run": true, "_dev_mode": false},
+            "pipeline_name": pipeline_name,
+            "dataset_name": dataset_name,
+            "default_schema_name": schema_name,
+            "schema_names": [schema_name],
+            "destination_type": "dlt.destinations.duckdb",
+            "destination_name": null,
+            "_version_hash": "",
+            "sources": {}
+        });
+        let Value::Object(doc) = v else {
+            unreachable!("json! object literal")
+        };
+        PipelineState { doc }
+    }
+
+    /// Reads `state.json`, or `None` if there is none.
+    pub fn load(path: &Path) -> Result<Option<PipelineState>> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        match v {
+            Value::Object(doc) => Ok(Some(PipelineState { doc })),
+            _ => Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: "state is not a JSON object".into(),
+            }),
+        }
+    }
+
+    /// Writes `state.json` atomically (compact, as dlt does).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string(&self.doc).map_err(|e| Error::Internal(e.to_string()))?;
+        storage::write_atomic(path, text.as_bytes())
+    }
+
+    /// The whole document.
+    pub fn doc(&self) -> &Map<String, Value> {
+        &self.doc
+    }
+
+    /// The whole document, mutably.
+    pub fn doc_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.doc
+    }
+
+    /// `_state_version`.
+    pub fn state_version(&self) -> i64 {
+        self.doc
+            .get("_state_version")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    }
+
+    /// `_version_hash` as stored.
+    pub fn stored_hash(&self) -> &str {
+        self.doc
+            .get("_version_hash")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// dlt's `generate_state_version_hash`: sha3-256 of the sorted compact JSON without
+    /// `_local`, `_state_version`, `_state_engine_version` and `_version_hash`.
+    pub fn compute_hash(&self) -> String {
+        let mut m = self.doc.clone();
+        for k in [
+            "_local",
+            "_state_version",
+            "_state_engine_version",
+            "_version_hash",
+        ] {
+            m.remove(k);
+        }
+        let text = sorted_compact_json(&Value::Object(m));
+        STANDARD.encode(Sha3_256::digest(text.as_bytes()))
+    }
+
+    /// Bumps `_state_version` and `_version_hash` if the content changed. Returns whether it did.
+    pub fn bump(&mut self) -> bool {
+        let hash = self.compute_hash();
+        if hash == self.stored_hash() {
+            return false;
+        }
+        let v = self.state_version() + 1;
+        self.doc.insert("_state_version".into(), json!(v));
+        self.doc.insert("_version_hash".into(), json!(hash));
+        true
+    }
+
+    /// Sets a `_local` field (never committed to the destination).
+    pub fn set_local(&mut self, key: &str, value: Value) {
+        let local = self
+            .doc
+            .entry("_local")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(m) = local {
+            m.insert(key.into(), value);
+        }
+    }
+
+    /// `base64(zlib(json(state without _local), level 9))`: the `state` column of
+    /// `_dlt_pipeline_state`.
+    pub fn compressed(&self) -> String {
+        let mut m = self.doc.clone();
+        m.remove("_local");
+        let text = serde_json::to_string(&Value::Object(m)).unwrap_or_default();
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(9));
+        let _ = enc.write_all(text.as_bytes());
+        let bytes = enc.finish().unwrap_or_default();
+        STANDARD.encode(bytes)
+    }
+
+    /// Decodes the `state` column of `_dlt_pipeline_state`.
+    pub fn decompress(text: &str) -> Result<PipelineState> {
+        use std::io::Read;
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|e| Error::Internal(format!("state is not base64: {e}")))?;
+        let mut dec = flate2::read::ZlibDecoder::new(&bytes[..]);
+        let mut s = String::new();
+        dec.read_to_string(&mut s)
+            .map_err(|e| Error::Internal(format!("state is not zlib: {e}")))?;
+        match serde_json::from_str::<Value>(&s) {
+            Ok(Value::Object(doc)) => Ok(PipelineState { doc }),
+            _ => Err(Error::Internal("state is not a JSON object".into())),
+        }
+    }
+}
+
+/// Compact JSON with object keys sorted recursively (orjson `OPT_SORT_KEYS`).
+pub fn sorted_compact_json(v: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::to_string(k).unwrap_or_default());
+                    out.push(':');
+                    write(&m[k.as_str()], out);
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(x, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
+        }
+    }
+    let mut s = String::new();
+    write(v, &mut s);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compress_round_trip_starts_like_dlt() {
+        let s = PipelineState::new("p", "ds", "p");
+        let c = s.compressed();
+        assert!(c.starts_with("eN"), "{c}");
+        let back = PipelineState::decompress(&c).unwrap();
+        assert_eq!(back.doc().get("pipeline_name"), Some(&json!("p")));
+        assert!(back.doc().get("_local").is_none());
+    }
+
+    #[test]
+    fn bump_only_on_change() {
+        let mut s = PipelineState::new("p", "ds", "p");
+        assert!(s.bump());
+        assert_eq!(s.state_version(), 1);
+        assert!(!s.bump());
+        s.set_local("first_run", json!(false));
+        assert!(!s.bump());
+        s.doc_mut().insert("sources".into(), json!({"x": {}}));
+        assert!(s.bump());
+        assert_eq!(s.state_version(), 2);
+    }
+}

@@ -1,0 +1,522 @@
+//! dlt compatibility test: `dango sync` must build the same warehouse as dlt 1.31.0.
+//!
+//! Fixture: `tests/fixtures/dlt_compat/` (see its README.md). `expected.json` was produced by
+//! `generate.py`, which ran dlt on `input.jsonl` and dumped DuckDB schema `raw_compat` in a
+//! canonical form. This test syncs the same file with dango, dumps `data/warehouse.duckdb`
+//! with the *same* algorithm and compares table by table.
+//!
+//! Canonical dump (mirrors `generate.py`; keep the two in sync):
+//! 1. Tables of `information_schema.tables` with `table_schema = 'raw_compat'` and
+//!    `table_type = 'BASE TABLE'`, sorted by name. `_dlt_*` tables: columns only.
+//! 2. Columns from `information_schema.columns` by `ordinal_position`:
+//!    `{name, type: data_type verbatim, nullable: is_nullable = 'YES'}`.
+//! 3. Rows: `SELECT CAST(to_json(struct_pack("c" := e, ...)) AS VARCHAR),
+//!    CAST(to_json(struct_pack(<non-_dlt_ columns only>)) AS VARCHAR) FROM "raw_compat"."t"`,
+//!    `e = epoch_us("c")` for `TIMESTAMP*` types, else `"c"`; `'{}'` if there are no
+//!    non-`_dlt_` columns. The first text is the row, the second its content key.
+//! 4. Labels: a table without `_dlt_parent_id` is a root table; its rows sorted by content key
+//!    (byte order) get labels `r0`, `r1`, ...; a nested row gets
+//!    `"{parent label}.{_dlt_list_idx}"`. Tables are labelled in name order.
+//! 5. `_dlt_id`/`_dlt_parent_id`/`_dlt_root_id` are replaced with labels, `_dlt_load_id` with
+//!    `"<load_id>"`; rows are ordered by label as an integer tuple.
+//!
+//! Numbers are compared numerically (DuckDB prints `1e-7`, Python `1e-07`).
+//!
+//! `DANGO_DLT_COMPAT_DB=/path/to/dlt.duckdb cargo test --test dlt_compat` additionally checks
+//! this Rust dump against a warehouse written by dlt itself
+//! (`python tests/fixtures/dlt_compat/generate.py --keep-db /path/to/dlt.duckdb`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use duckdb::{AccessMode, Config, Connection};
+use serde_json::{Map, Value};
+
+const DATASET: &str = "raw_compat";
+const MAX_REPORTED: usize = 200;
+
+const SOURCES_YML: &str = r#"version: "1.0"
+sources:
+  - name: compat
+    type: local_files
+    local_files:
+      directory: input
+      file_pattern: "*.jsonl"
+      table_name: items
+"#;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Column {
+    name: String,
+    ty: String,
+    nullable: bool,
+}
+
+#[derive(Debug)]
+struct Table {
+    name: String,
+    columns: Vec<Column>,
+    /// `None` for `_dlt_*` system tables (only their columns are compared).
+    rows: Option<Vec<Map<String, Value>>>,
+}
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dlt_compat")
+}
+
+// ------------------------------------------------------------------ canonical dump ---
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn value_expr(col: &Column) -> String {
+    if col.ty.to_ascii_uppercase().starts_with("TIMESTAMP") {
+        format!("epoch_us({})", quote_ident(&col.name))
+    } else {
+        quote_ident(&col.name)
+    }
+}
+
+fn struct_json(cols: &[&Column]) -> String {
+    if cols.is_empty() {
+        return "'{}'".to_string();
+    }
+    let fields: Vec<String> = cols
+        .iter()
+        .map(|c| format!("{} := {}", quote_ident(&c.name), value_expr(c)))
+        .collect();
+    format!(
+        "CAST(to_json(struct_pack({})) AS VARCHAR)",
+        fields.join(", ")
+    )
+}
+
+fn list_tables(con: &Connection, schema: &str) -> Vec<String> {
+    let mut stmt = con
+        .prepare(
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_schema = ? AND table_type = 'BASE TABLE'",
+        )
+        .unwrap();
+    let mut names: Vec<String> = stmt
+        .query_map([schema], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    names.sort();
+    names
+}
+
+fn list_columns(con: &Connection, schema: &str, table: &str) -> Vec<Column> {
+    let mut stmt = con
+        .prepare(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
+             WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        )
+        .unwrap();
+    stmt.query_map([schema, table], |r| {
+        Ok(Column {
+            name: r.get(0)?,
+            ty: r.get(1)?,
+            nullable: r.get::<_, String>(2)? == "YES",
+        })
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// "r3.0.12" -> (false, [3, 0, 12]); anything unparsable sorts last.
+fn label_key(label: &str) -> (bool, Vec<u64>, String) {
+    let parsed: Option<Vec<u64>> = label
+        .strip_prefix('r')
+        .and_then(|rest| rest.split('.').map(|p| p.parse().ok()).collect());
+    match parsed {
+        Some(v) => (false, v, String::new()),
+        None => (true, Vec::new(), label.to_string()),
+    }
+}
+
+fn str_field<'a>(row: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    row.get(key).and_then(Value::as_str)
+}
+
+fn canonical_dump(con: &Connection, schema: &str) -> Vec<Table> {
+    let mut tables = Vec::new();
+    let mut labels: HashMap<String, String> = HashMap::new(); // _dlt_id -> label
+    for name in list_tables(con, schema) {
+        let columns = list_columns(con, schema, &name);
+        if name.starts_with("_dlt_") {
+            tables.push(Table {
+                name,
+                columns,
+                rows: None,
+            });
+            continue;
+        }
+        let all: Vec<&Column> = columns.iter().collect();
+        let data: Vec<&Column> = columns
+            .iter()
+            .filter(|c| !c.name.starts_with("_dlt_"))
+            .collect();
+        let sql = format!(
+            "SELECT {}, {} FROM {}.{}",
+            struct_json(&all),
+            struct_json(&data),
+            quote_ident(schema),
+            quote_ident(&name)
+        );
+        let mut stmt = con
+            .prepare(&sql)
+            .unwrap_or_else(|e| panic!("dump query failed for {name}: {e}\n{sql}"));
+        let mut raw: Vec<(Map<String, Value>, String)> = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+            .map(|res| {
+                let (row, key) = res.unwrap();
+                let row: Map<String, Value> = serde_json::from_str(&row)
+                    .unwrap_or_else(|e| panic!("row of {name} is not a JSON object ({e}): {row}"));
+                (row, key)
+            })
+            .collect();
+
+        let nested = columns.iter().any(|c| c.name == "_dlt_parent_id");
+        if !nested {
+            raw.sort_by(|a, b| a.1.cmp(&b.1));
+            for (i, (row, _)) in raw.iter().enumerate() {
+                if let Some(id) = str_field(row, "_dlt_id") {
+                    labels.insert(id.to_string(), format!("r{i}"));
+                }
+            }
+        } else {
+            for (row, _) in &raw {
+                let parent = match str_field(row, "_dlt_parent_id") {
+                    Some(pid) => labels
+                        .get(pid)
+                        .cloned()
+                        .unwrap_or_else(|| format!("?orphan({pid})")),
+                    None => "?no_parent".to_string(),
+                };
+                let idx = row
+                    .get("_dlt_list_idx")
+                    .map(Value::to_string)
+                    .unwrap_or_default();
+                if let Some(id) = str_field(row, "_dlt_id") {
+                    labels.insert(id.to_string(), format!("{parent}.{idx}"));
+                }
+            }
+        }
+
+        let mut rows: Vec<Map<String, Value>> = raw
+            .into_iter()
+            .map(|(mut row, _)| {
+                for key in ["_dlt_id", "_dlt_parent_id", "_dlt_root_id"] {
+                    if let Some(Value::String(id)) = row.get(key) {
+                        let label = labels
+                            .get(id)
+                            .cloned()
+                            .unwrap_or_else(|| format!("?unknown({id})"));
+                        row.insert(key.to_string(), Value::String(label));
+                    }
+                }
+                if row.contains_key("_dlt_load_id") {
+                    row.insert("_dlt_load_id".into(), Value::String("<load_id>".into()));
+                }
+                row
+            })
+            .collect();
+        rows.sort_by_key(|r| label_key(str_field(r, "_dlt_id").unwrap_or("")));
+        tables.push(Table {
+            name,
+            columns,
+            rows: Some(rows),
+        });
+    }
+    tables
+}
+
+fn open_read_only(path: &Path) -> Connection {
+    let config = Config::default().access_mode(AccessMode::ReadOnly).unwrap();
+    Connection::open_with_flags(path, config)
+        .unwrap_or_else(|e| panic!("cannot open {} read-only: {e}", path.display()))
+}
+
+// ------------------------------------------------------------------ expected.json ---
+
+fn load_expected() -> Vec<Table> {
+    let path = fixture_dir().join("expected.json");
+    let text = fs::read_to_string(&path).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        doc["dataset"], DATASET,
+        "expected.json is for another dataset"
+    );
+    doc["tables"]
+        .as_array()
+        .expect("tables array")
+        .iter()
+        .map(|t| Table {
+            name: t["name"].as_str().unwrap().to_string(),
+            columns: t["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| Column {
+                    name: c["name"].as_str().unwrap().to_string(),
+                    ty: c["type"].as_str().unwrap().to_string(),
+                    nullable: c["nullable"].as_bool().unwrap(),
+                })
+                .collect(),
+            rows: t.get("rows").map(|rows| {
+                rows.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_object().unwrap().clone())
+                    .collect()
+            }),
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ comparison ---
+
+/// JSON equality with numbers compared by value (serde_json keeps the literal text here).
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
+                x == y
+            } else if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
+                x == y
+            } else {
+                matches!((x.as_f64(), y.as_f64()), (Some(x), Some(y)) if x == y)
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn fmt_cols(cols: &[Column]) -> String {
+    cols.iter()
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Returns one human-readable line per difference.
+fn compare(expected: &[Table], actual: &[Table]) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let exp_names: Vec<&str> = expected.iter().map(|t| t.name.as_str()).collect();
+    let act_names: Vec<&str> = actual.iter().map(|t| t.name.as_str()).collect();
+    if exp_names != act_names {
+        diffs.push(format!(
+            "tables differ:\n    expected: {exp_names:?}\n    actual:   {act_names:?}"
+        ));
+    }
+    for exp in expected {
+        let Some(act) = actual.iter().find(|t| t.name == exp.name) else {
+            diffs.push(format!("table `{}`: missing", exp.name));
+            continue;
+        };
+        let t = &exp.name;
+
+        // columns: order, then type / nullability per name
+        let en: Vec<&str> = exp.columns.iter().map(|c| c.name.as_str()).collect();
+        let an: Vec<&str> = act.columns.iter().map(|c| c.name.as_str()).collect();
+        if en != an {
+            diffs.push(format!(
+                "table `{t}`: column names/order differ\n    expected: [{}]\n    actual:   [{}]",
+                fmt_cols(&exp.columns),
+                fmt_cols(&act.columns)
+            ));
+            let es: BTreeSet<&str> = en.iter().copied().collect();
+            let as_: BTreeSet<&str> = an.iter().copied().collect();
+            let missing: Vec<_> = es.difference(&as_).collect();
+            let extra: Vec<_> = as_.difference(&es).collect();
+            if !missing.is_empty() {
+                diffs.push(format!("table `{t}`: missing columns {missing:?}"));
+            }
+            if !extra.is_empty() {
+                diffs.push(format!("table `{t}`: unexpected columns {extra:?}"));
+            }
+        }
+        for ec in &exp.columns {
+            if let Some(ac) = act.columns.iter().find(|c| c.name == ec.name) {
+                if ec.ty != ac.ty {
+                    diffs.push(format!(
+                        "table `{t}` column `{}`: type expected {} actual {}",
+                        ec.name, ec.ty, ac.ty
+                    ));
+                }
+                if ec.nullable != ac.nullable {
+                    diffs.push(format!(
+                        "table `{t}` column `{}`: nullable expected {} actual {}",
+                        ec.name, ec.nullable, ac.nullable
+                    ));
+                }
+            }
+        }
+
+        // rows, matched by canonical label
+        let (Some(erows), Some(arows)) = (&exp.rows, &act.rows) else {
+            continue;
+        };
+        if erows.len() != arows.len() {
+            diffs.push(format!(
+                "table `{t}`: row count expected {} actual {}",
+                erows.len(),
+                arows.len()
+            ));
+        }
+        let label = |r: &Map<String, Value>| str_field(r, "_dlt_id").unwrap_or("?").to_string();
+        let amap: HashMap<String, &Map<String, Value>> =
+            arows.iter().map(|r| (label(r), r)).collect();
+        let elabels: BTreeSet<String> = erows.iter().map(label).collect();
+        for er in erows {
+            let l = label(er);
+            let Some(ar) = amap.get(&l) else {
+                diffs.push(format!(
+                    "table `{t}` row {l}: missing; expected {}",
+                    Value::Object(er.clone())
+                ));
+                continue;
+            };
+            for (col, ev) in er {
+                match ar.get(col) {
+                    None => {} // reported as a missing column above
+                    Some(av) if json_eq(ev, av) => {}
+                    Some(av) => diffs.push(format!(
+                        "table `{t}` row {l} column `{col}`: expected {ev} actual {av}"
+                    )),
+                }
+            }
+            for (col, av) in ar.iter() {
+                if !er.contains_key(col) && !av.is_null() {
+                    diffs.push(format!(
+                        "table `{t}` row {l} column `{col}` (unexpected column): actual {av}"
+                    ));
+                }
+            }
+        }
+        for ar in arows {
+            let l = label(ar);
+            if !elabels.contains(&l) {
+                diffs.push(format!(
+                    "table `{t}` row {l}: unexpected row {}",
+                    Value::Object(ar.clone())
+                ));
+            }
+        }
+    }
+    diffs
+}
+
+fn assert_matches_expected(actual: &[Table], what: &str) {
+    let expected = load_expected();
+    let diffs = compare(&expected, actual);
+    if diffs.is_empty() {
+        return;
+    }
+    let mut msg = format!(
+        "{what} differs from tests/fixtures/dlt_compat/expected.json ({} differences):\n",
+        diffs.len()
+    );
+    for d in diffs.iter().take(MAX_REPORTED) {
+        let _ = writeln!(msg, "  - {d}");
+    }
+    if diffs.len() > MAX_REPORTED {
+        let _ = writeln!(msg, "  ... {} more", diffs.len() - MAX_REPORTED);
+    }
+    panic!("{msg}");
+}
+
+// ------------------------------------------------------------------ tests ---
+
+fn write_project(dir: &Path) {
+    fs::create_dir_all(dir.join(".dango")).unwrap();
+    fs::write(dir.join(".dango/sources.yml"), SOURCES_YML).unwrap();
+    fs::create_dir_all(dir.join("input")).unwrap();
+    fs::copy(
+        fixture_dir().join("input.jsonl"),
+        dir.join("input/input.jsonl"),
+    )
+    .unwrap();
+    fs::create_dir_all(dir.join(".dlt")).unwrap();
+    fs::write(dir.join(".dlt/config.toml"), "").unwrap();
+    fs::write(dir.join(".dlt/secrets.toml"), "").unwrap();
+    fs::create_dir_all(dir.join("data")).unwrap();
+}
+
+#[test]
+fn dango_sync_matches_dlt_warehouse() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_project(dir);
+    let home = dir.join("home"); // keep anything home-relative out of the real $HOME
+    fs::create_dir_all(&home).unwrap();
+
+    assert_cmd::Command::cargo_bin("dango")
+        .unwrap()
+        .args(["sync", "-p"])
+        .arg(dir)
+        .env("HOME", &home)
+        .timeout(std::time::Duration::from_secs(300))
+        .assert()
+        .success();
+
+    let db = dir.join("data/warehouse.duckdb");
+    assert!(db.exists(), "sync did not create {}", db.display());
+    let con = open_read_only(&db);
+    let actual = canonical_dump(&con, DATASET);
+    drop(con);
+    assert_matches_expected(&actual, "dango warehouse");
+}
+
+/// Self-check of the Rust dump against a warehouse written by dlt itself. Skipped unless
+/// `DANGO_DLT_COMPAT_DB` points at one (see the module docs).
+#[test]
+fn rust_dump_of_dlt_warehouse_matches_expected() {
+    let Some(path) = std::env::var_os("DANGO_DLT_COMPAT_DB") else {
+        eprintln!("DANGO_DLT_COMPAT_DB not set; skipping the dump self-check");
+        return;
+    };
+    let con = open_read_only(Path::new(&path));
+    let actual = canonical_dump(&con, DATASET);
+    drop(con);
+    assert_matches_expected(&actual, "Rust dump of the dlt warehouse");
+}
+
+#[test]
+fn compare_reports_readable_differences() {
+    let mut actual = load_expected();
+    let items = actual.iter_mut().find(|t| t.name == "items").unwrap();
+    items.columns[1].ty = "BIGINT".into();
+    let row = &mut items.rows.as_mut().unwrap()[0];
+    row.insert("id".into(), Value::from(999));
+    let diffs = compare(&load_expected(), &actual);
+    assert!(
+        diffs
+            .iter()
+            .any(|d| d.contains("column `user_name`: type expected VARCHAR")),
+        "{diffs:?}"
+    );
+    assert!(
+        diffs
+            .iter()
+            .any(|d| d.contains("row r0 column `id`: expected 1 actual 999")),
+        "{diffs:?}"
+    );
+    assert_eq!(diffs.len(), 2, "{diffs:?}");
+    assert!(compare(&load_expected(), &load_expected()).is_empty());
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real `dango` binary on temporary projects, against real DuckDB.
+
+mod util;
+
+mod bad_input;
+mod crash;
+mod init;
+mod library;
+mod quickstart;
+mod sync_local_files;

@@ -1,0 +1,161 @@
+//! Test helpers: a temporary project and warehouse queries.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use duckdb::types::Value;
+
+/// A temporary dango project created with `dango init`.
+pub struct TestProject {
+    dir: tempfile::TempDir,
+}
+
+impl TestProject {
+    /// A fresh project.
+    pub fn new() -> TestProject {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = TestProject { dir };
+        p.dango().arg("init").assert().success();
+        p
+    }
+
+    /// Project root.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file under the project (creating folders).
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// Writes sources.yml with one local_files source.
+    pub fn local_source(&self, name: &str, dir: &str, pattern: &str, extra: &str) {
+        self.write(
+            ".dango/sources.yml",
+            &format!(
+                "version: \"1.0\"\nsources:\n  - name: {name}\n    type: local_files\n    local_files:\n      directory: {dir}\n      file_pattern: \"{pattern}\"\n{extra}"
+            ),
+        );
+    }
+
+    /// `dango` running in the project dir.
+    pub fn dango(&self) -> Command {
+        let mut c = Command::cargo_bin("dango").expect("dango binary");
+        c.current_dir(self.path());
+        c.env_remove("DANGO_FAULT");
+        c
+    }
+
+    /// The warehouse file.
+    pub fn warehouse(&self) -> PathBuf {
+        self.path().join("data").join("warehouse.duckdb")
+    }
+
+    /// Runs a query against the warehouse; every cell rendered as text (NULL → None).
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let cfg = duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .unwrap()
+            .with("autoinstall_known_extensions", "false")
+            .unwrap();
+        let conn =
+            duckdb::Connection::open_with_flags(self.warehouse(), cfg).expect("open warehouse");
+        let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let mut rows = stmt.query([]).unwrap();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            let n = row.as_ref().column_count();
+            let mut cells = Vec::with_capacity(n);
+            for i in 0..n {
+                let v: Value = row.get(i).unwrap();
+                cells.push(render(v));
+            }
+            out.push(cells);
+        }
+        out
+    }
+
+    /// A single scalar as text.
+    pub fn scalar(&self, sql: &str) -> String {
+        self.query(sql)[0][0].clone().unwrap_or_default()
+    }
+
+    /// Row count of a table.
+    pub fn count(&self, table: &str) -> i64 {
+        self.scalar(&format!("SELECT count(*) FROM {table}"))
+            .parse()
+            .unwrap()
+    }
+
+    /// (column, type, nullable) of a table, in order.
+    pub fn columns(&self, schema: &str, table: &str) -> Vec<(String, String, String)> {
+        self.query(&format!(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
+             WHERE table_schema = '{schema}' AND table_name = '{table}' ORDER BY ordinal_position"
+        ))
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap(),
+                r[1].clone().unwrap(),
+                r[2].clone().unwrap(),
+            )
+        })
+        .collect()
+    }
+
+    /// Table names of a schema, sorted.
+    pub fn tables(&self, schema: &str) -> Vec<String> {
+        self.query(&format!(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}' ORDER BY table_name"
+        ))
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect()
+    }
+}
+
+fn render(v: Value) -> Option<String> {
+    Some(match v {
+        Value::Null => return None,
+        Value::Boolean(b) => b.to_string(),
+        Value::TinyInt(i) => i.to_string(),
+        Value::SmallInt(i) => i.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::BigInt(i) => i.to_string(),
+        Value::HugeInt(i) => i.to_string(),
+        Value::UTinyInt(i) => i.to_string(),
+        Value::USmallInt(i) => i.to_string(),
+        Value::UInt(i) => i.to_string(),
+        Value::UBigInt(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Double(f) => f.to_string(),
+        Value::Text(s) => s,
+        other => format!("{other:?}"),
+    })
+}
+
+/// Nested orders as JSON lines: `n` orders, order i has (i % 3) + 1 items with tags.
+pub fn orders_jsonl(n: usize, start: usize) -> String {
+    let mut s = String::new();
+    for i in start..start + n {
+        let items: Vec<String> = (0..(i % 3) + 1)
+            .map(|j| format!(r#"{{"sku":"S{i}-{j}","qty":{j},"tags":["a","b"]}}"#))
+            .collect();
+        s.push_str(&format!(
+            r#"{{"orderId":{i},"createdAt":"2024-01-0{}T10:00:00Z","total":{}.5,"paid":{},"customer":{{"firstName":"N{i}","address":{{"zipCode":"0{i}"}}}},"lineItems":[{}]}}"#,
+            (i % 9) + 1,
+            i,
+            i % 2 == 0,
+            items.join(",")
+        ));
+        s.push('\n');
+    }
+    s
+}
