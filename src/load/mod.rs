@@ -99,6 +99,17 @@ pub fn load_package(
         None
     };
 
+    let mut views = Vec::with_capacity(manifest.jobs.len());
+    for job in &manifest.jobs {
+        let path = pkg.join("new_jobs").join(&job.file);
+        match client.register_job(&path) {
+            Ok(v) => views.push(v),
+            Err(e) => {
+                client.unregister_jobs();
+                return Err(e);
+            }
+        }
+    }
     client.execute("BEGIN TRANSACTION")?;
     let result = (|| -> Result<Vec<String>> {
         client.execute(&format!(
@@ -115,9 +126,8 @@ pub fn load_package(
                 ))?;
             }
         }
-        for job in &manifest.jobs {
-            let path = pkg.join("new_jobs").join(&job.file);
-            client.insert_job(dataset, &job.table, &path, &job.columns)?;
+        for (job, view) in manifest.jobs.iter().zip(&views) {
+            client.insert_view(dataset, &job.table, view, &job.columns)?;
         }
         let ds = quote_ident(dataset);
         if !version_known {
@@ -167,11 +177,14 @@ pub fn load_package(
         Ok(m) => m,
         Err(e) => {
             let _ = client.execute("ROLLBACK");
+            client.unregister_jobs();
             return Err(e);
         }
     };
     crate::fault::point("load_before_commit");
-    client.execute("COMMIT")?;
+    let committed = client.execute("COMMIT");
+    client.unregister_jobs();
+    committed?;
     crate::fault::point("load_after_commit");
     finish_package(dir, load_id)?;
     Ok(LoadedPackage {

@@ -213,10 +213,12 @@ impl DuckDbClient {
 
     /// Runs statements on the load connection.
     pub fn execute(&self, sql: &str) -> Result<()> {
-        self.raw.execute(sql).map_err(|reason| Error::Destination {
-            context: "running a statement".into(),
-            reason,
-        })
+        self.conn
+            .execute_batch(sql)
+            .map_err(|e| Error::Destination {
+                context: "running a statement".into(),
+                reason: e.to_string(),
+            })
     }
 
     /// Brings the dataset's tables in line with `schema`: creates missing tables and adds
@@ -263,27 +265,55 @@ impl DuckDbClient {
         Ok(statements)
     }
 
-    /// Bulk-inserts an Arrow IPC job file into `dataset.table`.
-    pub fn insert_job(
-        &mut self,
+    /// Checks an Arrow IPC job file before the load transaction starts; returns its path.
+    pub fn register_job(&mut self, file: &Path) -> Result<String> {
+        if !file.is_file() {
+            return Err(Error::Corrupt {
+                path: file.to_path_buf(),
+                reason: "the job file is missing".into(),
+            });
+        }
+        Ok(file.to_string_lossy().into_owned())
+    }
+
+    /// Appends the rows of an Arrow IPC job file to `dataset.table`, inside the open
+    /// transaction, with DuckDB's appender (whole data chunks, no per-row statements).
+    pub fn insert_view(
+        &self,
         dataset: &str,
         table: &str,
-        file: &Path,
+        file: &str,
         columns: &[String],
     ) -> Result<()> {
-        let f = File::open(file).map_err(|e| Error::io(file, e))?;
+        let path = Path::new(file);
+        let f = File::open(path).map_err(|e| Error::io(path, e))?;
         let reader = FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, f), None)
             .map_err(|e| Error::Corrupt {
-                path: file.to_path_buf(),
+                path: path.to_path_buf(),
                 reason: e.to_string(),
             })?;
-        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
         let target = format!("{}.{}", quote_ident(dataset), quote_ident(table));
-        self.raw
-            .insert_arrow(Box::new(reader), &target, &cols.join(", "))
-            .map_err(|reason| Error::Destination {
-                context: format!("loading {} into {target}", file.display()),
-                reason,
-            })
+        let fail = |reason: String| Error::Destination {
+            context: format!("loading {} into {target}", path.display()),
+            reason,
+        };
+        let mut app = self
+            .conn
+            .appender_with_columns_to_db(table, dataset, &cols)
+            .map_err(|e| fail(e.to_string()))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            app.append_record_batch(batch)
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        app.flush().map_err(|e| fail(e.to_string()))?;
+        Ok(())
     }
+
+    /// Releases resources of registered jobs (nothing to do for the appender path).
+    pub fn unregister_jobs(&mut self) {}
 }

@@ -76,7 +76,11 @@ impl RawDatabase {
         if unsafe { ffi::duckdb_connect(self.db, &mut con) } != ffi::DuckDBSuccess {
             return Err("cannot connect to the warehouse".into());
         }
-        Ok(RawConnection { con, views: 0 })
+        Ok(RawConnection {
+            con,
+            views: 0,
+            streams: Vec::new(),
+        })
     }
 
     /// A `duckdb::Connection` on the same database, for queries with results.
@@ -98,6 +102,7 @@ impl Drop for RawDatabase {
 pub struct RawConnection {
     con: ffi::duckdb_connection,
     views: u64,
+    streams: Vec<(String, Box<FFI_ArrowArrayStream>)>,
 }
 
 // SAFETY: the connection is used by one thread at a time (it is moved, never shared).
@@ -127,21 +132,22 @@ impl RawConnection {
         out
     }
 
-    /// Inserts every batch of `reader` into `target` (a quoted, qualified table name) for
-    /// the given quoted column list, with DuckDB's native Arrow scan.
-    pub fn insert_arrow(
+    /// Registers `reader` as a temporary view scanned by DuckDB's native Arrow scan and
+    /// returns the view name. The stream stays alive until [`Self::unregister_all`].
+    ///
+    /// Register views outside the load transaction: DuckDB cannot write a view over a
+    /// process-local stream to its WAL, so creating one inside the transaction fails its commit.
+    pub fn register_arrow(
         &mut self,
         reader: Box<dyn RecordBatchReader + Send>,
-        target: &str,
-        columns: &str,
-    ) -> Result<(), String> {
+    ) -> Result<String, String> {
         self.views += 1;
         let view = format!("__dango_arrow_{}_{}", std::process::id(), self.views);
         let cview = CString::new(view.as_str()).map_err(|e| e.to_string())?;
-        let mut stream = FFI_ArrowArrayStream::new(reader);
-        let stream_ptr: *mut FFI_ArrowArrayStream = &mut stream;
-        // SAFETY: the stream lives on this frame until the view is dropped below; DuckDB reads
-        // it only while the INSERT runs.
+        let mut stream = Box::new(FFI_ArrowArrayStream::new(reader));
+        let stream_ptr: *mut FFI_ArrowArrayStream = &mut *stream;
+        // SAFETY: the boxed stream has a stable address and lives in `self.streams` until the
+        // view is dropped in `unregister_all`.
         let state = unsafe {
             ffi::duckdb_arrow_scan(
                 self.con,
@@ -149,20 +155,24 @@ impl RawConnection {
                 stream_ptr as ffi::duckdb_arrow_stream,
             )
         };
+        self.streams.push((view.clone(), stream));
         if state != ffi::DuckDBSuccess {
             return Err("DuckDB could not scan the Arrow job file".into());
         }
-        let res = self.execute(&format!(
-            "INSERT INTO {target} ({columns}) SELECT {columns} FROM \"{view}\""
-        ));
-        let drop_res = self.execute(&format!("DROP VIEW IF EXISTS \"{view}\""));
-        drop(stream);
-        res.and(drop_res)
+        Ok(view)
+    }
+
+    /// Drops every registered view and releases its stream.
+    pub fn unregister_all(&mut self) {
+        for (view, _) in std::mem::take(&mut self.streams) {
+            let _ = self.execute(&format!("DROP VIEW IF EXISTS \"{view}\""));
+        }
     }
 }
 
 impl Drop for RawConnection {
     fn drop(&mut self) {
+        self.unregister_all();
         // SAFETY: connection opened by us, closed once.
         unsafe { ffi::duckdb_disconnect(&mut self.con) };
     }
