@@ -97,8 +97,6 @@ impl JsonColumns for () {
 struct KeyInfo {
     /// Flattened column name at this path.
     column: Rc<str>,
-    /// Normalized key alone (path fragment).
-    norm_key: Rc<str>,
     /// Path id for a nested dict at this key.
     dict_path: Option<u32>,
     /// Nested table name for a list at this key.
@@ -160,7 +158,6 @@ impl Namer {
             };
             let info = KeyInfo {
                 column: Rc::from(column),
-                norm_key: Rc::from(norm_key),
                 dict_path: None,
                 list_table: None,
             };
