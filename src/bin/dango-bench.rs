@@ -191,7 +191,7 @@ fn run_dango(bin: &Path, proj: &Path, work: &Path) -> Result<Run> {
     let log = File::create(&log_path)?;
     let started = Instant::now();
     let child = Command::new(bin)
-        .args([Path::new("sync"), Path::new("-p"), proj])
+        .args([Path::new("sync"), Path::new("-v"), Path::new("-p"), proj])
         .current_dir(proj)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -206,6 +206,16 @@ fn run_dango(bin: &Path, proj: &Path, work: &Path) -> Result<Run> {
         let tail = lines[lines.len().saturating_sub(20)..].join("\n");
         let log_path = log_path.display();
         bail!("`dango sync` failed ({status}); end of {log_path}:\n{tail}");
+    }
+    // Stage timings from dango's own log (`-v`), to see where the time goes.
+    let log = fs::read_to_string(&log_path).unwrap_or_default();
+    for line in log.lines() {
+        if ["Extracted.", "Normalized.", "Loaded."]
+            .iter()
+            .any(|s| line.contains(s))
+        {
+            println!("  dango stage: {}", line.trim());
+        }
     }
     Ok(measured(wall, &usage, Duration::ZERO))
 }

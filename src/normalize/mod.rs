@@ -13,6 +13,7 @@ pub mod coerce;
 pub mod columns;
 pub mod detect;
 pub mod naming;
+pub mod pynum;
 pub mod relational;
 pub mod value;
 mod writer;
@@ -650,7 +651,7 @@ mod tests {
                     "{{\"b\": \"2024-01-0{}T00:00:00Z\", \"c\": {{\"d\": 1.5}}}}\n",
                     i % 9 + 1
                 ),
-                3 => format!("{{\"c\": {{\"d\": \"x\"}}, \"a\": null}}\n"),
+                3 => "{\"c\": {\"d\": \"x\"}, \"a\": null}\n".to_string(),
                 4 => "{\"e\": [[1, 2], []], \"a\": 2.5}\n".to_string(),
                 5 => format!("{{\"f{}\": 1}}\n", i % 13),
                 _ => "{}\n".to_string(),

@@ -287,8 +287,10 @@ impl Pipeline {
             .finish()
             .map_err(|e| e.in_step(&self.name, "extract", Some(&load_id)))?;
         crate::fault::point("after_extract");
+        tracing::info!(load_id = %load_id, elapsed = ?started.elapsed(), "Extracted.");
 
         // Normalize.
+        let normalize_started = Instant::now();
         let mut schema = self.schema()?;
         if let Err(e) =
             normalize::normalize_package(&self.dir, &load_id, &mut schema, &self.normalize)
@@ -302,11 +304,14 @@ impl Pipeline {
             return Err(e.in_step(&self.name, "normalize", Some(&load_id)));
         }
         crate::fault::point("after_normalize");
+        tracing::info!(load_id = %load_id, elapsed = ?normalize_started.elapsed(), "Normalized.");
 
         // Load.
+        let load_started = Instant::now();
         let mut client = DuckDbClient::open(&self.warehouse)
             .map_err(|e| e.in_step(&self.name, "load", Some(&load_id)))?;
         packages.push(self.load_one(&mut client, &load_id)?);
+        tracing::info!(load_id = %load_id, elapsed = ?load_started.elapsed(), "Loaded.");
 
         let mut info = LoadInfo::new(&self.name, &self.dataset, &self.warehouse, packages);
         info.elapsed = started.elapsed();

@@ -89,7 +89,8 @@ pub fn create_table_sql(dataset: &str, t: &Table, if_not_exists: bool) -> String
 pub struct DuckDbClient {
     // Field order matters: connections close before the database.
     conn: duckdb::Connection,
-    raw: RawConnection,
+    /// The Arrow scan connection (`None` when read-only).
+    raw: Option<RawConnection>,
     _db: RawDatabase,
     path: PathBuf,
 }
@@ -125,10 +126,14 @@ impl DuckDbClient {
                 }
             }
         })?;
-        let raw = db.connect().map_err(|reason| Error::Destination {
-            context: "connecting".into(),
-            reason,
-        })?;
+        let raw = if read_only {
+            None
+        } else {
+            Some(db.connect().map_err(|reason| Error::Destination {
+                context: "connecting".into(),
+                reason,
+            })?)
+        };
         let conn = db.connection().map_err(|reason| Error::Destination {
             context: "connecting".into(),
             reason,
@@ -159,7 +164,8 @@ impl DuckDbClient {
     ) -> Result<Option<Vec<(String, String)>>> {
         let mut stmt = self.conn.prepare(
             "SELECT column_name, data_type FROM information_schema.columns \
-             WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+             WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? \
+             ORDER BY ordinal_position",
         )?;
         let rows = stmt.query_map([dataset, table], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let cols: Vec<(String, String)> = rows.collect::<std::result::Result<_, _>>()?;
@@ -170,7 +176,8 @@ impl DuckDbClient {
     pub fn dataset_tables(&self, dataset: &str) -> Result<HashMap<String, Vec<String>>> {
         let mut stmt = self.conn.prepare(
             "SELECT table_name, column_name FROM information_schema.columns \
-             WHERE table_schema = ? ORDER BY table_name, ordinal_position",
+             WHERE table_catalog = current_database() AND table_schema = ? \
+             ORDER BY table_name, ordinal_position",
         )?;
         let rows = stmt.query_map([dataset], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
@@ -265,55 +272,54 @@ impl DuckDbClient {
         Ok(statements)
     }
 
-    /// Checks an Arrow IPC job file before the load transaction starts; returns its path.
+    /// Exposes an Arrow IPC job file to SQL as a view (DuckDB's native Arrow scan) and returns
+    /// the view's qualified name. Call before the load transaction starts.
     pub fn register_job(&mut self, file: &Path) -> Result<String> {
-        if !file.is_file() {
-            return Err(Error::Corrupt {
+        let f = File::open(file).map_err(|e| Error::io(file, e))?;
+        let reader = FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, f), None)
+            .map_err(|e| Error::Corrupt {
                 path: file.to_path_buf(),
-                reason: "the job file is missing".into(),
-            });
-        }
-        Ok(file.to_string_lossy().into_owned())
+                reason: e.to_string(),
+            })?;
+        let raw = self.raw.as_mut().ok_or_else(|| Error::Destination {
+            context: format!("loading {}", file.display()),
+            reason: "the warehouse was opened read-only".into(),
+        })?;
+        raw.register_arrow(Box::new(reader))
+            .map_err(|reason| Error::Destination {
+                context: format!("reading job file {}", file.display()),
+                reason,
+            })
     }
 
-    /// Appends the rows of an Arrow IPC job file to `dataset.table`, inside the open
-    /// transaction, with DuckDB's appender (whole data chunks, no per-row statements).
+    /// Inserts the rows of a registered job view into `dataset.table` (columns in the given
+    /// order), inside the open transaction.
     pub fn insert_view(
         &self,
         dataset: &str,
         table: &str,
-        file: &str,
+        view: &str,
         columns: &[String],
     ) -> Result<()> {
-        let path = Path::new(file);
-        let f = File::open(path).map_err(|e| Error::io(path, e))?;
-        let reader = FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, f), None)
-            .map_err(|e| Error::Corrupt {
-                path: path.to_path_buf(),
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let cols = cols.join(", ");
+        let sql = format!(
+            "INSERT INTO {}.{} ({cols}) SELECT {cols} FROM {view}",
+            quote_ident(dataset),
+            quote_ident(table)
+        );
+        self.conn
+            .execute_batch(&sql)
+            .map_err(|e| Error::Destination {
+                context: format!("loading into {dataset}.{table}"),
                 reason: e.to_string(),
-            })?;
-        let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
-        let target = format!("{}.{}", quote_ident(dataset), quote_ident(table));
-        let fail = |reason: String| Error::Destination {
-            context: format!("loading {} into {target}", path.display()),
-            reason,
-        };
-        let mut app = self
-            .conn
-            .appender_with_columns_to_db(table, dataset, &cols)
-            .map_err(|e| fail(e.to_string()))?;
-        for batch in reader {
-            let batch = batch.map_err(|e| Error::Corrupt {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-            app.append_record_batch(batch)
-                .map_err(|e| fail(e.to_string()))?;
-        }
-        app.flush().map_err(|e| fail(e.to_string()))?;
-        Ok(())
+            })
     }
 
-    /// Releases resources of registered jobs (nothing to do for the appender path).
-    pub fn unregister_jobs(&mut self) {}
+    /// Drops the job views and releases their streams.
+    pub fn unregister_jobs(&mut self) {
+        if let Some(raw) = self.raw.as_mut() {
+            raw.unregister_all();
+        }
+    }
 }

@@ -1,6 +1,12 @@
-//! A thin, safe wrapper over DuckDB's C API for what the `duckdb` crate does not expose: one
-//! connection that runs the whole load transaction and bulk-inserts Arrow streams with
-//! DuckDB's native Arrow scan (`duckdb_arrow_scan`), without converting values in Rust.
+//! A thin, safe wrapper over DuckDB's C API for what the `duckdb` crate does not expose: opening
+//! a database with our settings, and exposing Arrow streams to SQL with DuckDB's native Arrow
+//! scan (`duckdb_arrow_scan`), so job files are bulk-inserted without converting values in Rust.
+//!
+//! `duckdb_arrow_scan` creates a *persistent* view over a process-local stream. In a file
+//! database that view would be written to the WAL, which DuckDB refuses ("Cannot serialize a
+//! table function with process-local bind input"). So the scan connection attaches an in-memory
+//! scratch catalog and creates its views there; the load transaction reads them by their
+//! qualified name and only writes to the warehouse.
 
 use std::ffi::{CStr, CString};
 use std::path::Path;
@@ -76,11 +82,15 @@ impl RawDatabase {
         if unsafe { ffi::duckdb_connect(self.db, &mut con) } != ffi::DuckDBSuccess {
             return Err("cannot connect to the warehouse".into());
         }
-        Ok(RawConnection {
+        let raw = RawConnection {
             con,
             views: 0,
             streams: Vec::new(),
-        })
+        };
+        raw.execute(&format!(
+            "ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}; USE {SCRATCH};"
+        ))?;
+        Ok(raw)
     }
 
     /// A `duckdb::Connection` on the same database, for queries with results.
@@ -98,7 +108,11 @@ impl Drop for RawDatabase {
     }
 }
 
-/// One connection; runs SQL and bulk-loads Arrow streams.
+/// The in-memory catalog that holds Arrow scan views.
+pub const SCRATCH: &str = "__dango_scratch";
+
+/// One connection whose default catalog is the in-memory scratch catalog; it exposes Arrow
+/// streams as views there.
 pub struct RawConnection {
     con: ffi::duckdb_connection,
     views: u64,
@@ -132,11 +146,9 @@ impl RawConnection {
         out
     }
 
-    /// Registers `reader` as a temporary view scanned by DuckDB's native Arrow scan and
-    /// returns the view name. The stream stays alive until [`Self::unregister_all`].
-    ///
-    /// Register views outside the load transaction: DuckDB cannot write a view over a
-    /// process-local stream to its WAL, so creating one inside the transaction fails its commit.
+    /// Registers `reader` as a view in the scratch catalog, scanned by DuckDB's native Arrow
+    /// scan, and returns its qualified name. The stream stays alive until
+    /// [`Self::unregister_all`]. Each view can be scanned once.
     pub fn register_arrow(
         &mut self,
         reader: Box<dyn RecordBatchReader + Send>,
@@ -159,7 +171,7 @@ impl RawConnection {
         if state != ffi::DuckDBSuccess {
             return Err("DuckDB could not scan the Arrow job file".into());
         }
-        Ok(view)
+        Ok(format!("{SCRATCH}.main.\"{view}\""))
     }
 
     /// Drops every registered view and releases its stream.
