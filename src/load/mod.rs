@@ -7,12 +7,14 @@
 //! the load id in `_dlt_loads` and only finishes the move, so nothing is loaded twice.
 
 pub mod destinations;
+pub mod merge;
 
 use crate::error::{Error, Result};
+use crate::schema::WriteDisposition;
 use crate::schema::{Schema, dlt_dict};
 use crate::state::{PipelineState, STATE_ENGINE_VERSION};
 use crate::storage::{self, NormalizedManifest, PipelineDir, read_json};
-use destinations::duckdb::{DuckDbClient, quote_ident, quote_str};
+use destinations::duckdb::{DuckDbClient, create_table_sql, quote_ident, quote_str};
 
 /// What loading one package did.
 #[derive(Debug, Clone)]
@@ -126,8 +128,32 @@ pub fn load_package(
                 ))?;
             }
         }
+        // Merge tables load into the staging dataset first, then merge from there.
+        let staging = format!("{dataset}_staging");
+        let merge_roots = merge_roots(&schema, &manifest);
+        if !merge_roots.is_empty() {
+            prepare_staging(client, &staging, &schema, &merge_roots)?;
+        }
         for (job, view) in manifest.jobs.iter().zip(&views) {
-            client.insert_view(dataset, &job.table, view, &job.columns)?;
+            let root = schema.root_table(&job.table);
+            let target = if merge_roots.iter().any(|r| r == root) {
+                &staging
+            } else {
+                dataset
+            };
+            client.insert_view(target, &job.table, view, &job.columns)?;
+        }
+        let boundary = package_time_literal(load_id);
+        for root in &merge_roots {
+            for sql in merge::merge_statements(dataset, &staging, &schema, root, &boundary)? {
+                client.execute(&sql).map_err(|e| match e {
+                    Error::Destination { reason, .. } => Error::Destination {
+                        context: format!("merging into {dataset}.{root}"),
+                        reason,
+                    },
+                    e => e,
+                })?;
+            }
         }
         let ds = quote_ident(dataset);
         if !version_known {
@@ -193,6 +219,67 @@ pub fn load_package(
         migrations,
         already_committed: false,
     })
+}
+
+/// Root tables with write disposition `merge` that have jobs in the package.
+fn merge_roots(schema: &Schema, manifest: &NormalizedManifest) -> Vec<String> {
+    let mut roots: Vec<String> = Vec::new();
+    for job in &manifest.jobs {
+        let root = schema.root_table(&job.table).to_string();
+        if schema.write_disposition(&root) == WriteDisposition::Merge && !roots.contains(&root) {
+            roots.push(root);
+        }
+    }
+    roots
+}
+
+/// (Re)creates the staging tables of the merge roots and their nested tables, empty, with the
+/// package schema's columns. Runs inside the load transaction.
+fn prepare_staging(
+    client: &DuckDbClient,
+    staging: &str,
+    schema: &Schema,
+    roots: &[String],
+) -> Result<()> {
+    client.execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {}",
+        quote_ident(staging)
+    ))?;
+    for root in roots {
+        let tables = schema
+            .table(root)
+            .into_iter()
+            .chain(schema.nested_tables(root));
+        for t in tables {
+            if !t.has_complete_columns() {
+                continue;
+            }
+            let mut t = t.clone();
+            // Staging rows are checked by the merge, not by constraints.
+            for c in t.columns.values_mut() {
+                c.nullable = true;
+            }
+            client.execute(&format!(
+                "DROP TABLE IF EXISTS {}.{}",
+                quote_ident(staging),
+                quote_ident(&t.name)
+            ))?;
+            client.execute(&create_table_sql(staging, &t, false))?;
+        }
+    }
+    Ok(())
+}
+
+/// The package creation time (from the load id, unix seconds) as a `TIMESTAMP WITH TIME ZONE`
+/// literal: dlt's scd2 validity boundary.
+fn package_time_literal(load_id: &str) -> String {
+    let secs: f64 = load_id.parse().unwrap_or(0.0);
+    let micros = (secs * 1e6).round() as i64;
+    let ts = chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
+    format!(
+        "'{}'::TIMESTAMP WITH TIME ZONE",
+        ts.format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+    )
 }
 
 /// Moves a committed package to `load/loaded/` and marks it completed.

@@ -28,7 +28,7 @@ use std::sync::{Arc, RwLock};
 use indexmap::IndexMap;
 
 use crate::error::{Error, Result};
-use crate::schema::{Schema, Table, WriteDisposition};
+use crate::schema::{MergeStrategy, Schema, Table, WriteDisposition};
 use crate::storage::{
     self, ExtractedManifest, NormalizedManifest, PipelineDir, ResourceHints, read_json,
 };
@@ -135,6 +135,7 @@ pub fn apply_resource_hints(
                     ..Default::default()
                 });
             col.merge_key = true;
+            col.nullable = false;
         }
         for (name, hint) in &r.columns {
             let name = naming::normalize_path(name);
@@ -166,10 +167,33 @@ pub fn apply_resource_hints(
             if let Some(true) = hint.get("hard_delete").and_then(|v| v.as_bool()) {
                 col.hard_delete = true;
             }
+            if let Some(dir) = hint.get("dedup_sort").and_then(|v| v.as_str()) {
+                col.dedup_sort = Some(dir.to_string());
+            }
         }
         let max_nesting = r.max_table_nesting.unwrap_or(1000);
         let merge = r.write_disposition == WriteDisposition::Merge;
-        if merge {
+        let strategy = r.merge_strategy.filter(|_| merge);
+        if let Some(s) = strategy {
+            table
+                .extra
+                .insert("x-merge-strategy".into(), serde_json::json!(s.as_str()));
+        }
+        let root_id = match strategy {
+            Some(MergeStrategy::Upsert | MergeStrategy::InsertOnly) => RootIdKind::KeyHash(
+                r.primary_key
+                    .iter()
+                    .map(|k| naming::normalize_path(k))
+                    .collect(),
+            ),
+            Some(MergeStrategy::Scd2) => {
+                add_scd2_columns(table);
+                RootIdKind::RowHash
+            }
+            _ => RootIdKind::Random,
+        };
+        let propagate_root_id = merge && strategy != Some(MergeStrategy::Scd2);
+        if propagate_root_id {
             set_root_key_propagation(schema, &table_name);
         }
         settings.insert(
@@ -177,12 +201,37 @@ pub fn apply_resource_hints(
             TableSettings {
                 root_table: table_name,
                 max_nesting,
-                propagate_root_id: merge,
-                root_id: RootIdKind::Random,
+                propagate_root_id,
+                root_id,
             },
         );
     }
     settings
+}
+
+/// Adds scd2's validity columns (`_dlt_valid_from`, `_dlt_valid_to`) and marks `_dlt_id` as
+/// the row version, as dlt does for `strategy: scd2`.
+fn add_scd2_columns(table: &mut Table) {
+    use crate::schema::{Column, DataType};
+    for (name, hint) in [
+        ("_dlt_valid_from", "x-valid-from"),
+        ("_dlt_valid_to", "x-valid-to"),
+    ] {
+        let col = table
+            .columns
+            .entry(name.to_string())
+            .or_insert_with(|| Column::new(name, DataType::Timestamp));
+        col.extra.insert(hint.into(), serde_json::json!(true));
+    }
+    let id = table
+        .columns
+        .entry("_dlt_id".to_string())
+        .or_insert_with(|| Column {
+            name: "_dlt_id".into(),
+            ..Column::default()
+        });
+    id.extra
+        .insert("x-row-version".into(), serde_json::json!(true));
 }
 
 /// Normalizes the extracted package `load_id` of `dir`, publishing a normalized package and

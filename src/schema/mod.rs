@@ -116,6 +116,46 @@ impl WriteDisposition {
     }
 }
 
+/// How a `merge` table merges (`x-merge-strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MergeStrategy {
+    /// Delete destination rows that match staging rows by key, then insert the staging rows.
+    DeleteInsert,
+    /// Update matching rows, insert the others (`MERGE INTO`).
+    Upsert,
+    /// Insert rows whose key is not there yet.
+    InsertOnly,
+    /// Slowly changing dimension type 2: validity ranges, retire absent rows.
+    Scd2,
+}
+
+impl MergeStrategy {
+    /// Every strategy name dlt accepts on DuckDB that dango implements.
+    pub const NAMES: &'static [&'static str] = &["delete-insert", "upsert", "insert-only", "scd2"];
+
+    /// Parses dlt's strategy name.
+    pub fn parse(s: &str) -> Option<MergeStrategy> {
+        Some(match s {
+            "delete-insert" => MergeStrategy::DeleteInsert,
+            "upsert" => MergeStrategy::Upsert,
+            "insert-only" => MergeStrategy::InsertOnly,
+            "scd2" => MergeStrategy::Scd2,
+            _ => return None,
+        })
+    }
+
+    /// dlt's name of the strategy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeStrategy::DeleteInsert => "delete-insert",
+            MergeStrategy::Upsert => "upsert",
+            MergeStrategy::InsertOnly => "insert-only",
+            MergeStrategy::Scd2 => "scd2",
+        }
+    }
+}
+
 /// A column of a table, with dlt's hints.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Column {

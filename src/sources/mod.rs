@@ -12,8 +12,86 @@ pub mod local_files;
 
 use crate::error::Result;
 use crate::extract::ItemWriter;
-use crate::schema::WriteDisposition;
+use crate::schema::{MergeStrategy, WriteDisposition};
 use crate::storage::ResourceHints;
+
+/// A resource's `write_disposition` as written in config: dlt's name (`append`, `replace`,
+/// `merge`) or its dict form (`{disposition: merge, strategy: upsert}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct WriteDispositionConfig {
+    /// The disposition.
+    pub disposition: WriteDisposition,
+    /// The merge strategy (dict form only; merge only).
+    pub strategy: Option<MergeStrategy>,
+}
+
+impl<'de> serde::Deserialize<'de> for WriteDispositionConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Name(String),
+            Dict(std::collections::BTreeMap<String, String>),
+        }
+        let bad_name = |s: &str| {
+            D::Error::custom(format!(
+                "unknown write_disposition `{s}`; use append, replace or merge"
+            ))
+        };
+        let parse = |s: &str| match s {
+            "append" => Ok(WriteDisposition::Append),
+            "replace" => Ok(WriteDisposition::Replace),
+            "merge" => Ok(WriteDisposition::Merge),
+            other => Err(bad_name(other)),
+        };
+        match Raw::deserialize(d)? {
+            Raw::Name(s) => Ok(WriteDispositionConfig {
+                disposition: parse(&s)?,
+                strategy: None,
+            }),
+            Raw::Dict(m) => {
+                let mut out = WriteDispositionConfig {
+                    disposition: WriteDisposition::Append,
+                    strategy: None,
+                };
+                let mut seen = false;
+                for (k, v) in &m {
+                    match k.as_str() {
+                        "disposition" => {
+                            out.disposition = parse(v)?;
+                            seen = true;
+                        }
+                        "strategy" => {
+                            out.strategy = Some(MergeStrategy::parse(v).ok_or_else(|| {
+                                D::Error::custom(format!(
+                                    "unknown merge strategy `{v}`; use one of {}",
+                                    MergeStrategy::NAMES.join(", ")
+                                ))
+                            })?)
+                        }
+                        other => {
+                            return Err(D::Error::custom(format!(
+                                "unknown key `{other}` in write_disposition; allowed: disposition, strategy"
+                            )));
+                        }
+                    }
+                }
+                if !seen {
+                    return Err(D::Error::custom(
+                        "write_disposition needs `disposition` (append, replace or merge)",
+                    ));
+                }
+                if out.strategy.is_some() && out.disposition != WriteDisposition::Merge {
+                    return Err(D::Error::custom(
+                        "a merge `strategy` needs `disposition: merge`",
+                    ));
+                }
+                Ok(out)
+            }
+        }
+    }
+}
 
 /// A producer of items for one root table.
 pub trait Resource: Send {
@@ -83,6 +161,13 @@ where
     /// Sets the write disposition.
     pub fn write_disposition(mut self, wd: WriteDisposition) -> Self {
         self.hints.write_disposition = wd;
+        self
+    }
+
+    /// Sets `write_disposition: merge` with a merge strategy.
+    pub fn merge_strategy(mut self, strategy: MergeStrategy) -> Self {
+        self.hints.write_disposition = WriteDisposition::Merge;
+        self.hints.merge_strategy = Some(strategy);
         self
     }
 

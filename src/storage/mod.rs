@@ -34,6 +34,10 @@ pub struct ResourceHints {
     pub table_name: String,
     /// Write disposition.
     pub write_disposition: WriteDisposition,
+    /// Merge strategy of a `merge` resource (dlt's `{"disposition": "merge", "strategy": …}`);
+    /// `None` is dlt's default, delete-insert, without an `x-merge-strategy` hint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_strategy: Option<crate::schema::MergeStrategy>,
     /// Primary key columns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub primary_key: Vec<String>,

@@ -6,5 +6,6 @@ mod bad_input;
 mod crash;
 mod init;
 mod library;
+mod merge;
 mod quickstart;
 mod sync_local_files;

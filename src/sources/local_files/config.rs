@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::schema::WriteDisposition;
+use crate::sources::WriteDispositionConfig;
 
 /// One column name or several.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,12 +46,20 @@ pub struct LocalFilesConfig {
     /// Table to load into; defaults to the source name.
     #[serde(default)]
     pub table_name: Option<String>,
-    /// Write disposition; `replace` by default (each sync reloads all files).
+    /// Write disposition; `replace` by default (each sync reloads all files). dlt's dict form
+    /// selects a merge strategy: `{disposition: merge, strategy: upsert}`.
     #[serde(default)]
-    pub write_disposition: Option<WriteDisposition>,
+    pub write_disposition: Option<WriteDispositionConfig>,
     /// Primary key column(s).
     #[serde(default)]
     pub primary_key: Option<Columns>,
+    /// Merge key column(s).
+    #[serde(default)]
+    pub merge_key: Option<Columns>,
+    /// Column hints by column name, in dlt's form (`{data_type: bigint, hard_delete: true,
+    /// dedup_sort: desc, …}`).
+    #[serde(default)]
+    pub columns: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn default_pattern() -> String {

@@ -53,12 +53,22 @@ pub fn build(name: &str, cfg: &LocalFilesConfig, base: &Path) -> Result<Source> 
         hints: ResourceHints {
             name: table.clone(),
             table_name: table,
-            write_disposition: cfg.write_disposition.unwrap_or(WriteDisposition::Replace),
+            write_disposition: cfg
+                .write_disposition
+                .map(|w| w.disposition)
+                .unwrap_or(WriteDisposition::Replace),
+            merge_strategy: cfg.write_disposition.and_then(|w| w.strategy),
             primary_key: cfg
                 .primary_key
                 .clone()
                 .map(|k| k.into_vec())
                 .unwrap_or_default(),
+            merge_key: cfg
+                .merge_key
+                .clone()
+                .map(|k| k.into_vec())
+                .unwrap_or_default(),
+            columns: cfg.columns.clone().unwrap_or_default(),
             ..ResourceHints::default()
         },
         files,
