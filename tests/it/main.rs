@@ -7,4 +7,5 @@ mod crash;
 mod init;
 mod library;
 mod quickstart;
+mod rest_api;
 mod sync_local_files;
