@@ -10,7 +10,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::config::{Project, SourceConfig, SourceEntry};
 use crate::pipeline::{LoadInfo, Pipeline};
-use crate::sources::local_files;
+use crate::sources::{local_files, rest_api};
 
 /// Arguments of `dango sync`.
 #[derive(Debug, Args)]
@@ -39,7 +39,9 @@ pub(crate) fn sync_source(project: &Project, entry: &SourceEntry, limit: Option<
         let name = entry.pipeline_name();
         let source = match entry.config()? {
             SourceConfig::LocalFiles(cfg) => local_files::build(&name, &cfg, project.root())?,
+            SourceConfig::RestApi(cfg) => rest_api::build(&name, &cfg, project)?,
         };
+        let workers = crate::extract::parse_workers(project.setting("extract", "workers")?)?;
         let normalize = crate::normalize::NormalizeConfig {
             workers: project.normalize_workers()?,
             ..Default::default()
@@ -50,6 +52,7 @@ pub(crate) fn sync_source(project: &Project, entry: &SourceEntry, limit: Option<
             .duckdb(project.warehouse())
             .working_dir(project.pipeline_dir(&name))
             .limit(limit)
+            .extract_workers(workers)
             .build()?;
         pipeline.run(source)
     })();

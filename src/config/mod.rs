@@ -7,9 +7,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::sources::local_files::LocalFilesConfig;
+use crate::sources::rest_api::RestApiConfig;
 
 /// Source types this build of dango can run.
-pub const SUPPORTED_TYPES: &[&str] = &["local_files"];
+pub const SUPPORTED_TYPES: &[&str] = &["local_files", "rest_api"];
 
 /// A dango project rooted at a directory.
 #[derive(Debug, Clone)]
@@ -166,6 +167,8 @@ fn yes() -> bool {
 pub enum SourceConfig {
     /// `local_files`.
     LocalFiles(LocalFilesConfig),
+    /// `rest_api`.
+    RestApi(Box<RestApiConfig>),
 }
 
 impl SourcesFile {
@@ -267,6 +270,11 @@ impl SourceEntry {
                         self.name
                     ))
                 }),
+            "rest_api" => serde_json::to_value(&block)
+                .map_err(|e| Error::Config(e.to_string()))
+                .and_then(|v| RestApiConfig::from_value(&v))
+                .map(|c| SourceConfig::RestApi(Box::new(c)))
+                .map_err(|e| Error::Config(format!("source `{}`: {e}", self.name))),
             _ => Err(Error::Config(format!(
                 "source type `{ty}` is not supported"
             ))),

@@ -4,12 +4,19 @@
 //! resource is done, the manifest is written and the folder is renamed to
 //! `normalize/extracted/<load_id>/` in one step, so a package is either complete or absent.
 //! Nothing is buffered whole: pages go to disk as they arrive.
+//!
+//! Several resources can write into one package at once ([`extract_resources`] runs them on
+//! `[extract] workers` threads); each resource has its own [`ItemWriter`] and job files, and
+//! the manifest lists resources and jobs in a fixed order whatever the timing.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
+use crate::sources::Resource;
 use crate::storage::{
     self, ExtractedJob, ExtractedManifest, JobOrigin, PipelineDir, ResourceHints, new_file_id,
     new_load_id,
@@ -19,8 +26,10 @@ use crate::storage::{
 pub struct PackageWriter {
     dir: PathBuf,
     final_dir: PathBuf,
-    manifest: ExtractedManifest,
+    load_id: String,
+    manifest: Mutex<ExtractedManifest>,
     limit: Option<u64>,
+    cancelled: AtomicBool,
 }
 
 impl PackageWriter {
@@ -33,14 +42,16 @@ impl PackageWriter {
         Ok(PackageWriter {
             final_dir: pipeline_dir.extracted(&load_id),
             dir,
-            manifest: ExtractedManifest {
-                load_id,
+            manifest: Mutex::new(ExtractedManifest {
+                load_id: load_id.clone(),
                 created_at: chrono::Utc::now().to_rfc3339(),
                 schema_name: schema_name.to_string(),
                 resources: Vec::new(),
                 jobs: Vec::new(),
-            },
+            }),
+            load_id,
             limit: None,
+            cancelled: AtomicBool::new(false),
         })
     }
 
@@ -51,16 +62,34 @@ impl PackageWriter {
 
     /// The load id of the package.
     pub fn load_id(&self) -> &str {
-        &self.manifest.load_id
+        &self.load_id
     }
 
-    /// A writer for the items of one resource.
-    pub fn resource(&mut self, hints: &ResourceHints) -> ItemWriter<'_> {
-        if !self.manifest.resources.iter().any(|r| r.name == hints.name) {
-            self.manifest.resources.push(hints.clone());
+    fn manifest(&self) -> std::sync::MutexGuard<'_, ExtractedManifest> {
+        // A panic while holding the lock leaves the manifest usable: take it anyway.
+        self.manifest.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Declares a resource (its hints go into the manifest, in declaration order). Declaring
+    /// a name again keeps the first hints.
+    pub fn register(&self, hints: &ResourceHints) {
+        let mut m = self.manifest();
+        if !m.resources.iter().any(|r| r.name == hints.name) {
+            m.resources.push(hints.clone());
         }
+    }
+
+    /// A writer for the items of one resource, which is declared if it is not yet.
+    pub fn resource(&self, hints: &ResourceHints) -> ItemWriter<'_> {
+        self.register(hints);
+        self.writer(&hints.name)
+    }
+
+    /// A writer for resource `name` without declaring it (for resources that only feed
+    /// others and write nothing themselves, or were declared with [`PackageWriter::register`]).
+    pub fn writer(&self, name: &str) -> ItemWriter<'_> {
         ItemWriter {
-            resource: hints.name.clone(),
+            resource: name.to_string(),
             limit: self.limit,
             pkg: self,
             current: None,
@@ -69,12 +98,35 @@ impl PackageWriter {
         }
     }
 
+    /// Asks every writer to stop: from now on `is_full()` is true everywhere.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`PackageWriter::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
     /// Writes the manifest and publishes the package. Returns the load id.
     pub fn finish(self) -> Result<String> {
-        storage::write_json(&self.dir.join("package.json"), &self.manifest)?;
+        let mut manifest = self
+            .manifest
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
+        // Jobs in resource declaration order (stable: per resource, in creation order), so
+        // the package does not depend on thread timing.
+        let order: Vec<String> = manifest.resources.iter().map(|r| r.name.clone()).collect();
+        manifest.jobs.sort_by_key(|j| {
+            order
+                .iter()
+                .position(|n| *n == j.resource)
+                .unwrap_or(usize::MAX)
+        });
+        storage::write_json(&self.dir.join("package.json"), &manifest)?;
         crate::fault::point("extract_before_publish");
         storage::publish(&self.dir, &self.final_dir)?;
-        Ok(self.manifest.load_id)
+        Ok(manifest.load_id)
     }
 
     /// Throws the unfinished package away.
@@ -85,9 +137,10 @@ impl PackageWriter {
 
 /// Writes the items of one resource into the package.
 pub struct ItemWriter<'p> {
-    pkg: &'p mut PackageWriter,
+    pkg: &'p PackageWriter,
     resource: String,
-    current: Option<(BufWriter<File>, PathBuf, usize)>,
+    /// Open job: writer, path, index in the manifest, items written to it.
+    current: Option<(BufWriter<File>, PathBuf, usize, u64)>,
     items: u64,
     limit: Option<u64>,
     line: String,
@@ -99,9 +152,15 @@ impl ItemWriter<'_> {
         self.items
     }
 
-    /// Whether the item limit (`--limit`) is reached; resources should stop fetching.
+    /// Whether the item limit (`--limit`) is reached or the extraction was cancelled (another
+    /// resource failed); resources should stop fetching.
     pub fn is_full(&self) -> bool {
-        self.limit.is_some_and(|l| self.items >= l)
+        self.limit.is_some_and(|l| self.items >= l) || self.pkg.is_cancelled()
+    }
+
+    /// The resource this writer writes.
+    pub fn resource_name(&self) -> &str {
+        &self.resource
     }
 
     fn open(&mut self, origin: &str, same_lines: bool) -> Result<()> {
@@ -115,17 +174,20 @@ impl ItemWriter<'_> {
         );
         let path = self.pkg.dir.join("new_jobs").join(&file);
         let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        self.pkg.manifest.jobs.push(ExtractedJob {
-            file,
-            resource: self.resource.clone(),
-            origin: JobOrigin {
-                origin: origin.to_string(),
-                same_lines,
-            },
-            items: 0,
-        });
-        let idx = self.pkg.manifest.jobs.len() - 1;
-        self.current = Some((BufWriter::with_capacity(1 << 20, f), path, idx));
+        let idx = {
+            let mut m = self.pkg.manifest();
+            m.jobs.push(ExtractedJob {
+                file,
+                resource: self.resource.clone(),
+                origin: JobOrigin {
+                    origin: origin.to_string(),
+                    same_lines,
+                },
+                items: 0,
+            });
+            m.jobs.len() - 1
+        };
+        self.current = Some((BufWriter::with_capacity(1 << 20, f), path, idx, 0));
         Ok(())
     }
 
@@ -139,12 +201,14 @@ impl ItemWriter<'_> {
         let text = serde_json::to_string(item).map_err(|e| Error::Internal(e.to_string()))?;
         self.line.push_str(&text);
         self.line.push('\n');
-        let origin = format!("resource `{}`", self.resource);
-        self.open(&origin, false)?;
-        if let Some((w, path, idx)) = self.current.as_mut() {
+        if self.current.is_none() {
+            let origin = format!("resource `{}`", self.resource);
+            self.open(&origin, false)?;
+        }
+        if let Some((w, path, _, n)) = self.current.as_mut() {
             w.write_all(self.line.as_bytes())
                 .map_err(|e| Error::io(path, e))?;
-            self.pkg.manifest.jobs[*idx].items += 1;
+            *n += 1;
         }
         self.items += 1;
         Ok(())
@@ -178,7 +242,7 @@ impl ItemWriter<'_> {
                 self.items += n;
             }
         }
-        self.pkg.manifest.jobs.push(ExtractedJob {
+        self.pkg.manifest().jobs.push(ExtractedJob {
             file,
             resource: self.resource.clone(),
             origin: JobOrigin {
@@ -192,7 +256,10 @@ impl ItemWriter<'_> {
 
     /// Flushes the current job file.
     pub fn close(&mut self) -> Result<()> {
-        if let Some((mut w, path, _)) = self.current.take() {
+        if let Some((mut w, path, idx, n)) = self.current.take() {
+            if let Some(job) = self.pkg.manifest().jobs.get_mut(idx) {
+                job.items += n;
+            }
             w.flush().map_err(|e| Error::io(&path, e))?;
             let f = w
                 .into_inner()
@@ -203,9 +270,104 @@ impl ItemWriter<'_> {
     }
 }
 
+impl<'p> ItemWriter<'p> {
+    /// A writer for another resource `name` of the same package, for resources that produce
+    /// the items of dependent resources too. Declare it first ([`PackageWriter::register`];
+    /// [`extract_resources`] declares everything `Resource::tables` lists).
+    pub fn sibling(&self, name: &str) -> ItemWriter<'p> {
+        self.pkg.writer(name)
+    }
+}
+
 impl Drop for ItemWriter<'_> {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+/// Parses `[extract] workers` (default 5, dlt's default).
+pub fn parse_workers(value: Option<String>) -> Result<usize> {
+    match value {
+        None => Ok(5),
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(Error::Config(format!(
+                "[extract] workers must be a whole number >= 1, got `{v}` (set it in .dlt/config.toml or EXTRACT__WORKERS)"
+            ))),
+        },
+    }
+}
+
+/// Extracts `resources` into `writer` on up to `workers` threads (at least one).
+///
+/// Every resource's tables are declared first, in order, so the package does not depend on
+/// timing. The first error cancels the other resources (their writers report `is_full()`) and
+/// is returned; the caller then aborts the package, so nothing of a failed run is committed.
+pub fn extract_resources(
+    writer: &PackageWriter,
+    resources: &mut [Box<dyn Resource>],
+    workers: usize,
+) -> Result<()> {
+    for r in resources.iter() {
+        for h in r.tables() {
+            writer.register(&h);
+        }
+    }
+    let run_one = |r: &mut Box<dyn Resource>| -> Result<()> {
+        let name = r.hints().name.clone();
+        let mut out = writer.writer(&name);
+        r.extract(&mut out).and_then(|_| out.close())
+    };
+    let workers = workers.max(1).min(resources.len().max(1));
+    if workers == 1 {
+        for r in resources.iter_mut() {
+            if let Err(e) = run_one(r) {
+                writer.cancel();
+                return Err(e);
+            }
+        }
+        return Ok(());
+    }
+    let queue = Mutex::new(resources.iter_mut());
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for i in 0..workers {
+            let queue = &queue;
+            let first_error = &first_error;
+            let run_one = &run_one;
+            let spawned = std::thread::Builder::new()
+                .name(format!("dango-extract-{i}"))
+                .spawn_scoped(s, move || {
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                        let Some(r) = next else { break };
+                        if writer.is_cancelled() {
+                            break;
+                        }
+                        if let Err(e) = run_one(r) {
+                            writer.cancel();
+                            first_error
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                            break;
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                writer.cancel();
+                first_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(Error::Internal(format!(
+                        "cannot start an extract thread: {e}"
+                    )));
+            }
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 

@@ -49,9 +49,16 @@ pub struct PipelineBuilder {
     working_dir: Option<PathBuf>,
     normalize: NormalizeConfig,
     limit: Option<u64>,
+    extract_workers: usize,
 }
 
 impl PipelineBuilder {
+    /// Resources extracted at the same time (`[extract] workers`, default 5).
+    pub fn extract_workers(mut self, n: usize) -> Self {
+        self.extract_workers = n.max(1);
+        self
+    }
+
     /// Dataset (DuckDB schema); default `<name>_dataset`, as dlt.
     pub fn dataset(mut self, d: impl Into<String>) -> Self {
         self.dataset = Some(d.into());
@@ -111,6 +118,7 @@ impl PipelineBuilder {
             dir,
             normalize: self.normalize,
             limit: self.limit,
+            extract_workers: self.extract_workers,
         })
     }
 }
@@ -124,6 +132,7 @@ pub struct Pipeline {
     dir: PipelineDir,
     normalize: NormalizeConfig,
     limit: Option<u64>,
+    extract_workers: usize,
 }
 
 impl Pipeline {
@@ -136,6 +145,7 @@ impl Pipeline {
             working_dir: None,
             normalize: NormalizeConfig::default(),
             limit: None,
+            extract_workers: 5,
         }
     }
 
@@ -268,18 +278,9 @@ impl Pipeline {
             .map_err(|e| e.in_step(&self.name, "extract", None))?;
         writer.set_limit(self.limit);
         let load_id = writer.load_id().to_string();
-        let mut extract_err = None;
-        for resource in source.resources.iter_mut() {
-            let hints = resource.hints().clone();
-            let mut out = writer.resource(&hints);
-            let r = resource.extract(&mut out).and_then(|_| out.close());
-            drop(out);
-            if let Err(e) = r {
-                extract_err = Some(e);
-                break;
-            }
-        }
-        if let Some(e) = extract_err {
+        let extracted =
+            crate::extract::extract_resources(&writer, &mut source.resources, self.extract_workers);
+        if let Err(e) = extracted {
             writer.abort();
             return Err(e.in_step(&self.name, "extract", Some(&load_id)));
         }

@@ -9,6 +9,7 @@
 //! config and returns a [`Source`].
 
 pub mod local_files;
+pub mod rest_api;
 
 use crate::error::Result;
 use crate::extract::ItemWriter;
@@ -100,6 +101,13 @@ pub trait Resource: Send {
 
     /// Writes all items of the resource into `out`, page by page.
     fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()>;
+
+    /// Every table this resource writes, in order: its own (unless it only feeds others,
+    /// like dlt's `selected: false`) and those of dependent resources it produces through
+    /// [`ItemWriter::sibling`]. They are declared in the package before extraction starts.
+    fn tables(&self) -> Vec<ResourceHints> {
+        vec![self.hints().clone()]
+    }
 }
 
 /// A named group of resources; its name is the schema name.

@@ -8,4 +8,5 @@ mod init;
 mod library;
 mod merge;
 mod quickstart;
+mod rest_api;
 mod sync_local_files;

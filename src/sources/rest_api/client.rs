@@ -1,0 +1,427 @@
+//! The HTTP client: reqwest on a small tokio runtime, called from blocking code.
+//!
+//! Retries follow dlt's `Client`: `request_max_attempts` total attempts on 429, 5xx,
+//! connection errors, timeouts and broken bodies; the wait after attempt n is
+//! `min(request_backoff_factor * 2^(n-1), request_max_retry_delay)` seconds, or the
+//! `Retry-After` header (seconds or an HTTP date), capped the same way.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use indexmap::IndexMap;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+use super::secrets::Redactor;
+use crate::config::Project;
+use crate::error::{Error, Result};
+
+/// `[runtime]` HTTP settings (dlt's names and defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSettings {
+    /// `request_timeout` (seconds, 60).
+    pub timeout: Duration,
+    /// `request_max_attempts` (total attempts, 5).
+    pub max_attempts: u32,
+    /// `request_backoff_factor` (seconds, 1).
+    pub backoff_factor: f64,
+    /// `request_max_retry_delay` (seconds, 300).
+    pub max_retry_delay: f64,
+    /// `http_show_error_body` (false).
+    pub show_error_body: bool,
+    /// `http_max_error_body_length` (8192).
+    pub max_error_body_length: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            timeout: Duration::from_secs(60),
+            max_attempts: 5,
+            backoff_factor: 1.0,
+            max_retry_delay: 300.0,
+            show_error_body: false,
+            max_error_body_length: 8192,
+        }
+    }
+}
+
+fn number(project: &Project, key: &str) -> Result<Option<f64>> {
+    match project.setting("runtime", key)? {
+        None => Ok(None),
+        Some(v) => match v.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
+            _ => Err(Error::Config(format!(
+                "[runtime] {key} must be a number >= 0, got `{v}` (set it in .dlt/config.toml or RUNTIME__{})",
+                key.to_ascii_uppercase()
+            ))),
+        },
+    }
+}
+
+impl HttpSettings {
+    /// Reads `[runtime]` from the project (env `RUNTIME__*`, then `.dlt/*.toml`).
+    pub fn from_project(project: &Project) -> Result<HttpSettings> {
+        let mut s = HttpSettings::default();
+        if let Some(t) = number(project, "request_timeout")? {
+            if t == 0.0 {
+                return Err(Error::Config(
+                    "[runtime] request_timeout must be > 0 seconds".into(),
+                ));
+            }
+            s.timeout = Duration::from_secs_f64(t);
+        }
+        if let Some(n) = number(project, "request_max_attempts")? {
+            if n < 1.0 || n.fract() != 0.0 {
+                return Err(Error::Config(format!(
+                    "[runtime] request_max_attempts must be a whole number >= 1, got {n}"
+                )));
+            }
+            s.max_attempts = n as u32;
+        }
+        if let Some(n) = number(project, "request_backoff_factor")? {
+            s.backoff_factor = n;
+        }
+        if let Some(n) = number(project, "request_max_retry_delay")? {
+            s.max_retry_delay = n;
+        }
+        if let Some(n) = number(project, "http_max_error_body_length")? {
+            s.max_error_body_length = n as usize;
+        }
+        if let Some(v) = project.setting("runtime", "http_show_error_body")? {
+            s.show_error_body =
+                matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes");
+        }
+        Ok(s)
+    }
+
+    /// The wait after failed attempt `n` (1-based) without a Retry-After header.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let secs = self.backoff_factor * 2f64.powi(attempt.saturating_sub(1).min(60) as i32);
+        Duration::from_secs_f64(secs.min(self.max_retry_delay).max(0.0))
+    }
+
+    /// The wait a `Retry-After` value asks for, capped; `None` if absent or not positive.
+    pub fn retry_after(&self, value: &str) -> Option<Duration> {
+        let v = value.trim();
+        let secs = if let Ok(n) = v.parse::<f64>() {
+            n
+        } else {
+            let when = httpdate::parse_http_date(v).ok()?;
+            when.duration_since(SystemTime::now()).ok()?.as_secs_f64()
+        };
+        (secs > 0.0 && secs.is_finite())
+            .then(|| Duration::from_secs_f64(secs.min(self.max_retry_delay)))
+    }
+}
+
+/// A request about to be sent.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Method.
+    pub method: reqwest::Method,
+    /// URL (may already carry a query).
+    pub url: url::Url,
+    /// Query parameters added to the URL.
+    pub params: IndexMap<String, String>,
+    /// Headers.
+    pub headers: IndexMap<String, String>,
+    /// JSON body.
+    pub json: Option<Value>,
+    /// Form body.
+    pub form: Option<Vec<(String, String)>>,
+}
+
+impl Request {
+    /// The URL with the query parameters.
+    pub fn full_url(&self) -> url::Url {
+        let mut u = self.url.clone();
+        if !self.params.is_empty() {
+            let mut q = u.query_pairs_mut();
+            for (k, v) in &self.params {
+                q.append_pair(k, v);
+            }
+        }
+        u
+    }
+}
+
+/// A response read whole (one page).
+#[derive(Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body bytes (decompressed).
+    pub body: Vec<u8>,
+    /// The URL that was requested (with auth params; show it through the redactor only).
+    pub url: url::Url,
+}
+
+impl Response {
+    /// The reason phrase of the status, like `Not Found`.
+    pub fn reason(&self) -> &'static str {
+        reqwest::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("")
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Outcome of a request that did not produce an acceptable response.
+#[derive(Debug)]
+pub enum HttpFailure {
+    /// The server answered with a status that is an error.
+    Status(Box<Response>, u32),
+    /// No response: connection error, timeout, broken body.
+    Transport(String, url::Url, u32),
+}
+
+/// The shared client: connection pool, runtime, settings and redactor.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    rt: Arc<tokio::runtime::Runtime>,
+    /// Settings.
+    pub settings: HttpSettings,
+    /// Hides secrets in messages.
+    pub redactor: Redactor,
+}
+
+fn retryable_status(s: u16) -> bool {
+    s == 429 || (500..600).contains(&s)
+}
+
+impl HttpClient {
+    /// A client with `settings`.
+    pub fn new(settings: HttpSettings, redactor: Redactor) -> Result<HttpClient> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("dango-http")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start the HTTP runtime: {e}")))?;
+        let inner = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .gzip(true)
+            .pool_max_idle_per_host(64)
+            .user_agent(concat!("dango/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot create the HTTP client: {e}")))?;
+        Ok(HttpClient {
+            inner,
+            rt: Arc::new(rt),
+            settings,
+            redactor,
+        })
+    }
+
+    /// Runs a future to completion from blocking code.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// Sends `req` with retries. `accept(status, body)` says whether a response ends the
+    /// request as is (for response actions); otherwise 2xx/3xx are accepted, retryable
+    /// statuses are retried and other statuses are failures.
+    pub fn send(
+        &self,
+        req: &Request,
+        accept: &dyn Fn(u16, &[u8]) -> bool,
+    ) -> std::result::Result<Response, HttpFailure> {
+        self.block_on(self.send_async(req, accept))
+    }
+
+    async fn send_async(
+        &self,
+        req: &Request,
+        accept: &dyn Fn(u16, &[u8]) -> bool,
+    ) -> std::result::Result<Response, HttpFailure> {
+        let url = req.full_url();
+        let max = self.settings.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = self.once(req, &url).await;
+            let wait = match outcome {
+                Ok(resp) => {
+                    if accept(resp.status, &resp.body) || resp.status < 400 {
+                        return Ok(resp);
+                    }
+                    if !retryable_status(resp.status) || attempt >= max {
+                        return Err(HttpFailure::Status(Box::new(resp), attempt));
+                    }
+                    let wait = resp
+                        .headers
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| self.settings.retry_after(v))
+                        .unwrap_or_else(|| self.settings.backoff(attempt));
+                    tracing::warn!(
+                        "{} {} returned {}; retrying in {:.2}s (attempt {attempt} of {max})",
+                        req.method,
+                        self.redactor.url(&url),
+                        resp.status,
+                        wait.as_secs_f64()
+                    );
+                    wait
+                }
+                Err(msg) => {
+                    if attempt >= max {
+                        return Err(HttpFailure::Transport(msg, url, attempt));
+                    }
+                    let wait = self.settings.backoff(attempt);
+                    tracing::warn!(
+                        "{} {} failed: {msg}; retrying in {:.2}s (attempt {attempt} of {max})",
+                        req.method,
+                        self.redactor.url(&url),
+                        wait.as_secs_f64()
+                    );
+                    wait
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn once(&self, req: &Request, url: &url::Url) -> std::result::Result<Response, String> {
+        let mut b = self.inner.request(req.method.clone(), url.clone());
+        let mut headers = HeaderMap::new();
+        for (k, v) in &req.headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| format!("invalid header name `{k}`"))?;
+            let mut value =
+                HeaderValue::from_str(v).map_err(|_| format!("invalid value for header `{k}`"))?;
+            if is_sensitive_header(k) {
+                value.set_sensitive(true);
+            }
+            headers.insert(name, value);
+        }
+        b = b.headers(headers);
+        if let Some(j) = &req.json {
+            b = b.json(j);
+        } else if let Some(f) = &req.form {
+            b = b.form(f);
+        }
+        tracing::debug!("{} {}", req.method, self.redactor.url(url));
+        let resp = b.send().await.map_err(|e| transport_message(&e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(|e| {
+            format!(
+                "the response body was cut off or unreadable ({})",
+                transport_message(&e)
+            )
+        })?;
+        Ok(Response {
+            status,
+            headers,
+            body: body.to_vec(),
+            url: url.clone(),
+        })
+    }
+
+    /// A user-facing message for a failure: method, sanitized URL, status, attempts and (if
+    /// `http_show_error_body`) the body.
+    pub fn describe(&self, method: &reqwest::Method, f: &HttpFailure) -> String {
+        let msg = match f {
+            HttpFailure::Status(r, attempts) => {
+                let kind = if r.status < 500 {
+                    "Client Error"
+                } else {
+                    "Server Error"
+                };
+                let mut m = format!(
+                    "{} {kind}: {} for url: {} ({method}",
+                    r.status,
+                    r.reason(),
+                    self.redactor.url(&r.url),
+                );
+                if *attempts > 1 {
+                    m.push_str(&format!(", gave up after {attempts} attempts"));
+                }
+                m.push(')');
+                if self.settings.show_error_body {
+                    let text = r.text();
+                    let cut: String = text
+                        .chars()
+                        .take(self.settings.max_error_body_length)
+                        .collect();
+                    m.push_str(&format!("\nResponse: {cut}"));
+                } else if r.status >= 400 {
+                    m.push_str(". Set `http_show_error_body = true` under [runtime] in .dlt/config.toml to see the response body");
+                }
+                m
+            }
+            HttpFailure::Transport(msg, url, attempts) => format!(
+                "{method} {} failed after {attempts} attempt(s): {msg}",
+                self.redactor.url(url)
+            ),
+        };
+        self.redactor.redact(&msg)
+    }
+}
+
+fn is_sensitive_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization"
+        || n.contains("key")
+        || n.contains("token")
+        || n.contains("secret")
+        || n == "cookie"
+}
+
+/// Describes a reqwest error without its URL (the caller shows the sanitized one).
+fn transport_message(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out (raise [runtime] request_timeout if the API is slow)"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "broken response body"
+    } else {
+        "request failed"
+    };
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut detail = Vec::new();
+    while let Some(s) = src {
+        detail.push(s.to_string());
+        src = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {}", detail.join(": "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_matches_dlt() {
+        let s = HttpSettings::default();
+        let waits: Vec<u64> = (1..=4).map(|n| s.backoff(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8]);
+        let capped = HttpSettings {
+            max_retry_delay: 3.0,
+            ..HttpSettings::default()
+        };
+        assert_eq!(capped.backoff(4), Duration::from_secs(3));
+        assert_eq!(capped.retry_after("10"), Some(Duration::from_secs(3)));
+        assert_eq!(s.retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(s.retry_after("0"), None);
+        assert_eq!(s.retry_after("soon"), None);
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        let d = s.retry_after(&later).unwrap();
+        assert!(d.as_secs() >= 28 && d.as_secs() <= 30, "{d:?}");
+    }
+}

@@ -1,0 +1,338 @@
+//! The paging loop: requests, response actions, JSON, selectors, paginators, items into the
+//! package, and for every item the fetches of dependent resources.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+
+use super::Node;
+use super::Param;
+use super::client::{HttpClient, HttpFailure, Request};
+use super::paginators::{Paginator, param_text};
+use super::resolve;
+use super::selector::{Path, detect_data_selector};
+use crate::error::{Error, Result};
+use crate::extract::ItemWriter;
+
+/// Writers of a tree: the root's, and siblings for dependent resources.
+pub(crate) struct Writers<'w, 'p> {
+    root: &'w mut ItemWriter<'p>,
+    others: HashMap<String, ItemWriter<'p>>,
+}
+
+impl<'w, 'p> Writers<'w, 'p> {
+    pub(crate) fn new(root: &'w mut ItemWriter<'p>) -> Self {
+        Writers {
+            root,
+            others: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, node: &Node) -> &mut ItemWriter<'p> {
+        if self.root.resource_name() == node.name {
+            return &mut *self.root;
+        }
+        let root = &*self.root;
+        self.others
+            .entry(node.name.clone())
+            .or_insert_with(|| root.sibling(&node.name))
+    }
+
+    pub(crate) fn close(&mut self) -> Result<()> {
+        for w in self.others.values_mut() {
+            w.close()?;
+        }
+        self.root.close()
+    }
+}
+
+/// One run of a tree.
+pub(crate) struct Run<'a> {
+    pub(crate) client: &'a HttpClient,
+    pub(crate) source: &'a str,
+}
+
+impl Node {
+    fn ignored(&self, status: u16, body: &[u8]) -> bool {
+        self.response_actions.iter().any(|a| {
+            let code_ok = a.status_code.is_none_or(|c| c == status);
+            let content_ok = a
+                .content
+                .as_ref()
+                .is_none_or(|c| String::from_utf8_lossy(body).contains(c.as_str()));
+            code_ok && content_ok
+        })
+    }
+
+    /// Value of a placeholder for one parent item.
+    fn lookup(&self, expr: &str, parent: Option<&Value>) -> Result<Value> {
+        if let Some(name) = expr.strip_prefix("incremental.") {
+            return Ok(self
+                .incremental
+                .as_ref()
+                .map(|i| i.placeholder(name))
+                .unwrap_or(Value::Null));
+        }
+        let r = self
+            .parent_refs
+            .iter()
+            .find(|r| format!("resources.{}.{}", r.parent, r.field) == expr)
+            .ok_or_else(|| Error::Internal(format!("unbound placeholder {expr}")))?;
+        let item = parent.ok_or_else(|| Error::Internal("no parent item".into()))?;
+        match r.path.first(item) {
+            Some(v) if !v.is_null() => Ok(v.clone()),
+            _ => Err(Error::Config(format!(
+                "Resource expects a field `{}` to be present in the incoming data from resource `{}` in order to bind it to `{{{expr}}}` of resource `{}`. Available fields: {}",
+                r.field,
+                r.parent,
+                self.name,
+                item.as_object()
+                    .map(|m| m.keys().cloned().collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            ))),
+        }
+    }
+
+    fn request(&self, parent: Option<&Value>) -> Result<Request> {
+        let lookup = |e: &str| self.lookup(e, parent);
+        let path = self.path.render(&lookup)?;
+        let url = if path.starts_with("http://") || path.starts_with("https://") {
+            url::Url::parse(&path)
+        } else {
+            self.base_url.join(path.trim_start_matches('/'))
+        }
+        .map_err(|e| {
+            Error::Config(format!(
+                "resource `{}`: path `{path}` does not make a valid URL with base_url {}: {e}",
+                self.name, self.base_url
+            ))
+        })?;
+        let mut params = indexmap::IndexMap::new();
+        for (k, p) in &self.params {
+            let v = match p {
+                Param::Tpl(t) => match t.lone_expr() {
+                    Some(e) => lookup(e)?,
+                    None => Value::String(t.render(&lookup)?),
+                },
+                Param::Fixed(v) => v.clone(),
+            };
+            if !v.is_null() {
+                params.insert(k.clone(), param_text(&v));
+            }
+        }
+        let mut headers = indexmap::IndexMap::new();
+        for (k, t) in &self.headers {
+            headers.insert(k.clone(), t.render(&lookup)?);
+        }
+        let json = self.json.as_ref().map(|j| j.render(&lookup)).transpose()?;
+        let form = match &self.data {
+            None => None,
+            Some(d) => match d.render(&lookup)? {
+                Value::Object(m) => Some(
+                    m.into_iter()
+                        .map(|(k, v)| (k, resolve::value_text(&v)))
+                        .collect(),
+                ),
+                other => {
+                    return Err(Error::Config(format!(
+                        "resource `{}`: `data` must be a mapping of form fields, got `{other}`",
+                        self.name
+                    )));
+                }
+            },
+        };
+        Ok(Request {
+            method: self.method.clone(),
+            url,
+            params,
+            headers,
+            json,
+            form,
+        })
+    }
+}
+
+impl Run<'_> {
+    fn fail(&self, node: &Node, reason: String) -> Error {
+        Error::Source {
+            source_name: self.source.to_string(),
+            reason: self
+                .client
+                .redactor
+                .redact(&format!("resource `{}`: {reason}", node.name)),
+        }
+    }
+
+    /// Fetches every page of `node` (for one parent item, if it has a parent), writing items
+    /// and running dependent resources for each.
+    pub(crate) fn node(
+        &self,
+        node: &Node,
+        parent: Option<(&str, &Value)>,
+        writers: &mut Writers<'_, '_>,
+    ) -> Result<()> {
+        let mut req = node
+            .request(parent.map(|p| p.1))
+            .map_err(|e| self.fail(node, e.to_string()))?;
+        let mut paginator: Option<Paginator> = node.paginator.clone();
+        if let Some(p) = &paginator {
+            p.init_request(&mut req);
+        }
+        let mut selector: Option<Path> = node.data_selector.clone();
+        let mut first = true;
+        loop {
+            if writers.get(node).is_full() {
+                break;
+            }
+            let mut attempt_req = req.clone();
+            node.auth
+                .apply(&mut attempt_req, self.client)
+                .map_err(|e| self.fail(node, e.to_string()))?;
+            let resp = match self.client.send(&attempt_req, &|s, b| node.ignored(s, b)) {
+                Ok(r) => r,
+                Err(f) => {
+                    let mut msg = self.client.describe(&req.method, &f);
+                    if let HttpFailure::Status(r, _) = &f
+                        && (r.status == 401 || r.status == 403)
+                    {
+                        msg.push_str(". Check the credentials of this source (auth in .dango/sources.yml, .dlt/secrets.toml or the `*_env` variables)");
+                    }
+                    return Err(self.fail(node, msg));
+                }
+            };
+            if node.ignored(resp.status, &resp.body) {
+                tracing::info!(
+                    "resource `{}`: ignoring the response with status {} of {} (response_actions)",
+                    node.name,
+                    resp.status,
+                    self.client.redactor.url(&resp.url)
+                );
+                break;
+            }
+            let mut body: Value = if resp.body.iter().all(u8::is_ascii_whitespace) {
+                Value::Null
+            } else {
+                serde_json::from_slice(&resp.body).map_err(|e| {
+                    let mut m = format!(
+                        "the response of {} {} is not valid JSON ({e})",
+                        req.method,
+                        self.client.redactor.url(&resp.url)
+                    );
+                    if self.client.settings.show_error_body {
+                        let text = resp.text();
+                        let cut: String = text
+                            .chars()
+                            .take(self.client.settings.max_error_body_length)
+                            .collect();
+                        m.push_str(&format!("\nResponse: {cut}"));
+                    }
+                    self.fail(node, m)
+                })?
+            };
+            if first {
+                first = false;
+                if selector.is_none() {
+                    let s = detect_data_selector(&body);
+                    tracing::info!(
+                        "resource `{}`: data_selector `{}` detected",
+                        node.name,
+                        s.text()
+                    );
+                    selector = Some(s);
+                }
+                if paginator.is_none() {
+                    match Paginator::detect(&resp, &body) {
+                        Some(p) => {
+                            tracing::info!(
+                                "resource `{}`: paginator {} detected",
+                                node.name,
+                                p.describe()
+                            );
+                            paginator = Some(p);
+                        }
+                        None => {
+                            let list = selector
+                                .as_ref()
+                                .and_then(|s| s.first(&body))
+                                .is_some_and(Value::is_array);
+                            if list && !node.warned_fallback.swap(true, Ordering::Relaxed) {
+                                tracing::warn!(
+                                    "resource `{}`: Fallback `paginator` used: SinglePagePaginator at {}. Please provide paginator manually (the response has no next link, cursor or page count)",
+                                    node.name,
+                                    self.client.redactor.url(&resp.url)
+                                );
+                            }
+                            paginator = Some(Paginator::Single);
+                        }
+                    }
+                }
+            }
+            let root = Path::Root;
+            let sel = selector.as_ref().unwrap_or(&root);
+            let count = match sel.first(&body) {
+                None | Some(Value::Null) => 0,
+                Some(Value::Array(a)) => a.len(),
+                Some(_) => 1,
+            };
+            let pag = paginator.get_or_insert(Paginator::Single);
+            pag.update_state(&resp, &body, count)
+                .map_err(|e| self.fail(node, e.to_string()))?;
+            let items = sel.take_items(&mut body);
+            drop(body);
+            self.write_items(node, parent, items, writers)?;
+            if !pag.has_next() {
+                break;
+            }
+            pag.update_request(&mut req)
+                .map_err(|e| self.fail(node, e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn write_items(
+        &self,
+        node: &Node,
+        parent: Option<(&str, &Value)>,
+        items: Vec<Value>,
+        writers: &mut Writers<'_, '_>,
+    ) -> Result<()> {
+        for mut item in items {
+            if let Some(inc) = &node.incremental
+                && !inc
+                    .keep(&item)
+                    .map_err(|e| self.fail(node, e.to_string()))?
+            {
+                continue;
+            }
+            if let Some((pname, pitem)) = parent
+                && !node.include_from_parent.is_empty()
+            {
+                for f in &node.include_from_parent {
+                    let v = pitem.get(f).cloned().ok_or_else(|| {
+                        self.fail(
+                            node,
+                            format!(
+                                "include_from_parent: field `{f}` is not present in the item of parent resource `{pname}`"
+                            ),
+                        )
+                    })?;
+                    if let Value::Object(m) = &mut item {
+                        m.insert(format!("_{pname}_{f}"), v);
+                    }
+                }
+            }
+            if node.selected {
+                let w = writers.get(node);
+                if w.is_full() {
+                    return Ok(());
+                }
+                w.write_item(&item)?;
+            }
+            for child in &node.children {
+                self.node(child, Some((node.name.as_str(), &item)), writers)?;
+            }
+        }
+        Ok(())
+    }
+}
