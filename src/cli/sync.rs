@@ -300,7 +300,7 @@ fn progress_for(
         let f: ProgressFn = Arc::new(move |p: &Progress| match p {
             Progress::Step(s) => b.set_message(format!("{s}...")),
             Progress::ResourceExtracted { resource, items } => {
-                b.println(format!("  {resource}: {items} item(s) extracted"))
+                b.println(format!("  {resource}: {}", extracted(*items)))
             }
             Progress::Normalized { rows } => b.set_message(format!("normalized {rows} row(s)")),
         });
@@ -314,12 +314,22 @@ fn progress_for(
         match p {
             Progress::Step(s) => eprintln!("{name}: {s}"),
             Progress::ResourceExtracted { resource, items } => {
-                eprintln!("{name}: resource {resource}: {items} item(s) extracted")
+                eprintln!("{name}: resource {resource}: {}", extracted(*items))
             }
             Progress::Normalized { rows } => eprintln!("{name}: normalized {rows} row(s)"),
         }
     });
     (f, None)
+}
+
+/// "extracted" with the item count when the extract counted items (a `.jsonl` file copied
+/// as is is counted at normalize time).
+fn extracted(items: u64) -> String {
+    if items == 0 {
+        "extracted".into()
+    } else {
+        format!("extracted {items} item(s)")
+    }
 }
 
 fn status(r: &SourceRun) -> &'static str {

@@ -162,6 +162,9 @@ pub struct Problem {
     pub position: Option<(usize, usize)>,
     /// What is wrong and how to fix it.
     pub message: String,
+    /// False for problems that only affect that source (a type this build cannot run yet):
+    /// the other sources still sync.
+    pub fatal: bool,
 }
 
 impl std::fmt::Display for Problem {
@@ -323,12 +326,14 @@ fn item_lines(text: &str, index: usize) -> Option<(usize, usize)> {
 }
 
 impl SourcesFile {
-    /// Parses and checks the text of sources.yml (`path` is for messages).
+    /// Parses and checks the text of sources.yml (`path` is for messages). A source of a type
+    /// this build cannot run is no error here: it fails on its own when synced.
     pub fn parse(text: &str, path: &Path) -> Result<SourcesFile> {
         let (file, problems) = Self::parse_with_problems(text, path);
+        let fatal: Vec<Problem> = problems.into_iter().filter(|p| p.fatal).collect();
         match file {
-            Some(f) if problems.is_empty() => Ok(f),
-            _ => Err(problems_error(&problems)),
+            Some(f) if fatal.is_empty() => Ok(f),
+            _ => Err(problems_error(&fatal)),
         }
     }
 
@@ -348,6 +353,7 @@ impl SourcesFile {
                     path: path.to_path_buf(),
                     position: e.location().map(|l| (l.line(), l.column())),
                     message: format!("{msg}. Fix it and run `dango validate`"),
+                    fatal: true,
                 });
                 return (None, problems);
             }
@@ -356,6 +362,7 @@ impl SourcesFile {
             path: path.to_path_buf(),
             position: locate(text, segs),
             message,
+            fatal: true,
         };
         let version_ok = match &file.version {
             Value::String(s) => s == "1.0",
@@ -440,13 +447,15 @@ impl SourcesFile {
                 ));
             }
             if !SUPPORTED_TYPES.contains(&ty) {
-                problems.push(at(
+                let mut p = at(
                     &type_at,
                     format!(
                         "source type `{ty}` is not supported by this version of dango yet; supported: {}",
                         SUPPORTED_TYPES.join(", ")
                     ),
-                ));
+                );
+                p.fatal = false;
+                problems.push(p);
             }
         }
         (Some(file), problems)
@@ -800,7 +809,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("s.yml:2:1") && err.contains("sourcez") && err.contains("expected `version` or `sources`"),
+            err.contains("s.yml:2:1")
+                && err.contains("sourcez")
+                && err.contains("expected `version` or `sources`"),
             "{err}"
         );
         let text = "version: \"1.0\"\nsources:\n  - name: a\n    type: local_files\n    enabled: maybe\n    local_files: {directory: d}\n";
