@@ -101,6 +101,59 @@ pub enum Error {
     #[error("interrupted; committed data is kept and the next run resumes pending work")]
     Interrupted,
 
+    /// No pipeline of that name in the project.
+    #[error("pipeline `{name}` not found in {dir}. Known pipelines: {known}. A pipeline is created by its first sync: run `dango sync {name}`{sources}", dir = dir.display(), known = if known.is_empty() { "(none)".to_string() } else { known.join(", ") }, sources = if sources.is_empty() { String::new() } else { format!(" (sources in sources.yml: {})", sources.join(", ")) })]
+    PipelineNotFound {
+        /// The name asked for.
+        name: String,
+        /// The pipelines dir searched.
+        dir: PathBuf,
+        /// Pipelines that exist.
+        known: Vec<String>,
+        /// Sources declared in sources.yml.
+        sources: Vec<String>,
+    },
+
+    /// The API rejected the credentials (HTTP 401/403).
+    #[error(
+        "source `{source_name}`: invalid credentials: HTTP {status} from {url}. dango used {used}. To fix it: {fix}"
+    )]
+    InvalidCredentials {
+        /// Source name.
+        source_name: String,
+        /// HTTP status (401 or 403).
+        status: u16,
+        /// The URL, without secrets.
+        url: String,
+        /// Which secret was used and where it came from (never its value), e.g. "`token` from
+        /// environment variable GH_TOKEN"; see [`crate::config::Settings::credential_hint`].
+        used: String,
+        /// Where to set it.
+        fix: String,
+    },
+
+    /// Still rate limited (HTTP 429) after every retry.
+    #[error(
+        "source `{source_name}`: rate limit exceeded: HTTP 429 from {url} after {attempts} attempt(s). To wait longer, raise the retry settings in .dlt/config.toml: [runtime] request_max_attempts (now {attempts}), request_backoff_factor and request_max_retry_delay (or RUNTIME__REQUEST_MAX_ATTEMPTS, RUNTIME__REQUEST_BACKOFF_FACTOR, RUNTIME__REQUEST_MAX_RETRY_DELAY), or sync less often"
+    )]
+    RateLimited {
+        /// Source name.
+        source_name: String,
+        /// The URL, without secrets.
+        url: String,
+        /// Attempts made (`request_max_attempts`).
+        attempts: u32,
+    },
+
+    /// The data no longer fits the tables in the warehouse.
+    #[error("pipeline `{pipeline}`: schema mismatch: {changes}. To reload the source with the new shape, run `dango sync {pipeline} --full-refresh` (drops and reloads its tables), or pin the type with a column hint in .dango/sources.yml", changes = changes.join("; "))]
+    SchemaMismatch {
+        /// Pipeline name.
+        pipeline: String,
+        /// What changed, one entry per column: "table.column: warehouse BIGINT, new data text".
+        changes: Vec<String>,
+    },
+
     /// A bug: an invariant did not hold.
     #[error("internal error: {0}. This is a bug in dango; please report it")]
     Internal(String),

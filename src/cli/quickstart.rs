@@ -66,7 +66,13 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     let entry = file
         .get(SOURCE_NAME)
         .context("quickstart source missing from sources.yml")?;
-    let run = super::sync::sync_source(&project, entry, None);
+    let settings = project.settings()?;
+    let run = super::sync::sync_source(
+        &project,
+        &settings,
+        entry,
+        &super::sync::RunOptions::default(),
+    );
     let info = match run.result {
         Ok(info) => info,
         Err(e) => bail!("quickstart sync failed: {e}"),

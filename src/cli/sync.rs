@@ -1,28 +1,58 @@
 //! `dango sync`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::json;
 
-use crate::config::{Project, SourceConfig, SourceEntry};
-use crate::pipeline::{LoadInfo, Pipeline};
+use crate::config::redact::redact;
+use crate::config::{Project, Settings, SourceConfig, SourceEntry};
+use crate::pipeline::{LoadInfo, Pipeline, Progress, ProgressFn, interrupt};
 use crate::sources::{local_files, rest_api};
+
+pub(super) const EXAMPLES: &str = "\
+Examples:
+  dango sync                          every enabled source
+  dango sync orders                   one source (same as --source orders)
+  dango sync orders --limit 100       at most 100 items per resource (a quick test load)
+  dango sync --dry-run                resolve config and show the plan; touch nothing
+  dango sync orders --full-refresh -y drop the source's tables and state, load it again
+  dango sync --json                   the summary as JSON
+
+One failing source does not stop the others; the exit code is 1 if any failed (130 on
+Ctrl-C). Ctrl-C stops at the next safe point: committed data stays and the next run resumes.
+Each run is logged to .dlt/pipelines/<source>/runtime.log.";
 
 /// Arguments of `dango sync`.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// Sources to sync (default: every enabled source).
     pub sources: Vec<String>,
-    /// A source to sync (same as the positional form).
+    /// A source to sync (same as the positional form; repeatable).
     #[arg(long = "source", value_name = "NAME")]
     pub source: Vec<String>,
     /// Take at most N items from each resource.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
+    /// Drop the source's tables, state and pending packages, then load everything again. The
+    /// old data stays until the new load commits. Asks for confirmation unless -y.
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+    /// Resolve config and secrets and print the plan; extract, load and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Outcome of one source.
@@ -32,100 +62,362 @@ pub(crate) struct SourceRun {
     pub duration: Duration,
 }
 
-/// Runs one source's pipeline.
-pub(crate) fn sync_source(project: &Project, entry: &SourceEntry, limit: Option<u64>) -> SourceRun {
+/// How to run a source.
+#[derive(Default, Clone)]
+pub(crate) struct RunOptions {
+    pub limit: Option<u64>,
+    pub full_refresh: bool,
+    pub progress: Option<ProgressFn>,
+}
+
+fn build_pipeline(
+    project: &Project,
+    settings: &Settings,
+    entry: &SourceEntry,
+    opts: &RunOptions,
+) -> crate::Result<(Pipeline, crate::sources::Source)> {
+    let name = entry.pipeline_name();
+    let source = match entry.config(settings.env())? {
+        SourceConfig::LocalFiles(cfg) => local_files::build(&name, &cfg, project.root())?,
+        SourceConfig::RestApi(cfg) => rest_api::build(&name, &cfg, project)?,
+    };
+    let extract_workers = settings.extract(Some(&name))?.workers;
+    let normalize = crate::normalize::NormalizeConfig {
+        workers: settings.normalize()?.workers,
+        ..Default::default()
+    };
+    let mut b = Pipeline::builder(&name)
+        .normalize(normalize)
+        .dataset(entry.dataset_name())
+        .duckdb(project.warehouse())
+        .working_dir(project.pipeline_dir(&name))
+        .limit(opts.limit)
+        .extract_workers(extract_workers)
+        .full_refresh(opts.full_refresh);
+    if let Some(p) = &opts.progress {
+        b = b.progress(p.clone());
+    }
+    Ok((b.build()?, source))
+}
+
+/// Runs one source's pipeline, logging to its runtime.log.
+pub(crate) fn sync_source(
+    project: &Project,
+    settings: &Settings,
+    entry: &SourceEntry,
+    opts: &RunOptions,
+) -> SourceRun {
     let started = Instant::now();
-    let result = (|| {
-        let name = entry.pipeline_name();
-        let source = match entry.config()? {
-            SourceConfig::LocalFiles(cfg) => local_files::build(&name, &cfg, project.root())?,
-            SourceConfig::RestApi(cfg) => rest_api::build(&name, &cfg, project)?,
-        };
-        let workers = crate::extract::parse_workers(project.setting("extract", "workers")?)?;
-        let normalize = crate::normalize::NormalizeConfig {
-            workers: project.normalize_workers()?,
-            ..Default::default()
-        };
-        let mut pipeline = Pipeline::builder(&name)
-            .normalize(normalize)
-            .dataset(entry.dataset_name())
-            .duckdb(project.warehouse())
-            .working_dir(project.pipeline_dir(&name))
-            .limit(limit)
-            .extract_workers(workers)
-            .build()?;
-        pipeline.run(source)
-    })();
+    let name = entry.pipeline_name();
+    super::logging::open_runtime_log(&project.runtime_log(&name));
+    tracing::info!(
+        pipeline = %name,
+        full_refresh = opts.full_refresh,
+        limit = ?opts.limit,
+        "sync of source {name} started"
+    );
+    if let Some(r) = entry.resolved_block(settings.env()) {
+        tracing::debug!(
+            pipeline = %name,
+            "resolved config of source {name}: {}",
+            serde_json::to_string(&r.block).unwrap_or_default()
+        );
+    }
+    let result = build_pipeline(project, settings, entry, opts).and_then(|(mut p, source)| match p
+        .run(source)
+    {
+        Err(e) => Err(diagnose(project, entry, e)),
+        ok => ok,
+    });
+    match &result {
+        Ok(info) => tracing::info!(
+            pipeline = %name,
+            rows = info.row_counts().values().sum::<u64>(),
+            seconds = started.elapsed().as_secs_f64(),
+            "sync of source {name} completed: {} load package(s)",
+            info.load_packages.len()
+        ),
+        Err(e) => tracing::error!(pipeline = %name, "sync of source {name} failed: {e}"),
+    }
+    super::logging::close_runtime_log();
     SourceRun {
-        name: entry.pipeline_name(),
+        name,
         result,
         duration: started.elapsed(),
     }
 }
 
-/// Runs `dango sync`.
-pub fn run(project: Option<PathBuf>, args: SyncArgs) -> anyhow::Result<ExitCode> {
-    let project = super::project(project)?;
-    let file = project.sources()?;
+/// Turns a load failure caused by changed column types into [`crate::Error::SchemaMismatch`].
+fn diagnose(project: &Project, entry: &SourceEntry, e: crate::Error) -> crate::Error {
+    let crate::Error::StepFailed {
+        step: "load",
+        load_id: Some(load_id),
+        ..
+    } = &e
+    else {
+        return e;
+    };
+    let changes = crate::inspect::schema_mismatches(
+        &project.pipeline_dir(&entry.pipeline_name()),
+        &project.warehouse(),
+        &entry.dataset_name(),
+        load_id,
+    );
+    if changes.is_empty() {
+        return e;
+    }
+    crate::Error::SchemaMismatch {
+        pipeline: entry.pipeline_name(),
+        changes,
+    }
+}
+
+fn select<'a>(
+    project: &Project,
+    file: &'a crate::config::SourcesFile,
+    args: &SyncArgs,
+) -> anyhow::Result<Vec<&'a SourceEntry>> {
     let mut wanted: Vec<String> = args.sources.clone();
     wanted.extend(args.source.iter().cloned());
-    let selected: Vec<&SourceEntry> = if wanted.is_empty() {
-        file.sources.iter().filter(|s| s.enabled).collect()
-    } else {
-        let mut v = Vec::new();
-        for w in &wanted {
-            match file.get(w) {
-                Some(s) => v.push(s),
-                None => {
-                    let known: Vec<&str> = file.sources.iter().map(|s| s.name.as_str()).collect();
-                    bail!(
-                        "no source `{w}` in {}. Known sources: {}",
-                        project.sources_file().display(),
-                        if known.is_empty() {
-                            "(none)".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    );
+    if wanted.is_empty() {
+        return Ok(file.sources.iter().filter(|s| s.enabled).collect());
+    }
+    let mut v: Vec<&SourceEntry> = Vec::new();
+    for w in &wanted {
+        match file.get(w) {
+            Some(s) => {
+                if !v.iter().any(|x| x.name == s.name) {
+                    v.push(s);
                 }
             }
+            None => bail!(
+                "no source `{w}` in {}. Known sources: {}. Add it there (see `dango source --help`)",
+                project.sources_file().display(),
+                file.names_or_none()
+            ),
         }
-        v
-    };
+    }
+    Ok(v)
+}
+
+/// Runs `dango sync`.
+pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let project = super::project(project)?;
+    let settings = project.settings()?;
+    let runtime = settings.runtime()?;
+    super::init_logging(verbose, Some(&runtime));
+    let file = project.sources()?;
+    let selected = select(&project, &file, &args)?;
     if selected.is_empty() {
         println!(
-            "No enabled sources in {}. Add one, then run `dango sync` again.",
+            "No enabled sources in {}. Add one (see `dango source --help`), then run `dango sync` again.",
             project.sources_file().display()
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if args.dry_run {
+        return dry_run(&project, &settings, &selected, &args);
+    }
+    if args.full_refresh && !args.yes {
+        let names: Vec<String> = selected.iter().map(|s| s.pipeline_name()).collect();
+        let q = format!(
+            "Full refresh drops all tables and the pipeline state of {} in {} and loads again. Continue?",
+            names
+                .iter()
+                .map(|n| format!("raw_{n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            project.warehouse().display()
+        );
+        if !super::confirm(&q) {
+            bail!(
+                "full refresh not confirmed; nothing was changed. Pass -y to confirm without a prompt: `dango sync {} --full-refresh -y`",
+                names.join(" ")
+            );
+        }
+    }
+    interrupt::install();
+    let live = std::io::stderr().is_terminal() && !args.json;
     let mut runs = Vec::new();
-    for entry in selected {
-        eprintln!("Syncing {} ...", entry.pipeline_name());
-        let run = sync_source(&project, entry, args.limit);
-        if let Err(e) = &run.result {
-            eprintln!("error: source `{}` failed: {e}", run.name);
+    let mut not_run = Vec::new();
+    for entry in &selected {
+        if interrupt::requested() {
+            not_run.push(entry.pipeline_name());
+            continue;
+        }
+        let name = entry.pipeline_name();
+        let (progress, bar) = progress_for(&name, live, args.json);
+        let opts = RunOptions {
+            limit: args.limit,
+            full_refresh: args.full_refresh,
+            progress: Some(progress),
+        };
+        let run = sync_source(&project, &settings, entry, &opts);
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        if !args.json {
+            match &run.result {
+                Ok(info) => eprintln!(
+                    "{name}: done in {:.2}s, {} row(s) loaded",
+                    run.duration.as_secs_f64(),
+                    info.row_counts().values().sum::<u64>()
+                ),
+                Err(crate::Error::Interrupted) => eprintln!("{name}: interrupted"),
+                Err(e) => eprintln!("{}", redact(&format!("error: source `{name}` failed: {e}"))),
+            }
         }
         runs.push(run);
     }
-    print_summary(&runs);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary_json(&runs, &not_run))?
+        );
+    } else {
+        print_summary(&runs, &not_run);
+    }
+    if interrupt::requested() {
+        return Ok(ExitCode::from(130));
+    }
     if runs.iter().any(|r| r.result.is_err()) {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(runs: &[SourceRun]) {
+fn progress_for(
+    name: &str,
+    live: bool,
+    quiet: bool,
+) -> (ProgressFn, Option<indicatif::ProgressBar>) {
+    if live {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {elapsed} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(name.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        let b = bar.clone();
+        let f: ProgressFn = Arc::new(move |p: &Progress| match p {
+            Progress::Step(s) => b.set_message(format!("{s}...")),
+            Progress::ResourceExtracted { resource, items } => {
+                b.println(format!("  {resource}: {}", extracted(*items)))
+            }
+            Progress::Normalized { rows } => b.set_message(format!("normalized {rows} row(s)")),
+        });
+        return (f, Some(bar));
+    }
+    let name = name.to_string();
+    let f: ProgressFn = Arc::new(move |p: &Progress| {
+        if quiet {
+            return;
+        }
+        match p {
+            Progress::Step(s) => eprintln!("{name}: {s}"),
+            Progress::ResourceExtracted { resource, items } => {
+                eprintln!("{name}: resource {resource}: {}", extracted(*items))
+            }
+            Progress::Normalized { rows } => eprintln!("{name}: normalized {rows} row(s)"),
+        }
+    });
+    (f, None)
+}
+
+/// "extracted" with the item count when the extract counted items (a `.jsonl` file copied
+/// as is is counted at normalize time).
+fn extracted(items: u64) -> String {
+    if items == 0 {
+        "extracted".into()
+    } else {
+        format!("extracted {items} item(s)")
+    }
+}
+
+fn status(r: &SourceRun) -> &'static str {
+    match &r.result {
+        Ok(_) => "ok",
+        Err(crate::Error::Interrupted) => "interrupted",
+        Err(crate::Error::StepFailed { source, .. })
+            if matches!(**source, crate::Error::Interrupted) =>
+        {
+            "interrupted"
+        }
+        Err(_) => "failed",
+    }
+}
+
+fn summary_json(runs: &[SourceRun], not_run: &[String]) -> serde_json::Value {
+    let mut sources: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|r| {
+            let (tables, load_ids, error) = match &r.result {
+                Ok(info) => {
+                    let loaded = info.row_counts();
+                    let mut names: Vec<String> = loaded.keys().cloned().collect();
+                    for t in info.total_rows.keys() {
+                        if !names.contains(t) {
+                            names.push(t.clone());
+                        }
+                    }
+                    let tables: Vec<serde_json::Value> = names
+                        .iter()
+                        .map(|t| {
+                            json!({
+                                "table": t,
+                                "rows_loaded": loaded.get(t).copied().unwrap_or(0),
+                                "total_rows": info.total_rows.get(t).copied(),
+                            })
+                        })
+                        .collect();
+                    let ids: Vec<&str> = info
+                        .load_packages
+                        .iter()
+                        .map(|p| p.load_id.as_str())
+                        .collect();
+                    (tables, json!(ids), serde_json::Value::Null)
+                }
+                Err(e) => (Vec::new(), json!([]), json!(redact(&e.to_string()))),
+            };
+            let rows_loaded = tables_sum(&tables, "rows_loaded");
+            json!({
+                "source": r.name,
+                "status": status(r),
+                "dataset": format!("raw_{}", r.name),
+                "tables": tables,
+                "rows_loaded": rows_loaded,
+                "load_ids": load_ids,
+                "duration_secs": (r.duration.as_secs_f64() * 1000.0).round() / 1000.0,
+                "error": error,
+            })
+        })
+        .collect();
+    for n in not_run {
+        sources.push(json!({"source": n, "status": "not run", "tables": [], "rows_loaded": 0, "error": "interrupted before it started"}));
+    }
+    json!({
+        "ok": runs.iter().all(|r| r.result.is_ok()) && not_run.is_empty(),
+        "sources": sources,
+    })
+}
+
+fn tables_sum(tables: &[serde_json::Value], key: &str) -> u64 {
+    tables.iter().filter_map(|t| t[key].as_u64()).sum()
+}
+
+fn print_summary(runs: &[SourceRun], not_run: &[String]) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(vec![
         "source",
         "status",
         "table",
-        "rows loaded",
-        "total rows",
+        "rows loaded (this run)",
+        "total rows (table)",
         "duration",
     ]);
+    let mut errors = Vec::new();
     for r in runs {
         let dur = format!("{:.2}s", r.duration.as_secs_f64());
         match &r.result {
@@ -143,31 +435,140 @@ fn print_summary(runs: &[SourceRun]) {
                 }
                 for (i, (t, n)) in loaded.iter().enumerate() {
                     let total = info.total_rows.get(t).copied().unwrap_or(0);
+                    let first = i == 0;
                     table.add_row(vec![
-                        if i == 0 {
-                            r.name.clone()
-                        } else {
-                            String::new()
-                        },
-                        if i == 0 { "ok".into() } else { String::new() },
+                        if first { r.name.clone() } else { String::new() },
+                        if first { "ok".into() } else { String::new() },
                         t.clone(),
                         n.to_string(),
                         total.to_string(),
-                        if i == 0 { dur.clone() } else { String::new() },
+                        if first { dur.clone() } else { String::new() },
                     ]);
                 }
             }
-            Err(_) => {
+            Err(e) => {
                 table.add_row(vec![
                     r.name.clone(),
-                    "failed".into(),
+                    status(r).into(),
                     "-".into(),
                     "0".into(),
                     "-".into(),
                     dur,
                 ]);
+                errors.push(format!("{}: {}", r.name, redact(&e.to_string())));
             }
         }
     }
+    for n in not_run {
+        table.add_row(vec![
+            n.clone(),
+            "not run".into(),
+            "-".into(),
+            "0".into(),
+            "-".into(),
+            "-".into(),
+        ]);
+    }
     println!("{table}");
+    let failed = runs.iter().filter(|r| r.result.is_err()).count();
+    if failed > 0 {
+        println!(
+            "{failed} of {} source(s) failed:",
+            runs.len() + not_run.len()
+        );
+        for e in errors {
+            println!("  {e}");
+        }
+    }
+}
+
+fn dry_run(
+    project: &Project,
+    settings: &Settings,
+    selected: &[&SourceEntry],
+    args: &SyncArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut problems = 0;
+    let mut plan = Vec::new();
+    for entry in selected {
+        let name = entry.pipeline_name();
+        let mut p = json!({
+            "source": name,
+            "type": entry.source_type,
+            "pipeline": name,
+            "dataset": entry.dataset_name(),
+            "warehouse": project.warehouse(),
+            "working_dir": project.pipeline_dir(&name),
+            "full_refresh": args.full_refresh,
+            "limit": args.limit,
+        });
+        let mut errs: Vec<String> = entry
+            .config_problems(settings)
+            .iter()
+            .map(|e| redact(&e.to_string()))
+            .collect();
+        match entry.config(settings.env()) {
+            Ok(SourceConfig::LocalFiles(cfg)) => match cfg.matching_files(project.root()) {
+                Ok(files) => {
+                    p["files"] = json!(files);
+                    p["table"] = json!(cfg.table_name.clone().unwrap_or_else(|| name.clone()));
+                }
+                Err(e) => errs.push(e.to_string()),
+            },
+            Ok(SourceConfig::RestApi(cfg)) => {
+                p["resources"] = json!(
+                    cfg.resources
+                        .iter()
+                        .map(|r| r.name.clone())
+                        .collect::<Vec<_>>()
+                );
+            }
+            Err(e) => errs.push(redact(&e.to_string())),
+        }
+        problems += errs.len();
+        p["problems"] = json!(errs);
+        plan.push(p);
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"dry_run": true, "sources": plan}))?
+        );
+    } else {
+        println!("Dry run: nothing will be extracted, loaded or written.");
+        for p in &plan {
+            println!(
+                "- {} ({}): pipeline {} into dataset {} of {}",
+                p["source"].as_str().unwrap_or_default(),
+                p["type"].as_str().unwrap_or_default(),
+                p["pipeline"].as_str().unwrap_or_default(),
+                p["dataset"].as_str().unwrap_or_default(),
+                project.warehouse().display()
+            );
+            if let Some(files) = p["files"].as_array() {
+                println!(
+                    "  {} file(s) into table {}",
+                    files.len(),
+                    p["table"].as_str().unwrap_or_default()
+                );
+                for f in files {
+                    println!("    {}", f.as_str().unwrap_or_default());
+                }
+            }
+            if args.full_refresh {
+                println!("  full refresh: would drop its tables, state and pending packages first");
+            }
+            if let Some(limit) = args.limit {
+                println!("  at most {limit} item(s) per resource");
+            }
+            for e in p["problems"].as_array().into_iter().flatten() {
+                println!("  problem: {}", e.as_str().unwrap_or_default());
+            }
+        }
+    }
+    Ok(if problems > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -98,6 +98,23 @@ impl PackageWriter {
         }
     }
 
+    /// Items written so far per declared resource, in declaration order (closed jobs only).
+    pub fn resource_items(&self) -> Vec<(String, u64)> {
+        let m = self.manifest();
+        m.resources
+            .iter()
+            .map(|r| {
+                let n = m
+                    .jobs
+                    .iter()
+                    .filter(|j| j.resource == r.name)
+                    .map(|j| j.items)
+                    .sum();
+                (r.name.clone(), n)
+            })
+            .collect()
+    }
+
     /// Asks every writer to stop: from now on `is_full()` is true everywhere.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::SeqCst);

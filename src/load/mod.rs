@@ -44,6 +44,14 @@ pub fn package_schema(dir: &PipelineDir, load_id: &str) -> Result<Schema> {
     dlt_dict::from_json(&v).map_err(|reason| Error::Corrupt { path, reason })
 }
 
+/// Options of [`load_package_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Full refresh: drop the whole dataset (tables and dlt system tables) inside the load
+    /// transaction before creating it anew, so the old data stays until the new load commits.
+    pub replace_dataset: bool,
+}
+
 /// Loads the normalized package `load_id` into `dataset`, committing `state` with it.
 pub fn load_package(
     dir: &PipelineDir,
@@ -51,6 +59,18 @@ pub fn load_package(
     client: &mut DuckDbClient,
     dataset: &str,
     state: &PipelineState,
+) -> Result<LoadedPackage> {
+    load_package_with(dir, load_id, client, dataset, state, LoadOptions::default())
+}
+
+/// [`load_package`] with options.
+pub fn load_package_with(
+    dir: &PipelineDir,
+    load_id: &str,
+    client: &mut DuckDbClient,
+    dataset: &str,
+    state: &PipelineState,
+    opts: LoadOptions,
 ) -> Result<LoadedPackage> {
     let pkg = dir.normalized(load_id);
     let manifest: NormalizedManifest = read_json(&pkg.join("package.json"))?;
@@ -66,7 +86,11 @@ pub fn load_package(
         });
     }
 
-    let existing = client.dataset_tables(dataset)?;
+    let existing = if opts.replace_dataset {
+        std::collections::HashMap::new()
+    } else {
+        client.dataset_tables(dataset)?
+    };
     let version_known = existing.contains_key(crate::schema::VERSION_TABLE) && {
         let sql = format!(
             "SELECT count(*) FROM {}.\"_dlt_version\" WHERE version_hash = ?",
@@ -114,6 +138,12 @@ pub fn load_package(
     }
     client.execute("BEGIN TRANSACTION")?;
     let result = (|| -> Result<Vec<String>> {
+        if opts.replace_dataset {
+            client.execute(&format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+                quote_ident(dataset)
+            ))?;
+        }
         client.execute(&format!(
             "CREATE SCHEMA IF NOT EXISTS {}",
             quote_ident(dataset)

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::load::LoadedPackage;
 
 /// One job of a loaded package.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobInfo {
     /// Table the job loaded.
     pub table: String,
@@ -23,7 +23,7 @@ pub struct JobInfo {
 }
 
 /// One load package of a run.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LoadPackageInfo {
     /// Load id.
     pub load_id: String,
@@ -38,7 +38,31 @@ pub struct LoadPackageInfo {
     pub resumed: bool,
 }
 
+/// One table of a load package, as the Dango docs iterate it:
+/// `for table in package.tables: table.name, table.row_count, table.file_path`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TableInfo {
+    /// Table name.
+    pub name: String,
+    /// Rows loaded into it by the package.
+    pub row_count: u64,
+    /// The job file that held them (relative to the pipeline's `load/loaded/`).
+    pub file_path: PathBuf,
+}
+
 impl LoadPackageInfo {
+    /// The package's tables, one entry per job file, in load order.
+    pub fn tables(&self) -> Vec<TableInfo> {
+        self.jobs
+            .iter()
+            .map(|j| TableInfo {
+                name: j.table.clone(),
+                row_count: j.rows,
+                file_path: j.file.clone(),
+            })
+            .collect()
+    }
+
     /// Rows per table in this package.
     pub fn row_counts(&self) -> IndexMap<String, u64> {
         let mut m = IndexMap::new();
@@ -50,7 +74,7 @@ impl LoadPackageInfo {
 }
 
 /// The result of [`super::Pipeline::run`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LoadInfo {
     /// Pipeline name.
     pub pipeline_name: String,
@@ -63,6 +87,7 @@ pub struct LoadInfo {
     /// Packages loaded by this run (resumed ones first).
     pub load_packages: Vec<LoadPackageInfo>,
     /// Total rows per table in the warehouse after the run.
+    #[serde(default)]
     pub total_rows: IndexMap<String, u64>,
     /// Wall time of the run.
     #[serde(skip)]

@@ -21,8 +21,11 @@
 //! ```
 
 mod info;
+pub mod interrupt;
+pub mod trace;
 
-pub use info::{JobInfo, LoadInfo, LoadPackageInfo};
+pub use info::{JobInfo, LoadInfo, LoadPackageInfo, TableInfo};
+pub use trace::{NormalizeInfo, PipelineTrace, Progress, ProgressFn};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -41,7 +44,7 @@ use crate::state::PipelineState;
 use crate::storage::PipelineDir;
 
 /// Builds a [`Pipeline`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PipelineBuilder {
     name: String,
     dataset: Option<String>,
@@ -50,9 +53,33 @@ pub struct PipelineBuilder {
     normalize: NormalizeConfig,
     limit: Option<u64>,
     extract_workers: usize,
+    full_refresh: bool,
+    progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for PipelineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineBuilder")
+            .field("name", &self.name)
+            .field("full_refresh", &self.full_refresh)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PipelineBuilder {
+    /// Full refresh: the next run starts from a fresh schema and state and replaces the whole
+    /// dataset in its load transaction (old data stays until the new load commits).
+    pub fn full_refresh(mut self, on: bool) -> Self {
+        self.full_refresh = on;
+        self
+    }
+
+    /// Reports progress of runs to `f`.
+    pub fn progress(mut self, f: ProgressFn) -> Self {
+        self.progress = Some(f);
+        self
+    }
+
     /// Resources extracted at the same time (`[extract] workers`, default 5).
     pub fn extract_workers(mut self, n: usize) -> Self {
         self.extract_workers = n.max(1);
@@ -119,12 +146,14 @@ impl PipelineBuilder {
             normalize: self.normalize,
             limit: self.limit,
             extract_workers: self.extract_workers,
+            full_refresh: self.full_refresh,
+            progress: self.progress,
         })
     }
 }
 
 /// A pipeline: name, destination (DuckDB file), dataset and working dir.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Pipeline {
     name: String,
     dataset: String,
@@ -133,6 +162,19 @@ pub struct Pipeline {
     normalize: NormalizeConfig,
     limit: Option<u64>,
     extract_workers: usize,
+    full_refresh: bool,
+    progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("name", &self.name)
+            .field("dataset", &self.dataset)
+            .field("warehouse", &self.warehouse)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Pipeline {
@@ -146,6 +188,8 @@ impl Pipeline {
             normalize: NormalizeConfig::default(),
             limit: None,
             extract_workers: 5,
+            full_refresh: false,
+            progress: None,
         }
     }
 
@@ -169,8 +213,11 @@ impl Pipeline {
         &self.dir
     }
 
-    /// The stored schema, or a new one.
+    /// The stored schema, or a new one (always a new one while a full refresh is pending).
     pub fn schema(&self) -> Result<Schema> {
+        if self.full_refresh || self.refresh_pending().is_some() {
+            return Ok(dlt_dict::new_schema(&self.name));
+        }
         let path = self.dir.schema_path(&self.name);
         match std::fs::read(&path) {
             Ok(bytes) => {
@@ -188,10 +235,34 @@ impl Pipeline {
         }
     }
 
-    /// The local state, or a new one.
+    /// The local state, or a new one (always a new one while a full refresh is pending).
     pub fn state(&self) -> Result<PipelineState> {
+        if self.full_refresh || self.refresh_pending().is_some() {
+            return Ok(PipelineState::new(&self.name, &self.dataset, &self.name));
+        }
         Ok(PipelineState::load(&self.dir.state_path())?
             .unwrap_or_else(|| PipelineState::new(&self.name, &self.dataset, &self.name)))
+    }
+
+    /// The trace of the last run (`trace.json`), the counterpart of dlt's `last_trace`.
+    pub fn last_trace(&self) -> Result<Option<PipelineTrace>> {
+        PipelineTrace::load(&self.dir.root().join("trace.json"))
+    }
+
+    fn refresh_marker(&self) -> PathBuf {
+        self.dir.root().join("full_refresh.json")
+    }
+
+    /// The load id of a full-refresh package not yet committed.
+    fn refresh_pending(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.refresh_marker()).ok()?;
+        serde_json::from_str::<String>(&text).ok()
+    }
+
+    fn report(&self, p: Progress) {
+        if let Some(f) = &self.progress {
+            f(&p);
+        }
     }
 
     fn lock(&self) -> Result<File> {
@@ -219,6 +290,16 @@ impl Pipeline {
         for id in discarded {
             tracing::info!(load_id = %id, "Discarded an unfinished package of an interrupted run.");
         }
+        if let Some(id) = self.refresh_pending()
+            && !self.dir.extracted(&id).exists()
+            && !self.dir.normalized(&id).exists()
+        {
+            // The full refresh never got a complete package: nothing was dropped, the old
+            // state and data are intact.
+            tracing::warn!(load_id = %id, "A full refresh was interrupted before its data was extracted; the old data and state are kept. Run it again with --full-refresh.");
+            let m = self.refresh_marker();
+            std::fs::remove_file(&m).map_err(|e| Error::io(&m, e))?;
+        }
         let mut schema = self.schema()?;
         for id in self.dir.list("normalize/extracted")? {
             if self.dir.normalized(&id).exists() || self.dir.loaded(&id).exists() {
@@ -244,6 +325,7 @@ impl Pipeline {
     }
 
     fn load_one(&mut self, client: &mut DuckDbClient, load_id: &str) -> Result<LoadedPackage> {
+        let refresh = self.refresh_pending().as_deref() == Some(load_id);
         let mut state = self.state()?;
         let package_schema = load::package_schema(&self.dir, load_id)
             .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
@@ -253,7 +335,10 @@ impl Pipeline {
             serde_json::json!(chrono::Utc::now().to_rfc3339()),
         );
         state.bump();
-        let pkg = load::load_package(&self.dir, load_id, client, &self.dataset, &state)
+        let opts = load::LoadOptions {
+            replace_dataset: refresh,
+        };
+        let pkg = load::load_package_with(&self.dir, load_id, client, &self.dataset, &state, opts)
             .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
         // The warehouse is committed: the local copies follow it.
         state.save(&self.dir.state_path())?;
@@ -261,36 +346,95 @@ impl Pipeline {
             &self.dir.schema_path(&self.name),
             dlt_dict::to_json_string_pretty(&package_schema).as_bytes(),
         )?;
+        if refresh {
+            let m = self.refresh_marker();
+            std::fs::remove_file(&m).map_err(|e| Error::io(&m, e))?;
+            self.full_refresh = false;
+        }
         Ok(pkg)
     }
 
-    /// Runs `source`: finishes pending work, then extracts, normalizes and loads it.
-    pub fn run(&mut self, mut source: Source) -> Result<LoadInfo> {
+    /// Runs `source`: finishes pending work, then extracts, normalizes and loads it. The
+    /// run's trace is saved as `trace.json` (see [`Pipeline::last_trace`]).
+    pub fn run(&mut self, source: Source) -> Result<LoadInfo> {
+        let (mut trace, started) = PipelineTrace::start(&self.name, self.full_refresh);
+        let result = self.run_traced(source, &mut trace);
+        trace.elapsed_secs = started.elapsed().as_secs_f64();
+        let step = trace::PipelineTrace::begin("run");
+        trace.end(step, result.as_ref().err()).load_info = result.as_ref().ok().cloned();
+        if let Some(last) = trace.steps.last_mut() {
+            last.elapsed_secs = trace.elapsed_secs;
+        }
+        if let Err(e) = trace.save(&self.dir.root().join("trace.json")) {
+            tracing::warn!("cannot save the trace of pipeline {}: {e}", self.name);
+        }
+        result
+    }
+
+    fn run_traced(&mut self, mut source: Source, trace: &mut PipelineTrace) -> Result<LoadInfo> {
         let started = Instant::now();
         let _lock = self.lock()?;
+        if self.full_refresh {
+            // Pending packages hold data of the state being dropped.
+            for sub in ["normalize/extracted", "load/normalized"] {
+                for id in self.dir.list(sub)? {
+                    let p = self.dir.root().join(sub).join(&id);
+                    std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+                    tracing::info!(load_id = %id, "Full refresh: dropped a pending package.");
+                }
+            }
+        }
         let mut packages = Vec::new();
         for p in self.resume_locked()? {
             packages.push(p);
         }
+        interrupt::check()?;
 
         // Extract.
+        let t = PipelineTrace::begin("extract");
+        self.report(Progress::Step("extract"));
         let mut writer = PackageWriter::new(&self.dir, &self.name)
             .map_err(|e| e.in_step(&self.name, "extract", None))?;
         writer.set_limit(self.limit);
         let load_id = writer.load_id().to_string();
-        let extracted =
-            crate::extract::extract_resources(&writer, &mut source.resources, self.extract_workers);
+        if self.full_refresh {
+            crate::storage::write_atomic(
+                &self.refresh_marker(),
+                serde_json::to_string(&load_id)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            )?;
+        }
+        let mut extract_info = trace::ExtractInfo {
+            load_id: Some(load_id.clone()),
+            ..Default::default()
+        };
+        let extracted = interrupt::check().and_then(|_| {
+            crate::extract::extract_resources(&writer, &mut source.resources, self.extract_workers)
+        });
         if let Err(e) = extracted {
             writer.abort();
-            return Err(e.in_step(&self.name, "extract", Some(&load_id)));
+            let e = e.in_step(&self.name, "extract", Some(&load_id));
+            trace.end(t, Some(&e)).extract_info = Some(extract_info);
+            return Err(e);
         }
-        writer
-            .finish()
-            .map_err(|e| e.in_step(&self.name, "extract", Some(&load_id)))?;
+        for (resource, items) in writer.resource_items() {
+            extract_info.resource_items.insert(resource.clone(), items);
+            self.report(Progress::ResourceExtracted { resource, items });
+        }
+        if let Err(e) = writer.finish() {
+            let e = e.in_step(&self.name, "extract", Some(&load_id));
+            trace.end(t, Some(&e));
+            return Err(e);
+        }
+        trace.end(t, None).extract_info = Some(extract_info);
         crate::fault::point("after_extract");
         tracing::info!(load_id = %load_id, elapsed = ?started.elapsed(), "Extracted.");
+        interrupt::check()?;
 
         // Normalize.
+        let t = PipelineTrace::begin("normalize");
+        self.report(Progress::Step("normalize"));
         let normalize_started = Instant::now();
         let mut schema = self.schema()?;
         if let Err(e) =
@@ -302,24 +446,56 @@ impl Pipeline {
                 let p = self.dir.extracted(&load_id);
                 let _ = std::fs::remove_dir_all(&p);
             }
-            return Err(e.in_step(&self.name, "normalize", Some(&load_id)));
+            let e = e.in_step(&self.name, "normalize", Some(&load_id));
+            trace.end(t, Some(&e));
+            return Err(e);
         }
+        let mut normalize_info = NormalizeInfo::default();
+        if let Ok(m) = crate::storage::read_json::<crate::storage::NormalizedManifest>(
+            &self.dir.normalized(&load_id).join("package.json"),
+        ) {
+            for j in &m.jobs {
+                *normalize_info
+                    .row_counts
+                    .entry(j.table.clone())
+                    .or_insert(0) += j.rows;
+            }
+        }
+        self.report(Progress::Normalized {
+            rows: normalize_info.row_counts.values().sum(),
+        });
+        trace.end(t, None).normalize_info = Some(normalize_info);
         crate::fault::point("after_normalize");
         tracing::info!(load_id = %load_id, elapsed = ?normalize_started.elapsed(), "Normalized.");
+        interrupt::check()?;
 
         // Load.
+        let t = PipelineTrace::begin("load");
         let load_started = Instant::now();
-        let mut client = DuckDbClient::open(&self.warehouse)
-            .map_err(|e| e.in_step(&self.name, "load", Some(&load_id)))?;
-        packages.push(self.load_one(&mut client, &load_id)?);
+        self.report(Progress::Step("load"));
+        let loaded = DuckDbClient::open(&self.warehouse)
+            .map_err(|e| e.in_step(&self.name, "load", Some(&load_id)))
+            .and_then(|mut client| {
+                let pkg = self.load_one(&mut client, &load_id)?;
+                Ok((client, pkg))
+            });
+        let (client, pkg) = match loaded {
+            Ok(x) => x,
+            Err(e) => {
+                trace.end(t, Some(&e));
+                return Err(e);
+            }
+        };
+        packages.push(pkg);
         tracing::info!(load_id = %load_id, elapsed = ?load_started.elapsed(), "Loaded.");
 
         let mut info = LoadInfo::new(&self.name, &self.dataset, &self.warehouse, packages);
         info.elapsed = started.elapsed();
-        for t in info.tables() {
-            let n = client.row_count(&self.dataset, &t)?;
-            info.total_rows.insert(t, n);
+        for tbl in info.tables() {
+            let n = client.row_count(&self.dataset, &tbl)?;
+            info.total_rows.insert(tbl, n);
         }
+        trace.end(t, None).load_info = Some(info.clone());
         Ok(info)
     }
 }

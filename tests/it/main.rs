@@ -3,6 +3,14 @@
 mod util;
 
 mod bad_input;
+mod cli_common;
+mod cli_errors;
+mod cli_help;
+mod cli_logging;
+mod cli_pipeline;
+mod cli_sources;
+mod cli_sync;
+mod config_resolution;
 mod crash;
 mod init;
 mod library;

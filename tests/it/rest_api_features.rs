@@ -10,7 +10,7 @@ use wiremock::matchers::{path, query_param};
 use super::{Api, ids, items, ok, project, sync};
 
 #[test]
-fn flat_shorthand_merges_on_id_and_says_merge_appends_for_now() {
+fn flat_shorthand_merges_on_id() {
     let api = Api::start();
     let base = api.uri();
     api.mount(Mock::given(path("/v1/orders")).respond_with(ok(
@@ -20,9 +20,10 @@ fn flat_shorthand_merges_on_id_and_says_merge_appends_for_now() {
     let p = project(&format!(
         "base_url: {base}/v1\nheaders:\n  X-Client: dango-test\nendpoints:\n  - orders\n  - name: people\n    path: users\n    data_selector: items\n"
     ));
-    sync(&p).success().stderr(contains(
-        "write_disposition `merge` is not implemented by the loader yet",
-    ));
+    sync(&p).success();
+    assert_eq!(ids(&p, "raw_api.orders"), [1, 2]);
+    // A second sync of the same rows merges on `id`: no duplicates.
+    sync(&p).success();
     assert_eq!(ids(&p, "raw_api.orders"), [1, 2]);
     assert_eq!(ids(&p, "raw_api.people"), [5, 6]);
     let cols = p.columns("raw_api", "orders");

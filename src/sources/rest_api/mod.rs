@@ -30,7 +30,6 @@ use serde_json::Value;
 use crate::config::Project;
 use crate::error::{Error, Result};
 use crate::extract::ItemWriter;
-use crate::schema::WriteDisposition;
 use crate::sources::{Resource, Source};
 use crate::storage::ResourceHints;
 use auth::{Auth, AuthResolver};
@@ -157,14 +156,6 @@ pub fn build_with(name: &str, cfg: &RestApiConfig, ctx: &BuildContext<'_>) -> Re
                 )));
             }
             cur = parent_of.get(&c).cloned().flatten();
-        }
-    }
-    for n in &nodes {
-        if n.hints.write_disposition == WriteDisposition::Merge {
-            tracing::warn!(
-                "resource `{}`: write_disposition `merge` is not implemented by the loader yet; rows are appended (a re-sync loads changed and unchanged rows again). Set `write_disposition: replace` to reload the table on each sync instead",
-                n.name
-            );
         }
     }
     let client = HttpClient::new(ctx.http.clone(), redactor)?;
@@ -392,6 +383,7 @@ fn compile(
             name: r.name.clone(),
             table_name,
             write_disposition: r.write_disposition,
+            merge_strategy: r.merge_strategy,
             primary_key: r.primary_key.clone(),
             merge_key: r.merge_key.clone(),
             columns: r.columns.clone(),

@@ -93,6 +93,8 @@ pub struct ResourceConfig {
     pub table_name: Option<String>,
     /// Write disposition.
     pub write_disposition: WriteDisposition,
+    /// Merge strategy from dlt's dict form (`{disposition: merge, strategy: upsert}`).
+    pub merge_strategy: Option<crate::schema::MergeStrategy>,
     /// Primary key columns.
     pub primary_key: Vec<String>,
     /// Merge key columns.
@@ -399,6 +401,7 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
         return Err(err(ctx, "resource name is empty"));
     }
     let ctx = format!(".resources.{name}");
+    let mut merge_strategy = None;
     let write_disposition = match m.get("write_disposition") {
         None | Some(Value::Null) => WriteDisposition::Append,
         Some(v) => match v {
@@ -406,6 +409,21 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
             Value::String(s) if s == "replace" => WriteDisposition::Replace,
             Value::String(s) if s == "merge" => WriteDisposition::Merge,
             Value::Object(o) if o.get("disposition").and_then(Value::as_str) == Some("merge") => {
+                if let Some(s) = o.get("strategy") {
+                    let parsed = s.as_str().and_then(crate::schema::MergeStrategy::parse);
+                    match parsed {
+                        Some(st) => merge_strategy = Some(st),
+                        None => {
+                            return Err(err(
+                                &format!("{ctx}.write_disposition.strategy"),
+                                format!(
+                                    "`{s}` is not one of {}",
+                                    crate::schema::MergeStrategy::NAMES.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                }
                 WriteDisposition::Merge
             }
             other => {
@@ -453,6 +471,7 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
         include_from_parent,
         table_name,
         write_disposition,
+        merge_strategy,
         primary_key: columns_list(m.get("primary_key"), &format!("{ctx}.primary_key"))?,
         merge_key: columns_list(m.get("merge_key"), &format!("{ctx}.merge_key"))?,
         max_table_nesting,

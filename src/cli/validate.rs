@@ -1,0 +1,125 @@
+//! `dango validate`: config, secrets and paths, without syncing.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::json;
+
+use crate::config::redact::redact;
+use crate::config::{SUPPORTED_TYPES, SourceConfig, SourcesFile};
+
+/// Arguments of `dango validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `dango validate`.
+pub fn run(project: Option<PathBuf>, verbose: u8, args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let project = super::project(project)?;
+    let mut problems: Vec<String> = Vec::new();
+    let mut checked: Vec<String> = Vec::new();
+    let settings = match project.settings() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    let runtime = settings.as_ref().and_then(|s| match s.runtime() {
+        Ok(r) => Some(r),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    });
+    super::init_logging(verbose, runtime.as_ref());
+    if let Some(s) = &settings {
+        for r in [
+            s.extract(None).err(),
+            s.normalize().err(),
+            s.load_settings().err(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            problems.push(r.to_string());
+        }
+    }
+    let path = project.sources_file();
+    let text = std::fs::read_to_string(&path).map_err(|e| crate::Error::io(&path, e))?;
+    let (file, file_problems) = SourcesFile::parse_with_problems(&text, &path);
+    problems.extend(file_problems.iter().map(|p| p.to_string()));
+    if let (Some(file), Some(settings)) = (file, &settings) {
+        checked.push(format!(
+            "{}: {} source(s)",
+            path.display(),
+            file.sources.len()
+        ));
+        for s in &file.sources {
+            if !crate::config::DANGO_TYPES.contains(&s.source_type.as_str()) {
+                continue;
+            }
+            let before = problems.len();
+            for e in s.config_problems(settings) {
+                problems.push(format!("source `{}`: {e}", s.name));
+            }
+            if SUPPORTED_TYPES.contains(&s.source_type.as_str()) {
+                match s.config(settings.env()) {
+                    Ok(SourceConfig::LocalFiles(cfg)) => match cfg.matching_files(project.root()) {
+                        Ok(files) => checked.push(format!(
+                            "source `{}`: {} file(s) match",
+                            s.name,
+                            files.len()
+                        )),
+                        Err(e) => problems.push(format!("source `{}`: {e}", s.name)),
+                    },
+                    Ok(SourceConfig::RestApi(_)) => {
+                        checked.push(format!("source `{}`: rest_api config is valid", s.name))
+                    }
+                    Err(e) => problems.push(e.to_string()),
+                }
+            }
+            tracing::debug!(source = %s.name, "checked source `{}`: {} problem(s)", s.name, problems.len() - before);
+            if let Some(r) = s.resolved_block(settings.env()) {
+                tracing::debug!(source = %s.name, "resolved config block: {}", serde_json::to_string(&r.block).unwrap_or_default());
+            }
+        }
+    }
+    let problems: Vec<String> = problems.iter().map(|p| redact(p)).collect();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"ok": problems.is_empty(), "checked": checked, "problems": problems})
+            )?
+        );
+    } else if problems.is_empty() {
+        for c in &checked {
+            println!("ok  {c}");
+        }
+        println!("Everything is valid. Run `dango sync` to load.");
+    } else {
+        for c in &checked {
+            println!("ok  {c}");
+        }
+        println!("{} problem(s):", problems.len());
+        for p in &problems {
+            let mut lines = p.lines();
+            if let Some(first) = lines.next() {
+                println!("  - {first}");
+            }
+            for l in lines {
+                println!("    {l}");
+            }
+        }
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
