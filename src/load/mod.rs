@@ -161,6 +161,13 @@ pub fn load_package_with(
         // Merge tables load into the staging dataset first, then merge from there.
         let staging = format!("{dataset}_staging");
         let merge_roots = merge_roots(&schema, &manifest);
+        // Append and replace inserts need not keep the job files' row order (SQL tables
+        // have none); dropping it lets DuckDB insert in parallel with far less memory. Merge
+        // keeps it: without `dedup_sort`, which duplicate survives follows the input order.
+        client.execute(&format!(
+            "SET preserve_insertion_order = {}",
+            !merge_roots.is_empty()
+        ))?;
         if !merge_roots.is_empty() {
             prepare_staging(client, &staging, &schema, &merge_roots)?;
         }

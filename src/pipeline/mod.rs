@@ -35,7 +35,7 @@ use fs4::fs_std::FileExt;
 
 use crate::error::{Error, Result};
 use crate::extract::PackageWriter;
-use crate::load::destinations::duckdb::DuckDbClient;
+use crate::load::destinations::duckdb::{DuckDbClient, DuckDbOptions};
 use crate::load::{self, LoadedPackage};
 use crate::normalize::{self, NormalizeConfig};
 use crate::schema::{Schema, dlt_dict};
@@ -55,6 +55,7 @@ pub struct PipelineBuilder {
     extract_workers: usize,
     full_refresh: bool,
     progress: Option<ProgressFn>,
+    duckdb_options: DuckDbOptions,
 }
 
 impl std::fmt::Debug for PipelineBuilder {
@@ -95,6 +96,12 @@ impl PipelineBuilder {
     /// DuckDB file; default `<name>.duckdb` in the current dir, as dlt.
     pub fn duckdb(mut self, path: impl Into<PathBuf>) -> Self {
         self.warehouse = Some(path.into());
+        self
+    }
+
+    /// DuckDB settings for the warehouse connection (default: [`DuckDbOptions::default`]).
+    pub fn duckdb_options(mut self, options: DuckDbOptions) -> Self {
+        self.duckdb_options = options;
         self
     }
 
@@ -148,6 +155,7 @@ impl PipelineBuilder {
             extract_workers: self.extract_workers,
             full_refresh: self.full_refresh,
             progress: self.progress,
+            duckdb_options: self.duckdb_options,
         })
     }
 }
@@ -164,6 +172,7 @@ pub struct Pipeline {
     extract_workers: usize,
     full_refresh: bool,
     progress: Option<ProgressFn>,
+    duckdb_options: DuckDbOptions,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -190,6 +199,7 @@ impl Pipeline {
             extract_workers: 5,
             full_refresh: false,
             progress: None,
+            duckdb_options: DuckDbOptions::default(),
         }
     }
 
@@ -316,7 +326,7 @@ impl Pipeline {
         if pending.is_empty() {
             return Ok(loaded);
         }
-        let mut client = DuckDbClient::open(&self.warehouse)?;
+        let mut client = DuckDbClient::open_with(&self.warehouse, &self.duckdb_options)?;
         for id in pending {
             tracing::info!(load_id = %id, "Loading a pending normalized package.");
             loaded.push(self.load_one(&mut client, &id)?);
@@ -473,7 +483,7 @@ impl Pipeline {
         let t = PipelineTrace::begin("load");
         let load_started = Instant::now();
         self.report(Progress::Step("load"));
-        let loaded = DuckDbClient::open(&self.warehouse)
+        let loaded = DuckDbClient::open_with(&self.warehouse, &self.duckdb_options)
             .map_err(|e| e.in_step(&self.name, "load", Some(&load_id)))
             .and_then(|mut client| {
                 let pkg = self.load_one(&mut client, &load_id)?;

@@ -33,7 +33,12 @@ const SETTINGS: &[(&str, &str)] = &[
 
 impl RawDatabase {
     /// Opens (or creates) the database file at `path`.
-    pub fn open(path: &Path, read_only: bool) -> Result<RawDatabase, String> {
+    /// `extra` settings (name, value) are applied after ours, so they win.
+    pub fn open(
+        path: &Path,
+        read_only: bool,
+        extra: &[(String, String)],
+    ) -> Result<RawDatabase, String> {
         let cpath = CString::new(path.to_string_lossy().as_bytes())
             .map_err(|_| "the warehouse path contains a NUL byte".to_string())?;
         let mut config: ffi::duckdb_config = ptr::null_mut();
@@ -45,13 +50,26 @@ impl RawDatabase {
         if read_only {
             settings.push(("access_mode", "READ_ONLY"));
         }
+        for (k, v) in extra {
+            settings.push((k.as_str(), v.as_str()));
+        }
         for (k, v) in settings {
             let (k, v) = (
                 CString::new(k).unwrap_or_default(),
                 CString::new(v).unwrap_or_default(),
             );
             // SAFETY: valid config and NUL-terminated strings.
-            unsafe { ffi::duckdb_set_config(config, k.as_ptr(), v.as_ptr()) };
+            if unsafe { ffi::duckdb_set_config(config, k.as_ptr(), v.as_ptr()) }
+                != ffi::DuckDBSuccess
+            {
+                // SAFETY: config was created above.
+                unsafe { ffi::duckdb_destroy_config(&mut config) };
+                return Err(format!(
+                    "invalid DuckDB setting {}={}: unknown name or bad value",
+                    k.to_string_lossy(),
+                    v.to_string_lossy()
+                ));
+            }
         }
         let mut db: ffi::duckdb_database = ptr::null_mut();
         let mut err: *mut std::os::raw::c_char = ptr::null_mut();
