@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::storage;
 
 mod slots;
+pub mod drop;
 pub mod warehouse;
 pub use slots::SourceState;
 
