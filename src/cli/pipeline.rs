@@ -520,7 +520,11 @@ fn print_cursors(sources_state: &serde_json::Value) {
                 for (path, e) in inc {
                     let v = |k: &str| {
                         e.get(k)
-                            .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+                            .map(|x| {
+                                x.as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| x.to_string())
+                            })
                             .unwrap_or_else(|| "null".into())
                     };
                     lines.push(format!(

@@ -63,9 +63,14 @@ fn resource_rows(
 }
 
 /// The last committed load: id and time.
-fn last_load(client: Option<&DuckDbClient>, dataset: &str, schema: &str) -> Option<(String, String)> {
+fn last_load(
+    client: Option<&DuckDbClient>,
+    dataset: &str,
+    schema: &str,
+) -> Option<(String, String)> {
     let c = client?;
-    c.table_columns(dataset, crate::schema::LOADS_TABLE).ok()??;
+    c.table_columns(dataset, crate::schema::LOADS_TABLE)
+        .ok()??;
     c.conn()
         .query_row(
             &format!(
@@ -81,11 +86,14 @@ fn last_load(client: Option<&DuckDbClient>, dataset: &str, schema: &str) -> Opti
 
 /// `sync-state` data: per resource, cursors, rows of the last sync and in total, last sync.
 pub(super) fn sync_state_json(view: &PipelineView) -> anyhow::Result<Value> {
-    let state = view.state()?.unwrap_or_else(|| {
-        PipelineState::new(&view.name, &view.dataset, &view.name)
-    });
+    let state = view
+        .state()?
+        .unwrap_or_else(|| PipelineState::new(&view.name, &view.dataset, &view.name));
     let schema = view.schema()?;
-    let schema_name = schema.as_ref().map(|s| s.name.clone()).unwrap_or(view.name.clone());
+    let schema_name = schema
+        .as_ref()
+        .map(|s| s.name.clone())
+        .unwrap_or(view.name.clone());
     let src = state.source(&schema_name);
     let client = if view.warehouse.exists() {
         DuckDbClient::open_read_only(&view.warehouse).ok()
@@ -164,7 +172,10 @@ pub(super) fn sync_state(view: &PipelineView, as_json: bool) -> anyhow::Result<E
     }
     let resources = data["resources"].as_array().cloned().unwrap_or_default();
     if resources.is_empty() {
-        println!("Pipeline {} has no resources yet. Run `dango sync {}`.", view.name, view.name);
+        println!(
+            "Pipeline {} has no resources yet. Run `dango sync {}`.",
+            view.name, view.name
+        );
     }
     for r in &resources {
         println!("resource: {}", text(&r["resource"]));
@@ -240,7 +251,11 @@ fn list(v: &[String]) -> String {
 }
 
 /// `dango pipeline <name> drop`.
-pub(super) fn drop_cmd(view: &PipelineView, args: &DropArgs, as_json: bool) -> anyhow::Result<ExitCode> {
+pub(super) fn drop_cmd(
+    view: &PipelineView,
+    args: &DropArgs,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
     if args.resources.is_empty() && !args.drop_all && args.state_paths.is_empty() {
         bail!(
             "name what to drop: resources (`dango pipeline {0} drop orders`, `re:^ord`), --drop-all, or --state-paths; see `dango pipeline {0} info` for the resources",
@@ -278,7 +293,14 @@ pub(super) fn drop_cmd(view: &PipelineView, args: &DropArgs, as_json: bool) -> a
     } else {
         None
     };
-    let plan = drop::plan(&schema, &state, &schema.name, &req, client.as_ref(), &view.dataset)?;
+    let plan = drop::plan(
+        &schema,
+        &state,
+        &schema.name,
+        &req,
+        client.as_ref(),
+        &view.dataset,
+    )?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
@@ -290,8 +312,14 @@ pub(super) fn drop_cmd(view: &PipelineView, args: &DropArgs, as_json: bool) -> a
         println!("Selected schema: {}", plan.schema_name);
         println!("Selected resource(s): {}", list(&plan.resources));
         println!("Table(s) to drop: {}", list(&plan.tables));
-        println!("\twith data in destination: {}", list(&plan.tables_with_data));
-        println!("Resource(s) state to reset: {}", list(&plan.resource_states));
+        println!(
+            "\twith data in destination: {}",
+            list(&plan.tables_with_data)
+        );
+        println!(
+            "Resource(s) state to reset: {}",
+            list(&plan.resource_states)
+        );
         println!("Source state path(s) to reset: {}", list(&plan.state_paths));
     }
     if plan.is_empty() {
@@ -299,9 +327,7 @@ pub(super) fn drop_cmd(view: &PipelineView, args: &DropArgs, as_json: bool) -> a
         return Ok(ExitCode::SUCCESS);
     }
     if !args.yes && !super::confirm("Do you want to apply these changes?") {
-        bail!(
-            "drop not confirmed; nothing was changed. Pass -y to apply it without a prompt"
-        );
+        bail!("drop not confirmed; nothing was changed. Pass -y to apply it without a prompt");
     }
     drop::apply(
         &plan,

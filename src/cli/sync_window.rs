@@ -81,16 +81,25 @@ mod tests {
     fn windows_and_conflicts() {
         let today = d("2024-03-31");
         assert_eq!(parse_window(None, None, None, today).unwrap(), None);
-        let w = parse_window(None, None, Some("7d"), today).unwrap().unwrap();
+        let w = parse_window(None, None, Some("7d"), today)
+            .unwrap()
+            .unwrap();
         assert_eq!(w.since, Some(d("2024-03-24")));
-        let w = parse_window(None, None, Some("1m"), today).unwrap().unwrap();
+        let w = parse_window(None, None, Some("1m"), today)
+            .unwrap()
+            .unwrap();
         assert_eq!(w.since, Some(d("2024-02-29")));
-        let w = parse_window(None, None, Some("2w"), today).unwrap().unwrap();
+        let w = parse_window(None, None, Some("2w"), today)
+            .unwrap()
+            .unwrap();
         assert_eq!(w.since, Some(d("2024-03-17")));
         let w = parse_window(Some("2024-01-01"), Some("2024-02-01"), None, today)
             .unwrap()
             .unwrap();
-        assert_eq!((w.since, w.until), (Some(d("2024-01-01")), Some(d("2024-02-01"))));
+        assert_eq!(
+            (w.since, w.until),
+            (Some(d("2024-01-01")), Some(d("2024-02-01")))
+        );
         assert!(parse_window(Some("2024-01-01"), None, Some("7d"), today).is_err());
         assert!(parse_window(Some("2024-02-01"), Some("2024-01-01"), None, today).is_err());
         assert!(parse_window(Some("01/02/2024"), None, None, today).is_err());

@@ -12,8 +12,8 @@ use sha3::{Digest, Sha3_256};
 use crate::error::{Error, Result};
 use crate::storage;
 
-mod slots;
 pub mod drop;
+mod slots;
 pub mod warehouse;
 pub use slots::SourceState;
 

@@ -199,12 +199,23 @@ fn second_sync_asks_only_for_new_records_and_skips_the_boundary() {
     assert_eq!(r["rows_total"], 4);
     assert_eq!(r["rows_last_sync"], 0);
     assert!(r["last_synced_at"].as_str().is_some());
-    let out = p.dango().args(["pipeline", "api", "sync-state"]).output().unwrap();
+    let out = p
+        .dango()
+        .args(["pipeline", "api", "sync-state"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("resource: items"), "{text}");
-    assert!(text.contains("last_value: 2024-01-04T03:00:00+02:00"), "{text}");
+    assert!(
+        text.contains("last_value: 2024-01-04T03:00:00+02:00"),
+        "{text}"
+    );
     assert!(text.contains("rows in total: 4"), "{text}");
-    let out = p.dango().args(["pipeline", "api", "info"]).output().unwrap();
+    let out = p
+        .dango()
+        .args(["pipeline", "api", "info"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("api.items cursor updated_at: last_value 2024-01-04T03:00:00+02:00"),
@@ -301,14 +312,21 @@ fn drop_then_resync_loads_from_the_initial_value() {
     assert!(!out.status.success());
     let plan = String::from_utf8_lossy(&out.stdout);
     assert!(plan.contains("Table(s) to drop: ['items']"), "{plan}");
-    assert!(plan.contains("Resource(s) state to reset: ['items']"), "{plan}");
+    assert!(
+        plan.contains("Resource(s) state to reset: ['items']"),
+        "{plan}"
+    );
     assert_eq!(ids(&p), vec![1, 2, 3]);
     let out = p
         .dango()
         .args(["pipeline", "api", "drop", "re:^it", "-y"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!p.tables("raw_api").contains(&"items".to_string()));
     assert!(cursor(&p).is_null());
     // The warehouse state was reset in the same step.
@@ -318,10 +336,21 @@ fn drop_then_resync_loads_from_the_initial_value() {
     // --state-only keeps the table; --state-paths reset a path of the source state.
     let out = p
         .dango()
-        .args(["pipeline", "api", "drop", "--state-paths", "resources.items.incremental", "-y"])
+        .args([
+            "pipeline",
+            "api",
+            "drop",
+            "--state-paths",
+            "resources.items.incremental",
+            "-y",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(cursor(&p).is_null());
     assert_eq!(ids(&p), vec![1, 2, 3]);
     let out = p
@@ -413,8 +442,16 @@ fn state_and_schema_are_restored_from_the_warehouse() {
     let before = cursor(&p);
     let dir = p.path().join(".dlt/pipelines");
     std::fs::remove_dir_all(&dir).unwrap();
-    let out = p.dango().args(["pipeline", "api", "sync"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = p
+        .dango()
+        .args(["pipeline", "api", "sync"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Restoring from destination"));
     assert_eq!(cursor(&p), before);
     assert!(dir.join("api/schemas/api.schema.json").is_file());
@@ -457,4 +494,106 @@ fn local_files_incremental() {
             .collect::<Vec<_>>(),
         vec!["1", "2", "3", "4"]
     );
+}
+
+#[test]
+fn row_order_desc_stops_paging_once_rows_leave_the_range() {
+    let api = Api::start();
+    let pages = [
+        vec![
+            rec(10, "2024-01-10T00:00:00Z", "j"),
+            rec(9, "2024-01-09T00:00:00Z", "i"),
+        ],
+        vec![
+            rec(8, "2024-01-08T00:00:00Z", "h"),
+            rec(7, "2023-12-31T00:00:00Z", "g"),
+        ],
+        vec![rec(6, "2023-12-30T00:00:00Z", "f")],
+    ];
+    for (i, page) in pages.iter().enumerate() {
+        api.mount(
+            Mock::given(path("/items"))
+                .and(wiremock::matchers::query_param("page", (i + 1).to_string()))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": page}))),
+        );
+    }
+    api.mount(
+        Mock::given(path("/items"))
+            .and(wiremock::matchers::query_param("page", "4"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": []}))),
+    );
+    let cfg = |order: &str| {
+        format!(
+            "client:\n  base_url: {}\nresources:\n  - name: items\n    write_disposition: append\n    endpoint:\n      path: items\n      data_selector: data\n      paginator: {{type: page_number, base_page: 1, total_path: null}}\n      incremental:\n        cursor_path: updated_at\n        initial_value: \"2024-01-01T00:00:00Z\"\n{order}",
+            api.uri()
+        )
+    };
+    let p = project(&cfg("        row_order: desc\n"));
+    sync(&p, &[]);
+    assert_eq!(
+        api.count("/items"),
+        2,
+        "pages after the range must not be fetched"
+    );
+    assert_eq!(ids(&p), vec![8, 9, 10]);
+    // Without row_order every page is read (and filtered).
+    let q = project(&cfg(""));
+    sync(&q, &[]);
+    assert_eq!(api.count("/items"), 2 + 4);
+    assert_eq!(ids(&q), vec![8, 9, 10]);
+}
+
+/// A library resource keeping its own values in the resource and source state slots.
+struct Counter;
+
+impl dango::sources::Resource for Counter {
+    fn hints(&self) -> &dango::storage::ResourceHints {
+        static H: std::sync::OnceLock<dango::storage::ResourceHints> = std::sync::OnceLock::new();
+        H.get_or_init(|| dango::storage::ResourceHints {
+            name: "runs".into(),
+            table_name: "runs".into(),
+            ..Default::default()
+        })
+    }
+
+    fn extract(&mut self, out: &mut dango::extract::ItemWriter<'_>) -> dango::Result<()> {
+        let n = out.state().with_resource("runs", |slot| {
+            let n = slot.get("count").and_then(Value::as_i64).unwrap_or(0) + 1;
+            slot.insert("count".into(), json!(n));
+            n
+        });
+        out.state()
+            .with_source(|s| s.insert("last_run".into(), json!(format!("run {n}"))));
+        out.write_item(&json!({"run": n}))
+    }
+}
+
+#[test]
+fn library_state_slots_persist_with_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = || {
+        dango::pipeline::Pipeline::builder("lib")
+            .duckdb(dir.path().join("w.duckdb"))
+            .working_dir(dir.path().join("p"))
+            .build()
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let src = dango::sources::Source::new("lib", vec![Box::new(Counter)]);
+        build().run(src).unwrap();
+    }
+    let st = dango::state::PipelineState::load(&dir.path().join("p/state.json"))
+        .unwrap()
+        .unwrap();
+    let src = st.source("lib");
+    assert_eq!(src["resources"]["runs"]["count"], 2);
+    assert_eq!(src["last_run"], "run 2");
+    // A fresh working dir gets it back from the warehouse.
+    std::fs::remove_dir_all(dir.path().join("p")).unwrap();
+    let src = dango::sources::Source::new("lib", vec![Box::new(Counter)]);
+    build().run(src).unwrap();
+    let st = dango::state::PipelineState::load(&dir.path().join("p/state.json"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(st.source("lib")["resources"]["runs"]["count"], 3);
 }
