@@ -343,6 +343,9 @@ impl Incremental {
         }
         let min = cfg.last_value_func == "min";
         let mut start_value = stored_last.clone().or_else(|| initial_value.clone());
+        // The newest value seen so far; with lag it stays the stored (unlagged) value, so
+        // re-reading the lag window never moves the cursor back.
+        let seen_value = start_value.clone();
         let lag = cfg.lag.filter(|_| !stateless);
         if let (Some(lag), Some(sv)) = (lag, &start_value)
             && stored_last.is_some()
@@ -379,7 +382,7 @@ impl Incremental {
             cursor,
             resource: resource.to_string(),
             progress: Mutex::new(Progress {
-                last_value: start_value.clone(),
+                last_value: seen_value,
                 hashes: start_hashes.iter().cloned().collect(),
                 rows: 0,
             }),

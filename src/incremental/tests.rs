@@ -113,6 +113,9 @@ fn min_row_order_missing_and_lag() {
     let st = json!({"last_value": "2024-01-05T00:00:00Z"});
     let inc = Incremental::bind("r", &c, &[], Some(&st), None).unwrap();
     assert_eq!(inc.start_value, Some(json!("2024-01-04T23:00:00Z")));
+    // Rows in the lag window are loaded again, but the cursor never moves back.
+    assert!(keep(&inc, json!({"t": "2024-01-04T23:30:00Z"})));
+    assert_eq!(inc.state().unwrap()["last_value"], "2024-01-05T00:00:00Z");
 }
 
 #[test]

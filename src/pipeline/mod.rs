@@ -423,13 +423,20 @@ impl Pipeline {
         interrupt::check()?;
         // A lost or older local state (deleted dir, killed before the local write) follows
         // the warehouse.
-        if let crate::state::warehouse::Restored::State { local, warehouse } =
-            self.sync_destination()?
-        {
-            tracing::warn!(
-                "pipeline {}: the local state (version {local:?}) was older than the destination's (version {warehouse}); restored state and schema from the destination",
-                self.name
-            );
+        match self.sync_destination() {
+            Ok(crate::state::warehouse::Restored::State { local, warehouse }) => {
+                tracing::warn!(
+                    "pipeline {}: the local state (version {local:?}) was older than the destination's (version {warehouse}); restored state and schema from the destination",
+                    self.name
+                );
+            }
+            Ok(_) => {}
+            // Another process writes the warehouse: go on with the local state; the load
+            // waits for the warehouse anyway.
+            Err(e @ Error::WarehouseLocked { .. }) => {
+                tracing::warn!("cannot compare the local state with the destination's: {e}")
+            }
+            Err(e) => return Err(e),
         }
         let mut state = self.state()?;
         let source_state =

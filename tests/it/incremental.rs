@@ -55,7 +55,7 @@ impl Respond for Records {
 }
 
 fn rec(id: i64, t: &str, name: &str) -> Value {
-    json!({"id": id, "updated_at": t, "name": name})
+    json!({"id": id, "updated_at": t, "name": name, "tags": [name]})
 }
 
 /// A project with resource `items` (cursor `updated_at`) against a server over `records`.
@@ -311,7 +311,10 @@ fn drop_then_resync_loads_from_the_initial_value() {
     // Not a terminal: the question is declined and nothing changes.
     assert!(!out.status.success());
     let plan = String::from_utf8_lossy(&out.stdout);
-    assert!(plan.contains("Table(s) to drop: ['items']"), "{plan}");
+    assert!(
+        plan.contains("Table(s) to drop: ['items', 'items__tags']"),
+        "{plan}"
+    );
     assert!(
         plan.contains("Resource(s) state to reset: ['items']"),
         "{plan}"
@@ -327,7 +330,22 @@ fn drop_then_resync_loads_from_the_initial_value() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!p.tables("raw_api").contains(&"items".to_string()));
+    let tables = p.tables("raw_api");
+    assert!(
+        !tables.contains(&"items".to_string()) && !tables.contains(&"items__tags".to_string()),
+        "{tables:?}"
+    );
+    // The warehouse state row written by the drop has no cursor either.
+    let stored = p
+        .scalar("SELECT state FROM raw_api._dlt_pipeline_state ORDER BY _dlt_load_id DESC LIMIT 1");
+    let stored = dango::state::PipelineState::decompress(&stored).unwrap();
+    assert!(
+        stored
+            .source("api")
+            .get("resources")
+            .and_then(|r| r.get("items"))
+            .is_none()
+    );
     assert!(cursor(&p).is_null());
     // The warehouse state was reset in the same step.
     sync(&p, &[]);
