@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod fault;
+pub mod incremental;
 pub mod inspect;
 pub mod load;
 pub mod normalize;

@@ -3,9 +3,11 @@
 mod init;
 pub mod logging;
 mod pipeline;
+mod pipeline_state;
 mod quickstart;
 mod source;
 mod sync;
+mod sync_window;
 mod validate;
 
 use std::io::IsTerminal;

@@ -21,6 +21,10 @@ Examples:
   dango pipeline orders schema --format json
   dango pipeline orders load-package       the last package: state and jobs
   dango pipeline orders failed-jobs
+  dango pipeline orders sync-state         per resource: cursor, rows of the last sync and in total
+  dango pipeline orders drop orders -y     drop a resource's tables and state (also re:REGEX,
+                                           --drop-all, --state-paths P, --state-only)
+  dango pipeline orders sync               restore the local state and schema from the warehouse
 Every verb takes --json. Each source is its own pipeline (name = source name), kept in
 .dlt/pipelines/<name>/.";
 
@@ -72,6 +76,13 @@ pub enum PipelineOp {
     },
     /// Failed jobs and pending packages of failed loads.
     FailedJobs,
+    /// Per resource: cursor path, last_value, initial_value, rows loaded by the last sync and
+    /// in total, when it last synced.
+    SyncState,
+    /// Drops resources' tables (with nested tables) and state, in the warehouse and locally.
+    Drop(super::pipeline_state::DropArgs),
+    /// Drops the local state and schema and restores them from the warehouse.
+    Sync,
 }
 
 /// Runs `dango pipeline`.
@@ -84,6 +95,9 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: PipelineArgs) -> anyhow:
         ),
         Some(n) => n.to_string(),
     };
+    if matches!(args.op, Some(PipelineOp::Sync)) {
+        return super::pipeline_state::sync_from_destination(&project, &name);
+    }
     let view = inspect::open(&project, &name)?;
     match args.op.unwrap_or(PipelineOp::Info) {
         PipelineOp::Info => info(&view, verbose > 0, args.json),
@@ -92,6 +106,9 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: PipelineArgs) -> anyhow:
         PipelineOp::Schema { format } => schema(&view, format),
         PipelineOp::LoadPackage { load_id } => load_package(&view, load_id.as_deref(), args.json),
         PipelineOp::FailedJobs => failed_jobs(&view, args.json),
+        PipelineOp::SyncState => super::pipeline_state::sync_state(&view, args.json),
+        PipelineOp::Drop(d) => super::pipeline_state::drop_cmd(&view, &d, args.json),
+        PipelineOp::Sync => super::pipeline_state::sync_from_destination(&project, &name),
     }
 }
 
@@ -206,6 +223,7 @@ fn info(view: &PipelineView, verbose: bool, as_json: bool) -> anyhow::Result<Exi
         } else {
             println!("Add -v option to see sources state. Note that it could be large.");
         }
+        print_cursors(&sources_state);
         println!();
         println!("Local state:");
         if let Some(l) = d.get("_local").and_then(|l| l.as_object()) {
@@ -485,4 +503,44 @@ fn failed_jobs(view: &PipelineView, as_json: bool) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The incremental cursors of every source and resource, one line each.
+fn print_cursors(sources_state: &serde_json::Value) {
+    let mut lines = Vec::new();
+    if let Some(sources) = sources_state.as_object() {
+        for (src, s) in sources {
+            let Some(rs) = s.get("resources").and_then(|r| r.as_object()) else {
+                continue;
+            };
+            for (r, slot) in rs {
+                let Some(inc) = slot.get("incremental").and_then(|i| i.as_object()) else {
+                    continue;
+                };
+                for (path, e) in inc {
+                    let v = |k: &str| {
+                        e.get(k)
+                            .map(|x| {
+                                x.as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| x.to_string())
+                            })
+                            .unwrap_or_else(|| "null".into())
+                    };
+                    lines.push(format!(
+                        "  {src}.{r} cursor {path}: last_value {} (initial_value {}, {} boundary hash(es))",
+                        v("last_value"),
+                        v("initial_value"),
+                        e.get("unique_hashes").and_then(|h| h.as_array()).map(|a| a.len()).unwrap_or(0)
+                    ));
+                }
+            }
+        }
+    }
+    if !lines.is_empty() {
+        println!("Incremental cursors:");
+        for l in lines {
+            println!("{l}");
+        }
+    }
 }

@@ -24,6 +24,10 @@ Examples:
   dango sync --dry-run                resolve config and show the plan; touch nothing
   dango sync orders --full-refresh -y drop the source's tables and state, load it again
   dango sync --json                   the summary as JSON
+  dango sync api --since 2024-01-01 --until 2024-02-01
+                                      load an ad-hoc window of the incremental resources;
+                                      the saved cursors do not move
+  dango sync api --backfill 7d        the last 7 days again (also 2w, 3m)
 
 One failing source does not stop the others; the exit code is 1 if any failed (130 on
 Ctrl-C). Ctrl-C stops at the next safe point: committed data stays and the next run resumes.
@@ -53,6 +57,17 @@ pub struct SyncArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Load incremental resources from this date (YYYY-MM-DD) instead of their saved cursor;
+    /// the saved cursor does not move.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Load incremental resources up to this date (YYYY-MM-DD, exclusive); the saved cursor
+    /// does not move.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Load the last N days/weeks/months again (7d, 2w, 3m); conflicts with --since/--until.
+    #[arg(long, value_name = "PERIOD")]
+    pub backfill: Option<String>,
 }
 
 /// Outcome of one source.
@@ -68,6 +83,7 @@ pub(crate) struct RunOptions {
     pub limit: Option<u64>,
     pub full_refresh: bool,
     pub progress: Option<ProgressFn>,
+    pub window: Option<crate::incremental::Window>,
 }
 
 fn build_pipeline(
@@ -94,7 +110,8 @@ fn build_pipeline(
         .limit(opts.limit)
         .extract_workers(extract_workers)
         .duckdb_options(settings.duckdb()?)
-        .full_refresh(opts.full_refresh);
+        .full_refresh(opts.full_refresh)
+        .window(opts.window.clone());
     if let Some(p) = &opts.progress {
         b = b.progress(p.clone());
     }
@@ -216,6 +233,17 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let window = super::sync_window::parse_window(
+        args.since.as_deref(),
+        args.until.as_deref(),
+        args.backfill.as_deref(),
+        chrono::Utc::now().date_naive(),
+    )?;
+    if window.is_some() && args.full_refresh {
+        bail!(
+            "--full-refresh cannot be combined with --since/--until/--backfill: a full refresh reloads everything. Run them separately"
+        );
+    }
     if args.dry_run {
         return dry_run(&project, &settings, &selected, &args);
     }
@@ -252,6 +280,7 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
             limit: args.limit,
             full_refresh: args.full_refresh,
             progress: Some(progress),
+            window: window.clone(),
         };
         let run = sync_source(&project, &settings, entry, &opts);
         if let Some(bar) = bar {

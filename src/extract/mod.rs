@@ -30,6 +30,7 @@ pub struct PackageWriter {
     manifest: Mutex<ExtractedManifest>,
     limit: Option<u64>,
     cancelled: AtomicBool,
+    state: crate::state::SourceState,
 }
 
 impl PackageWriter {
@@ -52,12 +53,29 @@ impl PackageWriter {
             load_id,
             limit: None,
             cancelled: AtomicBool::new(false),
+            state: crate::state::SourceState::default(),
         })
     }
 
     /// Caps the number of items taken from each resource.
     pub fn set_limit(&mut self, limit: Option<u64>) {
         self.limit = limit;
+    }
+
+    /// Sets the source state resources read and write while they extract.
+    pub fn set_state(&mut self, state: crate::state::SourceState) {
+        self.state = state;
+    }
+
+    /// The source state of this extract (cursors and custom state slots).
+    pub fn state(&self) -> &crate::state::SourceState {
+        &self.state
+    }
+
+    /// Puts the pipeline state this package will commit into the package
+    /// (`pipeline_state.json`, published with it).
+    pub fn attach_pipeline_state(&self, state: &crate::state::PipelineState) -> Result<()> {
+        state.save(&self.dir.join(crate::state::PACKAGE_STATE_FILE))
     }
 
     /// The load id of the package.
@@ -173,6 +191,13 @@ impl ItemWriter<'_> {
     /// resource failed); resources should stop fetching.
     pub fn is_full(&self) -> bool {
         self.limit.is_some_and(|l| self.items >= l) || self.pkg.is_cancelled()
+    }
+
+    /// The source state of this run: stored cursors and the JSON state slots of the source
+    /// and its resources ([`crate::state::SourceState`]). Values written here are saved with
+    /// the package's data.
+    pub fn state(&self) -> &crate::state::SourceState {
+        &self.pkg.state
     }
 
     /// The resource this writer writes.

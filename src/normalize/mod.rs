@@ -417,6 +417,7 @@ pub fn normalize_package(
         crate::schema::dlt_dict::to_json_string_pretty(schema).as_bytes(),
     )?;
     storage::write_json(&out.join("package.json"), &normalized)?;
+    crate::state::carry_package_state(&src, &out)?;
     storage::publish(&out, &dir.normalized(load_id))?;
     storage::write_atomic(
         &dir.schema_path(&schema.name),

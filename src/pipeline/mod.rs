@@ -56,6 +56,7 @@ pub struct PipelineBuilder {
     full_refresh: bool,
     progress: Option<ProgressFn>,
     duckdb_options: DuckDbOptions,
+    window: Option<crate::incremental::Window>,
 }
 
 impl std::fmt::Debug for PipelineBuilder {
@@ -72,6 +73,13 @@ impl PipelineBuilder {
     /// dataset in its load transaction (old data stays until the new load commits).
     pub fn full_refresh(mut self, on: bool) -> Self {
         self.full_refresh = on;
+        self
+    }
+
+    /// An ad-hoc window for the incrementals of the next runs (`--since/--until`): it replaces
+    /// their `initial_value`/`end_value` and never moves the saved cursors.
+    pub fn window(mut self, w: Option<crate::incremental::Window>) -> Self {
+        self.window = w;
         self
     }
 
@@ -156,6 +164,7 @@ impl PipelineBuilder {
             full_refresh: self.full_refresh,
             progress: self.progress,
             duckdb_options: self.duckdb_options,
+            window: self.window,
         })
     }
 }
@@ -173,6 +182,7 @@ pub struct Pipeline {
     full_refresh: bool,
     progress: Option<ProgressFn>,
     duckdb_options: DuckDbOptions,
+    window: Option<crate::incremental::Window>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -200,6 +210,7 @@ impl Pipeline {
             full_refresh: false,
             progress: None,
             duckdb_options: DuckDbOptions::default(),
+            window: None,
         }
     }
 
@@ -245,13 +256,29 @@ impl Pipeline {
         }
     }
 
-    /// The local state, or a new one (always a new one while a full refresh is pending).
+    /// The local state, or a new one (always a new one while a full refresh is pending; its
+    /// `_state_version` continues the old one, so it is newer than every state it replaces and
+    /// a stale cursor can never be restored over it).
     pub fn state(&self) -> Result<PipelineState> {
+        let local = PipelineState::load(&self.dir.state_path())?;
         if self.full_refresh || self.refresh_pending().is_some() {
-            return Ok(PipelineState::new(&self.name, &self.dataset, &self.name));
+            let mut fresh = PipelineState::new(&self.name, &self.dataset, &self.name);
+            fresh.set_state_version(local.map(|s| s.state_version()).unwrap_or(0));
+            return Ok(fresh);
         }
-        Ok(PipelineState::load(&self.dir.state_path())?
-            .unwrap_or_else(|| PipelineState::new(&self.name, &self.dataset, &self.name)))
+        Ok(local.unwrap_or_else(|| PipelineState::new(&self.name, &self.dataset, &self.name)))
+    }
+
+    /// Restores state and schema from the warehouse if the local ones are missing or older
+    /// (dlt's `sync_destination`). Returns what it did.
+    pub fn sync_destination(&self) -> Result<crate::state::warehouse::Restored> {
+        crate::state::warehouse::restore_if_newer(
+            &self.warehouse,
+            &self.dataset,
+            &self.name,
+            &self.dir,
+            false,
+        )
     }
 
     /// The trace of the last run (`trace.json`), the counterpart of dlt's `last_trace`.
@@ -336,7 +363,11 @@ impl Pipeline {
 
     fn load_one(&mut self, client: &mut DuckDbClient, load_id: &str) -> Result<LoadedPackage> {
         let refresh = self.refresh_pending().as_deref() == Some(load_id);
-        let mut state = self.state()?;
+        // The state extracted with the package is the state its data commits.
+        let mut state = match crate::state::package_state(&self.dir.normalized(load_id))? {
+            Some(s) => s,
+            None => self.state()?,
+        };
         let package_schema = load::package_schema(&self.dir, load_id)
             .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
         state.set_local("first_run", serde_json::json!(false));
@@ -350,6 +381,7 @@ impl Pipeline {
         };
         let pkg = load::load_package_with(&self.dir, load_id, client, &self.dataset, &state, opts)
             .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
+        crate::fault::point("load_before_state_save");
         // The warehouse is committed: the local copies follow it.
         state.save(&self.dir.state_path())?;
         crate::storage::write_atomic(
@@ -399,6 +431,26 @@ impl Pipeline {
             packages.push(p);
         }
         interrupt::check()?;
+        // A lost or older local state (deleted dir, killed before the local write) follows
+        // the warehouse.
+        match self.sync_destination() {
+            Ok(crate::state::warehouse::Restored::State { local, warehouse }) => {
+                tracing::warn!(
+                    "pipeline {}: the local state (version {local:?}) was older than the destination's (version {warehouse}); restored state and schema from the destination",
+                    self.name
+                );
+            }
+            Ok(_) => {}
+            // Another process writes the warehouse: go on with the local state; the load
+            // waits for the warehouse anyway.
+            Err(e @ Error::WarehouseLocked { .. }) => {
+                tracing::warn!("cannot compare the local state with the destination's: {e}")
+            }
+            Err(e) => return Err(e),
+        }
+        let mut state = self.state()?;
+        let source_state =
+            crate::state::SourceState::new(state.source(&source.name), self.window.clone());
 
         // Extract.
         let t = PipelineTrace::begin("extract");
@@ -406,6 +458,7 @@ impl Pipeline {
         let mut writer = PackageWriter::new(&self.dir, &self.name)
             .map_err(|e| e.in_step(&self.name, "extract", None))?;
         writer.set_limit(self.limit);
+        writer.set_state(source_state.clone());
         let load_id = writer.load_id().to_string();
         if self.full_refresh {
             crate::storage::write_atomic(
@@ -432,7 +485,22 @@ impl Pipeline {
             extract_info.resource_items.insert(resource.clone(), items);
             self.report(Progress::ResourceExtracted { resource, items });
         }
-        if let Err(e) = writer.finish() {
+        // The new cursors and state slots travel with the package: they become the saved
+        // state only when its data commits.
+        let source_doc = source_state.doc();
+        if !source_doc.is_empty() || !state.source(&source.name).is_empty() {
+            state.set_source(&source.name, source_doc);
+        }
+        state.set_local("first_run", serde_json::json!(false));
+        state.set_local(
+            "_last_extracted_at",
+            serde_json::json!(chrono::Utc::now().to_rfc3339()),
+        );
+        state.bump();
+        if let Err(e) = writer
+            .attach_pipeline_state(&state)
+            .and_then(|_| writer.finish())
+        {
             let e = e.in_step(&self.name, "extract", Some(&load_id));
             trace.end(t, Some(&e));
             return Err(e);

@@ -141,6 +141,7 @@ impl Source {
 pub struct IterResource<I> {
     hints: ResourceHints,
     pages: I,
+    incremental: Option<crate::incremental::IncrementalConfig>,
 }
 
 impl<I> IterResource<I>
@@ -157,7 +158,24 @@ where
                 ..ResourceHints::default()
             },
             pages,
+            incremental: None,
         }
+    }
+
+    /// Loads only items past the stored cursor (dlt's `dlt.sources.incremental`); the cursor
+    /// is saved in the pipeline state with the loaded data.
+    ///
+    /// ```
+    /// use dango::incremental::IncrementalConfig;
+    /// use dango::sources::IterResource;
+    /// let pages = vec![vec![serde_json::json!({"id": 1, "updated_at": "2024-01-02T00:00:00Z"})]];
+    /// let r = IterResource::new("users", pages.into_iter())
+    ///     .incremental(IncrementalConfig::new("updated_at")
+    ///         .initial_value(serde_json::json!("2024-01-01T00:00:00Z")));
+    /// ```
+    pub fn incremental(mut self, cfg: crate::incremental::IncrementalConfig) -> Self {
+        self.incremental = Some(cfg);
+        self
     }
 
     /// Sets the table name.
@@ -213,8 +231,29 @@ where
     }
 
     fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()> {
+        let state = out.state().clone();
+        let inc = self
+            .incremental
+            .as_ref()
+            .map(|cfg| state.bind(&self.hints.name, cfg, &self.hints.primary_key))
+            .transpose()?;
         for page in self.pages.by_ref() {
-            out.write_page(&page)?;
+            match &inc {
+                None => out.write_page(&page)?,
+                Some(inc) => {
+                    for item in &page {
+                        if inc.filter(item)? == crate::incremental::Decision::Keep {
+                            out.write_item(item)?;
+                        }
+                    }
+                    if inc.should_stop() {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(inc) = &inc {
+            state.save(&self.hints.name, inc);
         }
         Ok(())
     }

@@ -12,6 +12,14 @@ use sha3::{Digest, Sha3_256};
 use crate::error::{Error, Result};
 use crate::storage;
 
+pub mod drop;
+mod slots;
+pub mod warehouse;
+pub use slots::SourceState;
+
+/// The pipeline state a load package commits, inside the package folder.
+pub const PACKAGE_STATE_FILE: &str = "pipeline_state.json";
+
 /// dlt's pipeline state engine version.
 pub const STATE_ENGINE_VERSION: i64 = 4;
 
@@ -123,6 +131,36 @@ impl PipelineState {
         true
     }
 
+    /// `sources.<source>` (empty if none).
+    pub fn source(&self, source: &str) -> Map<String, Value> {
+        self.doc
+            .get("sources")
+            .and_then(|s| s.get(source))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Replaces `sources.<source>`.
+    pub fn set_source(&mut self, source: &str, doc: Map<String, Value>) {
+        let sources = self
+            .doc
+            .entry("sources")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !sources.is_object() {
+            *sources = Value::Object(Map::new());
+        }
+        if let Value::Object(m) = sources {
+            m.insert(source.to_string(), Value::Object(doc));
+        }
+    }
+
+    /// Sets `_state_version` (a full refresh continues the old numbering, so a fresh state is
+    /// always newer than any state it replaces).
+    pub fn set_state_version(&mut self, v: i64) {
+        self.doc.insert("_state_version".into(), json!(v));
+    }
+
     /// Sets a `_local` field (never committed to the destination).
     pub fn set_local(&mut self, key: &str, value: Value) {
         let local = self
@@ -161,6 +199,21 @@ impl PipelineState {
             _ => Err(Error::Internal("state is not a JSON object".into())),
         }
     }
+}
+
+/// Copies the package state from an extracted package folder to its normalized folder.
+pub fn carry_package_state(from: &Path, to: &Path) -> Result<()> {
+    let src = from.join(PACKAGE_STATE_FILE);
+    if src.exists() {
+        let dest = to.join(PACKAGE_STATE_FILE);
+        std::fs::copy(&src, &dest).map_err(|e| Error::io(&src, e))?;
+    }
+    Ok(())
+}
+
+/// The pipeline state a package folder commits, if it carries one.
+pub fn package_state(package_dir: &Path) -> Result<Option<PipelineState>> {
+    PipelineState::load(&package_dir.join(PACKAGE_STATE_FILE))
 }
 
 /// Compact JSON with object keys sorted recursively (orjson `OPT_SORT_KEYS`).

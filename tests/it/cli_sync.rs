@@ -191,8 +191,11 @@ fn full_refresh_asks_then_replaces_data_and_state() {
         &std::fs::read_to_string(p.path().join(".dlt/pipelines/shop/state.json")).unwrap(),
     )
     .unwrap();
+    // The state starts over (no sources state); its version continues the old numbering (1)
+    // so that no older state can ever be restored over it.
+    assert_eq!(state["sources"], serde_json::json!({}), "{state}");
     assert_eq!(
-        state["_state_version"], 1,
+        state["_state_version"], 2,
         "local state starts over: {state}"
     );
     assert!(
@@ -303,8 +306,13 @@ fn schema_mismatch_names_the_change_and_the_fix() {
         &[local("shop", "input", "      write_disposition: append\n")],
     );
     dango(&p).arg("sync").assert().success();
-    // the local schema is lost and the data changed shape
+    // the local schema is lost, the warehouse has no state to restore it from (as if loaded by
+    // another tool), and the data changed shape
     std::fs::remove_dir_all(p.path().join(".dlt/pipelines/shop")).unwrap();
+    duckdb::Connection::open(p.warehouse())
+        .unwrap()
+        .execute_batch("DELETE FROM raw_shop._dlt_pipeline_state")
+        .unwrap();
     p.write("input/a.jsonl", "{\"id\": 3, \"v\": \"ten\"}\n");
     let out = dango(&p).arg("sync").output().unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -12,6 +12,7 @@ mod cli_sources;
 mod cli_sync;
 mod config_resolution;
 mod crash;
+mod incremental;
 mod init;
 mod library;
 mod merge;

@@ -185,7 +185,6 @@ fn config_errors_name_the_key_and_the_allowed_ones() {
 #[test]
 fn library_api_builds_and_runs_a_rest_source() {
     use dango::sources::rest_api::client::HttpSettings;
-    use dango::sources::rest_api::incremental::CursorStore;
     use dango::sources::rest_api::secrets::SecretProvider;
     use dango::sources::rest_api::{BuildContext, RestApiConfig, build_with};
 
@@ -199,12 +198,6 @@ fn library_api_builds_and_runs_a_rest_source() {
         }
         fn describe(&self, _: &[&str]) -> Vec<String> {
             Vec::new()
-        }
-    }
-    struct Cursors;
-    impl CursorStore for Cursors {
-        fn last_value(&self, _: &str, _: &str) -> Option<serde_json::Value> {
-            Some(json!(2))
         }
     }
 
@@ -228,11 +221,19 @@ fn library_api_builds_and_runs_a_rest_source() {
     .unwrap();
     let ctx = BuildContext {
         secrets: &Secrets,
-        cursors: &Cursors,
         http: HttpSettings::default(),
     };
     let source = build_with("lib_api", &cfg, &ctx).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    // A stored cursor (2) in the pipeline state.
+    std::fs::create_dir_all(dir.path().join("p")).unwrap();
+    std::fs::write(
+        dir.path().join("p/state.json"),
+        json!({"_state_version": 1, "_state_engine_version": 4, "pipeline_name": "lib_api",
+               "sources": {"lib_api": {"resources": {"x": {"incremental": {"id": {"last_value": 2}}}}}}})
+        .to_string(),
+    )
+    .unwrap();
     let mut pipeline = dango::pipeline::Pipeline::builder("lib_api")
         .duckdb(dir.path().join("w.duckdb"))
         .working_dir(dir.path().join("p"))

@@ -60,6 +60,11 @@ pub struct LocalFilesConfig {
     /// dedup_sort: desc, …}`).
     #[serde(default)]
     pub columns: Option<serde_json::Map<String, serde_json::Value>>,
+    /// dlt's incremental (`{cursor_path, initial_value, end_value, last_value_func,
+    /// row_order, range_start, range_end, on_cursor_value_missing, lag, primary_key}`): only
+    /// items past the stored cursor are loaded.
+    #[serde(default)]
+    pub incremental: Option<serde_json::Value>,
 }
 
 fn default_pattern() -> String {

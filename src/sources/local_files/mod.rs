@@ -17,6 +17,7 @@ use serde::de::{Deserializer as _, SeqAccess, Visitor};
 
 use crate::error::{Error, Result};
 use crate::extract::ItemWriter;
+use crate::incremental::{Decision, Incremental, IncrementalConfig};
 use crate::schema::WriteDisposition;
 use crate::sources::{Resource, Source};
 use crate::storage::ResourceHints;
@@ -72,6 +73,13 @@ pub fn build(name: &str, cfg: &LocalFilesConfig, base: &Path) -> Result<Source> 
             ..ResourceHints::default()
         },
         files,
+        incremental: cfg
+            .incremental
+            .as_ref()
+            .map(|v| {
+                IncrementalConfig::parse(v, &format!("source `{name}`: local_files.incremental"))
+            })
+            .transpose()?,
     };
     Ok(Source::new(name, vec![Box::new(resource)]))
 }
@@ -80,6 +88,51 @@ pub fn build(name: &str, cfg: &LocalFilesConfig, base: &Path) -> Result<Source> 
 pub struct FilesResource {
     hints: ResourceHints,
     files: Vec<PathBuf>,
+    incremental: Option<IncrementalConfig>,
+}
+
+/// Where items go: the writer, through the incremental filter if there is one.
+struct Sink<'w, 'p> {
+    out: &'w mut ItemWriter<'p>,
+    inc: Option<&'w Incremental>,
+}
+
+impl Sink<'_, '_> {
+    fn is_full(&self) -> bool {
+        self.out.is_full() || self.inc.is_some_and(|i| i.should_stop())
+    }
+
+    fn write(&mut self, item: &serde_json::Value) -> Result<()> {
+        if let Some(inc) = self.inc
+            && inc.filter(item)? == Decision::Skip
+        {
+            return Ok(());
+        }
+        self.out.write_item(item)
+    }
+}
+
+/// Reads a JSON-lines file item by item (when items must be filtered).
+fn read_jsonl(path: &Path, sink: &mut Sink<'_, '_>) -> Result<()> {
+    use std::io::BufRead;
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = BufReader::with_capacity(1 << 20, f);
+    for (i, line) in reader.lines().enumerate() {
+        if sink.is_full() {
+            break;
+        }
+        let line = line.map_err(|e| Error::io(path, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item: serde_json::Value = serde_json::from_str(&line).map_err(|e| Error::BadInput {
+            origin: path.display().to_string(),
+            line: i as u64 + 1,
+            reason: format!("invalid JSON: {e}"),
+        })?;
+        sink.write(&item)?;
+    }
+    Ok(())
 }
 
 impl Resource for FilesResource {
@@ -88,14 +141,27 @@ impl Resource for FilesResource {
     }
 
     fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()> {
+        let state = out.state().clone();
+        let inc = self
+            .incremental
+            .as_ref()
+            .map(|cfg| state.bind(&self.hints.name, cfg, &self.hints.primary_key))
+            .transpose()?;
+        let mut sink = Sink {
+            out,
+            inc: inc.as_ref(),
+        };
         for path in &self.files {
-            if out.is_full() {
+            if sink.is_full() {
                 break;
             }
             match FileFormat::from_path(path) {
-                Some(FileFormat::JsonLines) => out.copy_jsonl_file(path)?,
-                Some(FileFormat::Json) => read_json_array(path, out)?,
-                Some(FileFormat::Csv) => read_csv(path, out)?,
+                Some(FileFormat::JsonLines) if sink.inc.is_none() => {
+                    sink.out.copy_jsonl_file(path)?
+                }
+                Some(FileFormat::JsonLines) => read_jsonl(path, &mut sink)?,
+                Some(FileFormat::Json) => read_json_array(path, &mut sink)?,
+                Some(FileFormat::Csv) => read_csv(path, &mut sink)?,
                 None => {
                     return Err(Error::Config(format!(
                         "{}: unknown file format; local_files reads .jsonl, .ndjson, .json and .csv files. Narrow `file_pattern` to those",
@@ -104,21 +170,24 @@ impl Resource for FilesResource {
                 }
             }
         }
+        if let Some(inc) = &inc {
+            state.save(&self.hints.name, inc);
+        }
         Ok(())
     }
 }
 
 /// Streams the items of a top-level JSON array (or a single object) into `out`.
-fn read_json_array(path: &Path, out: &mut ItemWriter<'_>) -> Result<()> {
+fn read_json_array(path: &Path, out: &mut Sink<'_, '_>) -> Result<()> {
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
     let reader = BufReader::with_capacity(1 << 20, f);
     let mut de = serde_json::Deserializer::from_reader(reader);
 
-    struct Items<'w, 'p> {
-        out: &'w mut ItemWriter<'p>,
+    struct Items<'w, 's, 'p> {
+        out: &'w mut Sink<'s, 'p>,
         err: Option<Error>,
     }
-    impl<'de> Visitor<'de> for &mut Items<'_, '_> {
+    impl<'de> Visitor<'de> for &mut Items<'_, '_, '_> {
         type Value = ();
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a JSON array of items or a JSON object")
@@ -126,7 +195,7 @@ fn read_json_array(path: &Path, out: &mut ItemWriter<'_>) -> Result<()> {
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
             while let Some(item) = seq.next_element::<serde_json::Value>()? {
                 if self.err.is_none()
-                    && let Err(e) = self.out.write_item(&item)
+                    && let Err(e) = self.out.write(&item)
                 {
                     self.err = Some(e);
                 }
@@ -139,7 +208,7 @@ fn read_json_array(path: &Path, out: &mut ItemWriter<'_>) -> Result<()> {
         ) -> std::result::Result<(), A::Error> {
             let item: serde_json::Value =
                 serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-            if let Err(e) = self.out.write_item(&item) {
+            if let Err(e) = self.out.write(&item) {
                 self.err = Some(e);
             }
             Ok(())
@@ -159,7 +228,7 @@ fn read_json_array(path: &Path, out: &mut ItemWriter<'_>) -> Result<()> {
 
 /// Streams CSV rows as items: empty cells are NULL, integers, floats and `true`/`false` are
 /// typed, everything else is text (as pandas' `read_csv` infers).
-fn read_csv(path: &Path, out: &mut ItemWriter<'_>) -> Result<()> {
+fn read_csv(path: &Path, out: &mut Sink<'_, '_>) -> Result<()> {
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)
@@ -182,7 +251,7 @@ fn read_csv(path: &Path, out: &mut ItemWriter<'_>) -> Result<()> {
         for (h, v) in headers.iter().zip(record.iter()) {
             obj.insert(h.clone(), csv_value(v));
         }
-        out.write_item(&serde_json::Value::Object(obj))?;
+        out.write(&serde_json::Value::Object(obj))?;
     }
     Ok(())
 }

@@ -121,6 +121,19 @@ impl Node {
                 params.insert(k.clone(), param_text(&v));
             }
         }
+        // Deprecated form: start/end params set from the bound cursor.
+        if let Some(inc) = &self.incremental {
+            for (param, v) in [
+                (&inc.cfg.start_param, inc.placeholder("start_value")),
+                (&inc.cfg.end_param, inc.placeholder("end_value")),
+            ] {
+                if let Some(param) = param
+                    && !v.is_null()
+                {
+                    params.insert(param.clone(), param_text(&v));
+                }
+            }
+        }
         let mut headers = indexmap::IndexMap::new();
         for (k, t) in &self.headers {
             headers.insert(k.clone(), t.render(&lookup)?);
@@ -284,6 +297,13 @@ impl Run<'_> {
             if !pag.has_next() {
                 break;
             }
+            if node.incremental.as_ref().is_some_and(|i| i.should_stop()) {
+                tracing::info!(
+                    "resource `{}`: rows left the incremental range (row_order); no more pages are fetched",
+                    node.name
+                );
+                break;
+            }
             pag.update_request(&mut req)
                 .map_err(|e| self.fail(node, e.to_string()))?;
         }
@@ -299,9 +319,10 @@ impl Run<'_> {
     ) -> Result<()> {
         for mut item in items {
             if let Some(inc) = &node.incremental
-                && !inc
-                    .keep(&item)
+                && inc
+                    .filter(&item)
                     .map_err(|e| self.fail(node, e.to_string()))?
+                    == super::incremental::Decision::Skip
             {
                 continue;
             }

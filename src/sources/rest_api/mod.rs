@@ -35,31 +35,27 @@ use crate::storage::ResourceHints;
 use auth::{Auth, AuthResolver};
 use client::{HttpClient, HttpSettings};
 use config::{EndpointConfig, ResourceConfig, ResponseAction};
-use incremental::{CursorStore, Incremental, StateFileCursors};
+use incremental::{Incremental, IncrementalConfig};
 use paginators::Paginator;
 use resolve::{JsonTemplate, ParentRef, Template};
 use secrets::{ProjectSecrets, Redactor, SecretProvider};
 use selector::Path;
 
-/// Everything `build` needs besides the config; lets library users supply their own secrets
-/// and cursor state.
+/// Everything `build` needs besides the config; lets library users supply their own secrets.
+/// Cursors come from the pipeline state at extract time.
 pub struct BuildContext<'a> {
     /// Secret lookup.
     pub secrets: &'a dyn SecretProvider,
-    /// Stored cursors.
-    pub cursors: &'a dyn CursorStore,
     /// HTTP settings.
     pub http: HttpSettings,
 }
 
 /// Builds the source `name` of a project: `[runtime]` settings, secrets from the project's
-/// `.dlt/` and `.env`, cursors from the pipeline's state.
+/// `.dlt/` and `.env`.
 pub fn build(name: &str, cfg: &RestApiConfig, project: &Project) -> Result<Source> {
     let secrets = ProjectSecrets::new(project.root())?;
-    let cursors = StateFileCursors::new(&project.pipeline_dir(name), name);
     let ctx = BuildContext {
         secrets: &secrets,
-        cursors: &cursors,
         http: HttpSettings::from_project(project)?,
     };
     build_with(name, cfg, &ctx)
@@ -91,6 +87,8 @@ pub(crate) struct Node {
     paginator: Option<Paginator>,
     data_selector: Option<Path>,
     response_actions: Vec<ResponseAction>,
+    inc_cfg: Option<IncrementalConfig>,
+    /// The incremental bound to the stored cursor (set when the extract starts).
     incremental: Option<Incremental>,
     auth: Auth,
     children: Vec<Node>,
@@ -127,15 +125,7 @@ pub fn build_with(name: &str, cfg: &RestApiConfig, ctx: &BuildContext<'_>) -> Re
             Some(a) => resolver.resolve(Some(a))?,
             None => client_auth.clone(),
         };
-        nodes.push(compile(
-            r,
-            cfg,
-            &base_url,
-            &client_paginator,
-            auth,
-            &names,
-            ctx,
-        )?);
+        nodes.push(compile(r, cfg, &base_url, &client_paginator, auth, &names)?);
     }
     // Reject cycles (a → b → a) before building trees.
     let parent_of: BTreeMap<String, Option<String>> = nodes
@@ -198,7 +188,6 @@ fn compile(
     client_paginator: &Option<Paginator>,
     auth: Auth,
     names: &BTreeSet<&str>,
-    ctx: &BuildContext<'_>,
 ) -> Result<Node> {
     let where_ = |f: &str| format!("rest_api.resources.{}.endpoint.{f}", r.name);
     let ep: &EndpointConfig = &r.endpoint;
@@ -351,24 +340,6 @@ fn compile(
         None if single_entity => Some(Path::Root),
         None => None,
     };
-    let incremental = ep
-        .incremental
-        .as_ref()
-        .map(|i| Incremental::new(&r.name, i, ctx.cursors))
-        .transpose()?;
-    if let Some(inc) = &incremental {
-        // Deprecated form: start/end params set from the cursor.
-        if let Some(sp) = &inc.cfg.start_param
-            && let Some(v) = &inc.start_value
-        {
-            params.push((sp.clone(), Param::Fixed(v.clone())));
-        }
-        if let Some(ep_) = &inc.cfg.end_param
-            && let Some(v) = &inc.cfg.end_value
-        {
-            params.push((ep_.clone(), Param::Fixed(v.clone())));
-        }
-    }
     let method = reqwest::Method::from_bytes(ep.method.as_bytes()).map_err(|_| {
         Error::Config(format!(
             "{}: invalid method `{}`",
@@ -403,7 +374,8 @@ fn compile(
         paginator,
         data_selector,
         response_actions: ep.response_actions.clone(),
-        incremental,
+        inc_cfg: ep.incremental.clone(),
+        incremental: None,
         auth,
         children: Vec::new(),
         warned_fallback: AtomicBool::new(false),
@@ -417,9 +389,30 @@ pub struct RestResource {
     source: String,
 }
 
+/// Binds the incrementals of `n` and its subtree to the stored cursors.
+fn bind_all(n: &mut Node, state: &crate::state::SourceState) -> Result<()> {
+    if let Some(cfg) = &n.inc_cfg {
+        n.incremental = Some(state.bind(&n.name, cfg, &n.hints.primary_key)?);
+    }
+    for c in &mut n.children {
+        bind_all(c, state)?;
+    }
+    Ok(())
+}
+
+/// Saves the new cursors of `n` and its subtree into the run's state.
+fn save_all(n: &Node, state: &crate::state::SourceState) {
+    if let Some(inc) = &n.incremental {
+        state.save(&n.name, inc);
+    }
+    for c in &n.children {
+        save_all(c, state);
+    }
+}
+
 impl RestResource {
     /// The cursor values this run reached, per resource (`resource`, `cursor_path`, value):
-    /// what the state would store after a successful load.
+    /// what the state stores after a successful load.
     pub fn cursors(&self) -> Vec<(String, String, Value)> {
         let mut out = Vec::new();
         fn walk(n: &Node, out: &mut Vec<(String, String, Value)>) {
@@ -458,6 +451,11 @@ impl Resource for RestResource {
     }
 
     fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()> {
+        let state = out.state().clone();
+        bind_all(&mut self.root, &state).map_err(|e| Error::Source {
+            source_name: self.source.clone(),
+            reason: e.to_string(),
+        })?;
         let mut writers = fetch::Writers::new(out);
         let run = fetch::Run {
             client: &self.client,
@@ -466,6 +464,7 @@ impl Resource for RestResource {
         let r = run.node(&self.root, None, &mut writers);
         let closed = writers.close();
         r.and(closed)?;
+        save_all(&self.root, &state);
         for (res, path, v) in self.cursors() {
             tracing::info!("resource `{res}`: incremental cursor `{path}` reached {v}");
         }

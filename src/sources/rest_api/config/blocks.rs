@@ -3,10 +3,7 @@
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::{
-    AuthConfig, INCREMENTAL_KEYS, IncrementalConfig, PaginatorConfig, as_obj, as_str, check_keys,
-    err,
-};
+use super::{AuthConfig, IncrementalConfig, PaginatorConfig, as_obj, as_str, check_keys, err};
 use crate::error::Result;
 
 /// Parameters of each paginator type (dlt's constructor arguments).
@@ -175,59 +172,11 @@ pub(super) fn parse_paginator(v: Option<&Value>, ctx: &str) -> Result<Option<Pag
 }
 
 pub(super) fn parse_incremental(v: Option<&Value>, ctx: &str) -> Result<Option<IncrementalConfig>> {
-    let m = match v {
-        None | Some(Value::Null) => return Ok(None),
-        Some(v) => as_obj(v, ctx)?,
-    };
-    check_keys(m, INCREMENTAL_KEYS, ctx)?;
-    let get_str = |k: &str, default: &str, allowed: &[&str]| -> Result<String> {
-        let s = match m.get(k) {
-            None | Some(Value::Null) => default.to_string(),
-            Some(v) => as_str(v, &format!("{ctx}.{k}"))?,
-        };
-        if !allowed.contains(&s.as_str()) {
-            return Err(err(
-                &format!("{ctx}.{k}"),
-                format!("`{s}` is not one of {}", allowed.join(", ")),
-            ));
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => {
+            as_obj(v, ctx)?;
+            IncrementalConfig::parse(v, &format!("rest_api{ctx}")).map(Some)
         }
-        Ok(s)
-    };
-    let cursor_path = as_str(
-        m.get("cursor_path")
-            .ok_or_else(|| err(ctx, "`cursor_path` is missing"))?,
-        &format!("{ctx}.cursor_path"),
-    )?;
-    crate::sources::rest_api::selector::Path::parse(&cursor_path)
-        .map_err(|e| err(&format!("{ctx}.cursor_path"), e))?;
-    let initial_value = m.get("initial_value").filter(|v| !v.is_null()).cloned();
-    let end_value = m.get("end_value").filter(|v| !v.is_null()).cloned();
-    if end_value.is_some() && initial_value.is_none() {
-        return Err(err(
-            ctx,
-            "`initial_value` is required when using `end_value`",
-        ));
     }
-    let opt = |k: &str| -> Result<Option<String>> {
-        match m.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => as_str(v, &format!("{ctx}.{k}")).map(Some),
-        }
-    };
-    get_str("row_order", "asc", &["asc", "desc"])?;
-    Ok(Some(IncrementalConfig {
-        cursor_path,
-        initial_value,
-        end_value,
-        last_value_func: get_str("last_value_func", "max", &["max", "min"])?,
-        start_param: opt("start_param")?,
-        end_param: opt("end_param")?,
-        on_cursor_value_missing: get_str(
-            "on_cursor_value_missing",
-            "raise",
-            &["raise", "include", "exclude"],
-        )?,
-        range_start: get_str("range_start", "closed", &["closed", "open"])?,
-        range_end: get_str("range_end", "open", &["closed", "open"])?,
-    }))
 }

@@ -143,28 +143,8 @@ pub struct ResponseAction {
     pub content: Option<String>,
 }
 
-/// `endpoint.incremental`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IncrementalConfig {
-    /// JSONPath of the cursor in each item.
-    pub cursor_path: String,
-    /// Start when there is no stored cursor.
-    pub initial_value: Option<Value>,
-    /// Exclusive end (makes the run stateless).
-    pub end_value: Option<Value>,
-    /// `max` (default) or `min`.
-    pub last_value_func: String,
-    /// Deprecated form: query parameter receiving the start value.
-    pub start_param: Option<String>,
-    /// Deprecated form: query parameter receiving the end value.
-    pub end_param: Option<String>,
-    /// `raise` (default), `include` or `exclude`.
-    pub on_cursor_value_missing: String,
-    /// `closed` (default) or `open`.
-    pub range_start: String,
-    /// `open` (default) or `closed`.
-    pub range_end: String,
-}
+/// `endpoint.incremental`: dlt's incremental arguments (see [`crate::incremental`]).
+pub use crate::incremental::IncrementalConfig;
 
 const SOURCE_KEYS: &[&str] = &["client", "resources", "resource_defaults"];
 const FLAT_KEYS: &[&str] = &[
@@ -218,18 +198,6 @@ const ENDPOINT_KEYS: &[&str] = &[
     "response_actions",
     "incremental",
     "auth",
-];
-const INCREMENTAL_KEYS: &[&str] = &[
-    "cursor_path",
-    "initial_value",
-    "end_value",
-    "last_value_func",
-    "start_param",
-    "end_param",
-    "on_cursor_value_missing",
-    "range_start",
-    "range_end",
-    "row_order",
 ];
 
 fn err(ctx: &str, msg: impl std::fmt::Display) -> Error {
