@@ -1,9 +1,18 @@
-//! `dango-bench`: times `dango sync` against DuckDB's own native JSON load of
-//! the same generated file into the same three tables. See BENCHMARK.md.
+//! `dango-bench`: times `dango sync` against a reference on the same generated orders.
+//!
+//! - `--workload files` (default): a local JSONL file, against DuckDB's own native JSON load
+//!   of the same file into the same three tables.
+//! - `--workload rest`: a `rest_api` source against an in-process HTTP server serving
+//!   pre-rendered `json_link` pages, against a bare HTTP client downloading the same pages
+//!   (see `rest.rs`).
 //!
 //! ```text
-//! cargo build --release && cargo run --release --bin dango-bench -- --orders 1000000
+//! cargo build --release --bin dango --bin dango-bench
+//! target/release/dango-bench --orders 1000000
+//! target/release/dango-bench --workload rest --orders 1000000 --page-size 1000
 //! ```
+
+mod rest;
 
 use std::fs::{self, File};
 use std::os::unix::process::ExitStatusExt;
@@ -44,6 +53,21 @@ struct Args {
     /// dango executable [default: `dango` next to this binary].
     #[arg(long)]
     dango_bin: Option<PathBuf>,
+    /// What to load: a local JSONL file, or a REST API served from memory.
+    #[arg(long, value_enum, default_value_t = Workload::Files)]
+    workload: Workload,
+    /// Orders per page (rest workload).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    page_size: u64,
+}
+
+/// The benchmark's workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Workload {
+    /// A local JSONL file against DuckDB's native JSON load.
+    Files,
+    /// A `rest_api` source (json_link pages) against a bare HTTP download.
+    Rest,
 }
 
 /// A run and the row counts of the three tables it loaded.
@@ -67,7 +91,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = bench(&args, dango_bin.as_deref(), &work);
+    let result = match args.workload {
+        Workload::Files => bench(&args, dango_bin.as_deref(), &work),
+        Workload::Rest => rest::bench(&args, dango_bin.as_deref(), &work, SEED),
+    };
     match &result {
         Err(e) => eprintln!("\ndango-bench: error: {e:#}"),
         Ok(false) => eprintln!("\ndango-bench: FAILED: *** MISMATCH *** in row counts"),
