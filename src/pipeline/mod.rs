@@ -396,6 +396,7 @@ impl Pipeline {
         let mut writer = PackageWriter::new(&self.dir, &self.name)
             .map_err(|e| e.in_step(&self.name, "extract", None))?;
         writer.set_limit(self.limit);
+        writer.set_progress(self.progress.clone());
         let load_id = writer.load_id().to_string();
         if self.full_refresh {
             crate::storage::write_atomic(
@@ -418,9 +419,16 @@ impl Pipeline {
             trace.end(t, Some(&e)).extract_info = Some(extract_info);
             return Err(e);
         }
-        for (resource, items) in writer.resource_items() {
-            extract_info.resource_items.insert(resource.clone(), items);
-            self.report(Progress::ResourceExtracted { resource, items });
+        for r in writer.resource_stats() {
+            extract_info
+                .resource_items
+                .insert(r.resource.clone(), r.items);
+            self.report(Progress::ResourceExtracted {
+                resource: r.resource,
+                items: r.items,
+                pages: r.pages,
+                bytes: r.bytes,
+            });
         }
         if let Err(e) = writer.finish() {
             let e = e.in_step(&self.name, "extract", Some(&load_id));

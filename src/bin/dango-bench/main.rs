@@ -79,6 +79,8 @@ struct Run {
     wall: Duration,
     cpu: Duration,
     peak_rss_kib: u64,
+    /// dango's extract step (from its `Extracted.` log line).
+    extract: Option<Duration>,
 }
 
 fn main() -> ExitCode {
@@ -236,6 +238,7 @@ fn run_dango(bin: &Path, proj: &Path, work: &Path) -> Result<Run> {
     }
     // Stage timings from dango's own log (`-v`), to see where the time goes.
     let log = fs::read_to_string(&log_path).unwrap_or_default();
+    let mut extract = None;
     for line in log.lines() {
         if ["Extracted.", "Normalized.", "Loaded."]
             .iter()
@@ -243,8 +246,27 @@ fn run_dango(bin: &Path, proj: &Path, work: &Path) -> Result<Run> {
         {
             println!("  dango stage: {}", line.trim());
         }
+        if line.contains("Extracted.") {
+            extract = logged_elapsed(line);
+        }
     }
-    Ok(measured(wall, &usage, Duration::ZERO))
+    Ok(Run {
+        extract,
+        ..measured(wall, &usage, Duration::ZERO)
+    })
+}
+
+/// The `elapsed=1.5s` / `elapsed=639.1ms` value of a log line.
+fn logged_elapsed(line: &str) -> Option<Duration> {
+    let v = line.split("elapsed=").nth(1)?.split_whitespace().next()?;
+    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = v.strip_suffix("µs") {
+        (n, 1e-6)
+    } else {
+        (v.strip_suffix('s')?, 1.0)
+    };
+    Some(Duration::from_secs_f64(num.parse::<f64>().ok()? * scale))
 }
 
 fn wait4(pid: u32) -> Result<(ExitStatus, libc::rusage)> {
@@ -281,6 +303,7 @@ fn measured(wall: Duration, usage: &libc::rusage, cpu_before: Duration) -> Run {
         wall,
         cpu,
         peak_rss_kib,
+        extract: None,
     }
 }
 

@@ -282,6 +282,11 @@ fn report(runs: u32, pages: &Pages, bare: Duration, dango: Run, counts: [u64; 3]
         "ratio dango/bare",
         d / b
     );
+    if let Some(e) = dango.extract {
+        let e = e.as_secs_f64();
+        println!("{:<22} {e:>14.2} {b:>14.2}", "extract step (s)");
+        println!("{:<22} {:>13.2}x", "ratio extract/bare", e / b);
+    }
     println!("\nrows                             generated       dango");
     let generated = [expected.orders, expected.line_items, expected.discounts];
     let mut ok = true;

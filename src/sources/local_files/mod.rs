@@ -103,6 +103,9 @@ impl Resource for FilesResource {
                     )));
                 }
             }
+            // Progress (a file is a page) and a check for Ctrl-C between files.
+            let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            out.page_read(bytes)?;
         }
         Ok(())
     }

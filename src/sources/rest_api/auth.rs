@@ -256,6 +256,9 @@ impl OAuth2 {
             form: Some(form),
         };
         let resp = client.send(&req, &|_, _| false).map_err(|f| {
+            if matches!(f, HttpFailure::Interrupted) {
+                return Error::Interrupted;
+            }
             let msg = client.describe(&req.method, &f);
             let hint = match f {
                 HttpFailure::Status(r, _) if r.status == 401 || r.status == 403 => {

@@ -16,6 +16,7 @@ pub mod config;
 mod fetch;
 pub mod incremental;
 pub mod paginators;
+mod rawpage;
 pub mod resolve;
 pub mod secrets;
 pub mod selector;
