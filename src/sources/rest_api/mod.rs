@@ -39,7 +39,7 @@ use config::{EndpointConfig, ResourceConfig, ResponseAction};
 use incremental::{CursorStore, Incremental, StateFileCursors};
 use paginators::Paginator;
 use resolve::{JsonTemplate, ParentRef, Template};
-use secrets::{ProjectSecrets, Redactor, SecretProvider};
+use secrets::{Redactor, SecretProvider};
 use selector::Path;
 
 /// Everything `build` needs besides the config; lets library users supply their own secrets
@@ -54,9 +54,10 @@ pub struct BuildContext<'a> {
 }
 
 /// Builds the source `name` of a project: `[runtime]` settings, secrets from the project's
-/// `.dlt/` and `.env`, cursors from the pipeline's state.
+/// [`Settings`](crate::config::Settings) (environment and `.env`, `.dlt/` of the project and
+/// the global dir, along dlt's lookup chain), cursors from the pipeline's state.
 pub fn build(name: &str, cfg: &RestApiConfig, project: &Project) -> Result<Source> {
-    let secrets = ProjectSecrets::new(project.root())?;
+    let secrets = project.settings()?;
     let cursors = StateFileCursors::new(&project.pipeline_dir(name), name);
     let ctx = BuildContext {
         secrets: &secrets,
