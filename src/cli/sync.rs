@@ -254,7 +254,6 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
         };
         let run = sync_source(&project, &settings, entry, &opts);
         if let Some(bar) = bar {
-            // The resource lines stay, with their final counts.
             bar.finish_and_clear();
         }
         if !args.json {
@@ -369,7 +368,14 @@ fn live_progress(name: &str) -> (ProgressFn, Option<indicatif::ProgressBar>) {
             items,
             pages,
             bytes,
-        } => bar_of(resource).finish_with_message(extracted(*items, *pages, *bytes)),
+        } => {
+            // The final counts stay above the display; the live line goes.
+            bar_of(resource).finish_and_clear();
+            let _ = multi.println(format!(
+                "  {resource}: {}",
+                extracted(*items, *pages, *bytes)
+            ));
+        }
         Progress::Normalized { rows } => {
             source_bar.set_message(format!("normalized {rows} row(s)"))
         }
