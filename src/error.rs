@@ -182,7 +182,7 @@ impl Error {
     /// Wraps the error as a failure of a pipeline step.
     pub fn in_step(self, pipeline: &str, step: &'static str, load_id: Option<&str>) -> Error {
         match self {
-            e @ Error::StepFailed { .. } => e,
+            e @ (Error::StepFailed { .. } | Error::Interrupted) => e,
             e => Error::StepFailed {
                 pipeline: pipeline.to_string(),
                 step,

@@ -316,52 +316,126 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// The progress callback of one source: a live display on a terminal (a line for the source
+/// with its stage, a line per resource with items, pages and bytes), plain lines otherwise
+/// (none with `--json`).
 fn progress_for(
     name: &str,
     live: bool,
     quiet: bool,
 ) -> (ProgressFn, Option<indicatif::ProgressBar>) {
     if live {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {elapsed} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar.set_prefix(name.to_string());
-        bar.enable_steady_tick(Duration::from_millis(120));
-        let b = bar.clone();
-        let f: ProgressFn = Arc::new(move |p: &Progress| match p {
-            Progress::Step(s) => b.set_message(format!("{s}...")),
-            Progress::ResourceExtracted { resource, items } => {
-                b.println(format!("  {resource}: {}", extracted(*items)))
-            }
-            Progress::Normalized { rows } => b.set_message(format!("normalized {rows} row(s)")),
-        });
-        return (f, Some(bar));
+        return live_progress(name);
     }
     let name = name.to_string();
     let f: ProgressFn = Arc::new(move |p: &Progress| {
         if quiet {
             return;
         }
-        match p {
-            Progress::Step(s) => eprintln!("{name}: {s}"),
-            Progress::ResourceExtracted { resource, items } => {
-                eprintln!("{name}: resource {resource}: {}", extracted(*items))
-            }
-            Progress::Normalized { rows } => eprintln!("{name}: normalized {rows} row(s)"),
+        if let Some(line) = plain_line(&name, p) {
+            eprintln!("{line}");
         }
     });
     (f, None)
 }
 
-/// "extracted" with the item count when the extract counted items (a `.jsonl` file copied
-/// as is is counted at normalize time).
-fn extracted(items: u64) -> String {
-    if items == 0 {
+/// The plain progress line of an event (`None` for the per-page events).
+fn plain_line(name: &str, p: &Progress) -> Option<String> {
+    Some(match p {
+        Progress::Step(s) => format!("{name}: {s}"),
+        Progress::ResourceExtracted {
+            resource,
+            items,
+            pages,
+            bytes,
+        } => format!(
+            "{name}: resource {resource}: {}",
+            extracted(*items, *pages, *bytes)
+        ),
+        Progress::Normalized { rows } => format!("{name}: normalized {rows} row(s)"),
+        Progress::Extracting { .. } => return None,
+    })
+}
+
+fn live_progress(name: &str) -> (ProgressFn, Option<indicatif::ProgressBar>) {
+    let multi = indicatif::MultiProgress::new();
+    let style = |t: &str| {
+        indicatif::ProgressStyle::with_template(t)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+    };
+    let source_bar = multi.add(indicatif::ProgressBar::new_spinner());
+    source_bar.set_style(style("{spinner} {prefix:.bold} {elapsed} {msg}"));
+    source_bar.set_prefix(name.to_string());
+    source_bar.enable_steady_tick(Duration::from_millis(120));
+    let resource_style = style("  {prefix}: {msg}");
+    let bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>> =
+        Default::default();
+    let m = multi.clone();
+    let bar_of = move |resource: &str| {
+        let mut bars = bars.lock().unwrap_or_else(|p| p.into_inner());
+        bars.entry(resource.to_string())
+            .or_insert_with(|| {
+                let b = m.add(indicatif::ProgressBar::new_spinner());
+                b.set_style(resource_style.clone());
+                b.set_prefix(resource.to_string());
+                b
+            })
+            .clone()
+    };
+    let bar = source_bar.clone();
+    let f: ProgressFn = Arc::new(move |p: &Progress| match p {
+        Progress::Step(s) => source_bar.set_message(format!("{s}...")),
+        Progress::Extracting {
+            resource,
+            items,
+            pages,
+            bytes,
+        } => {
+            bar_of(resource).set_message(format!("extracting: {}", counts(*items, *pages, *bytes)))
+        }
+        Progress::ResourceExtracted {
+            resource,
+            items,
+            pages,
+            bytes,
+        } => {
+            // The final counts stay above the display; the live line goes.
+            bar_of(resource).finish_and_clear();
+            let _ = multi.println(format!(
+                "  {resource}: {}",
+                extracted(*items, *pages, *bytes)
+            ));
+        }
+        Progress::Normalized { rows } => {
+            source_bar.set_message(format!("normalized {rows} row(s)"))
+        }
+    });
+    (f, Some(bar))
+}
+
+/// "12 item(s), 3 page(s), 1.2 MiB" (the parts that are known).
+fn counts(items: u64, pages: u64, bytes: u64) -> String {
+    let mut parts = Vec::new();
+    if items > 0 {
+        parts.push(format!("{items} item(s)"));
+    }
+    if pages > 0 {
+        parts.push(format!("{pages} page(s)"));
+    }
+    if bytes > 0 {
+        parts.push(indicatif::HumanBytes(bytes).to_string());
+    }
+    parts.join(", ")
+}
+
+/// "extracted" with what the extract counted (a `.jsonl` file copied as is has its items
+/// counted at normalize time).
+fn extracted(items: u64, pages: u64, bytes: u64) -> String {
+    let c = counts(items, pages, bytes);
+    if c.is_empty() {
         "extracted".into()
     } else {
-        format!("extracted {items} item(s)")
+        format!("extracted {c}")
     }
 }
 

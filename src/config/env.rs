@@ -140,6 +140,47 @@ pub fn substitute(s: &str, env: &Env) -> (String, Vec<String>) {
     (out, missing)
 }
 
+/// Substitutes `${VAR}` in every string of a JSON value (keys stay as written); values under
+/// secret keys ([`is_secret_key`](crate::config::settings::is_secret_key)) are registered for
+/// redaction. The names of unset variables are added to `missing`.
+pub fn substitute_json(
+    v: &mut serde_json::Value,
+    env: &Env,
+    key: Option<&str>,
+    missing: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            let (out, m) = substitute(s, env);
+            if out != *s && key.is_some_and(crate::config::settings::is_secret_key) {
+                crate::config::redact::register_secret(&out);
+            }
+            // `Authorization: Bearer ${API_TOKEN}`: a secret-named variable is a secret.
+            for name in s.split("${").skip(1).filter_map(|r| r.split_once('}')) {
+                if crate::config::settings::is_secret_key(name.0)
+                    && let Some(v) = env.get(name.0)
+                {
+                    crate::config::redact::register_secret(&v);
+                }
+            }
+            *s = out;
+            missing.extend(m);
+        }
+        Value::Array(items) => {
+            for item in items {
+                substitute_json(item, env, key, missing);
+            }
+        }
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                substitute_json(child, env, Some(k), missing);
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -244,6 +244,11 @@ impl Settings {
     }
 
     fn candidates(&self, section_chain: &[Vec<String>], key: &str) -> Vec<Vec<String>> {
+        self.candidates_of(section_chain, &[&[key]])
+    }
+
+    /// Every section of the chain (pipeline-scoped first) joined with each of `keys`.
+    fn candidates_of(&self, section_chain: &[Vec<String>], keys: &[&[&str]]) -> Vec<Vec<String>> {
         let mut out = Vec::new();
         let prefixes: Vec<Option<&str>> = match &self.pipeline {
             Some(p) => vec![Some(p.as_str()), None],
@@ -251,11 +256,13 @@ impl Settings {
         };
         for prefix in prefixes {
             for sections in section_chain {
-                let mut path: Vec<String> = prefix.iter().map(|p| p.to_string()).collect();
-                path.extend(sections.iter().cloned());
-                path.push(key.to_string());
-                if !out.contains(&path) {
-                    out.push(path);
+                for key in keys {
+                    let mut path: Vec<String> = prefix.iter().map(|p| p.to_string()).collect();
+                    path.extend(sections.iter().cloned());
+                    path.extend(key.iter().map(|k| k.to_string()));
+                    if !out.contains(&path) {
+                        out.push(path);
+                    }
                 }
             }
         }
@@ -398,6 +405,27 @@ impl Settings {
             redact::register_secret(&r.as_string());
         }
         Ok(found)
+    }
+
+    /// A source argument that may sit under one of several key paths below each section of
+    /// the chain, tried in order per section: e.g. `[["credentials", "token"], ["token"]]`
+    /// finds `sources.rest_api.<name>.credentials.token`, then `sources.rest_api.<name>.token`,
+    /// then `sources.rest_api.credentials.token`, and so on. With `secret`, a value in
+    /// config.toml is refused and a found value is registered for redaction. Returns the
+    /// value and the (provider, key) pairs tried, for [`Settings::missing`].
+    pub fn source_lookup(
+        &self,
+        source_type: &str,
+        source_name: &str,
+        keys: &[&[&str]],
+        secret: bool,
+    ) -> Result<(Option<Resolved>, Vec<Trace>)> {
+        let candidates = self.candidates_of(&Self::source_sections(source_type, source_name), keys);
+        let (found, traces) = self.resolve(&candidates, secret)?;
+        if secret && let Some(r) = &found {
+            redact::register_secret(&r.as_string());
+        }
+        Ok((found, traces))
     }
 
     /// A required secret of a source; when missing, the error lists every (provider, key)

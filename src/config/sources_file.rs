@@ -678,8 +678,8 @@ impl SourceEntry {
                 }
                 Ok(SourceConfig::LocalFiles(Box::new(cfg)))
             }
-            // The REST source resolves its own `*_env` keys and secrets (dlt's rest_api
-            // lookup chain), so it gets the block as written.
+            // `${VAR}` is substituted here; the REST source resolves its own `*_env` keys and
+            // secrets (dlt's rest_api lookup chain through `Settings`).
             ("rest_api", _) => {
                 let block = self.rest_api.clone().ok_or_else(|| {
                     Error::Config(format!(
@@ -687,9 +687,20 @@ impl SourceEntry {
                         self.name
                     ))
                 })?;
-                serde_json::to_value(&block)
-                    .map_err(|e| Error::Config(e.to_string()))
-                    .and_then(|v| crate::sources::rest_api::RestApiConfig::from_value(&v))
+                let mut missing = Vec::new();
+                let block = serde_json::to_value(&block)
+                    .map(|mut v| {
+                        crate::config::env::substitute_json(&mut v, env, None, &mut missing);
+                        v
+                    })
+                    .map_err(|e| Error::Config(e.to_string()))?;
+                if let Some(var) = missing.first() {
+                    return Err(Error::Config(format!(
+                        "source `{}`: `${{{var}}}` is used in sources.yml but {var} is not set. Set it in the environment or the project's .env",
+                        self.name
+                    )));
+                }
+                crate::sources::rest_api::RestApiConfig::from_value(&block)
                     .map(|c| SourceConfig::RestApi(Box::new(c)))
                     .map_err(|e| Error::Config(format!("source `{}`: {e}", self.name)))
             }

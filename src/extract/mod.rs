@@ -9,6 +9,7 @@
 //! `[extract] workers` threads); each resource has its own [`ItemWriter`] and job files, and
 //! the manifest lists resources and jobs in a fixed order whatever the timing.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
+use crate::pipeline::{Progress, ProgressFn, interrupt};
 use crate::sources::Resource;
 use crate::storage::{
     self, ExtractedJob, ExtractedManifest, JobOrigin, LinkedFile, PipelineDir, ResourceHints,
@@ -31,6 +33,22 @@ pub struct PackageWriter {
     limit: Option<u64>,
     cancelled: AtomicBool,
     state: crate::state::SourceState,
+    progress: Option<ProgressFn>,
+    /// Pages and bytes read per resource, from writers that were closed.
+    read: Mutex<HashMap<String, (u64, u64)>>,
+}
+
+/// What one resource extracted: items written, pages (HTTP responses, files) and bytes read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceStats {
+    /// Resource name.
+    pub resource: String,
+    /// Items written (0 for `.jsonl` files copied as is: counted at normalize time).
+    pub items: u64,
+    /// Pages or files read.
+    pub pages: u64,
+    /// Bytes read from the source.
+    pub bytes: u64,
 }
 
 impl PackageWriter {
@@ -54,7 +72,14 @@ impl PackageWriter {
             limit: None,
             cancelled: AtomicBool::new(false),
             state: crate::state::SourceState::default(),
+            progress: None,
+            read: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Reports [`Progress::Extracting`] to `f` as pages arrive.
+    pub fn set_progress(&mut self, f: Option<ProgressFn>) {
+        self.progress = f;
     }
 
     /// Caps the number of items taken from each resource.
@@ -113,6 +138,10 @@ impl PackageWriter {
             current: None,
             items: 0,
             line: String::new(),
+            pages: 0,
+            bytes: 0,
+            flushed: (0, 0),
+            unsynced: 0,
         }
     }
 
@@ -129,6 +158,23 @@ impl PackageWriter {
                     .map(|j| j.items)
                     .sum();
                 (r.name.clone(), n)
+            })
+            .collect()
+    }
+
+    /// Items, pages and bytes per declared resource, in declaration order (closed writers).
+    pub fn resource_stats(&self) -> Vec<ResourceStats> {
+        let read = self.read.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.resource_items()
+            .into_iter()
+            .map(|(resource, items)| {
+                let (pages, bytes) = read.get(&resource).copied().unwrap_or_default();
+                ResourceStats {
+                    resource,
+                    items,
+                    pages,
+                    bytes,
+                }
             })
             .collect()
     }
@@ -179,12 +225,66 @@ pub struct ItemWriter<'p> {
     items: u64,
     limit: Option<u64>,
     line: String,
+    pages: u64,
+    bytes: u64,
+    /// Pages and bytes already added to the package's totals.
+    flushed: (u64, u64),
+    /// Bytes written to the open job since its writeback was last started.
+    unsynced: u64,
 }
+
+/// Bytes of a job file between two starts of its writeback to disk.
+const WRITEBACK_EVERY: u64 = 32 << 20;
+
+/// Starts writing the file's dirty pages to disk without waiting (Linux), so the `fsync`
+/// at close has little left to do and the disk works while the source is read.
+fn start_writeback(f: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor; the call only schedules I/O. Errors are harmless
+        // (the fsync at close is what guarantees durability).
+        unsafe {
+            libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = f;
+}
+
+/// Items between two checks for Ctrl-C in [`ItemWriter::write_item`].
+const INTERRUPT_EVERY: u64 = 1024;
 
 impl ItemWriter<'_> {
     /// Items written so far.
     pub fn items(&self) -> u64 {
         self.items
+    }
+
+    /// Whether an item limit (`--limit`) is set.
+    pub fn has_limit(&self) -> bool {
+        self.limit.is_some()
+    }
+
+    /// Counts a page (an HTTP response, a file) of `bytes` bytes read from the source, and
+    /// reports progress. Fails with [`Error::Interrupted`] after Ctrl-C, so a long resource
+    /// stops within a page.
+    pub fn page_read(&mut self, bytes: u64) -> Result<()> {
+        self.pages += 1;
+        self.bytes += bytes;
+        self.report();
+        interrupt::check()
+    }
+
+    fn report(&self) {
+        if let Some(f) = &self.pkg.progress {
+            f(&Progress::Extracting {
+                resource: self.resource.clone(),
+                items: self.items,
+                pages: self.pages,
+                bytes: self.bytes,
+            });
+        }
     }
 
     /// Whether the item limit (`--limit`) is reached or the extraction was cancelled (another
@@ -239,10 +339,26 @@ impl ItemWriter<'_> {
         if self.is_full() {
             return Ok(());
         }
-        self.line.clear();
         // serde_json never fails on a Value.
         let text = serde_json::to_string(item).map_err(|e| Error::Internal(e.to_string()))?;
-        self.line.push_str(&text);
+        self.write_line(&text)
+    }
+
+    /// Writes one item given as the JSON text of an object on one line (no newline), as an
+    /// API sent it: no parsing and serializing again.
+    pub fn write_raw(&mut self, json_object: &str) -> Result<()> {
+        if self.is_full() {
+            return Ok(());
+        }
+        self.write_line(json_object)
+    }
+
+    fn write_line(&mut self, text: &str) -> Result<()> {
+        if self.items % INTERRUPT_EVERY == INTERRUPT_EVERY - 1 {
+            interrupt::check()?;
+        }
+        self.line.clear();
+        self.line.push_str(text);
         self.line.push('\n');
         if self.current.is_none() {
             let origin = format!("resource `{}`", self.resource);
@@ -252,6 +368,12 @@ impl ItemWriter<'_> {
             w.write_all(self.line.as_bytes())
                 .map_err(|e| Error::io(path, e))?;
             *n += 1;
+            self.unsynced += self.line.len() as u64;
+            if self.unsynced >= WRITEBACK_EVERY {
+                self.unsynced = 0;
+                w.flush().map_err(|e| Error::io(path, e))?;
+                start_writeback(w.get_ref());
+            }
         }
         self.items += 1;
         Ok(())
@@ -305,6 +427,13 @@ impl ItemWriter<'_> {
 
     /// Flushes the current job file.
     pub fn close(&mut self) -> Result<()> {
+        if (self.pages, self.bytes) != self.flushed {
+            let mut read = self.pkg.read.lock().unwrap_or_else(|p| p.into_inner());
+            let e = read.entry(self.resource.clone()).or_default();
+            e.0 += self.pages - self.flushed.0;
+            e.1 += self.bytes - self.flushed.1;
+            self.flushed = (self.pages, self.bytes);
+        }
         if let Some((mut w, path, idx, n)) = self.current.take() {
             if let Some(job) = self.pkg.manifest().jobs.get_mut(idx) {
                 job.items += n;

@@ -413,6 +413,12 @@ impl Incremental {
         }
     }
 
+    /// Whether rows can stop the paging (`row_order` is set): the next page is requested
+    /// only after this one's rows were seen.
+    pub fn stops_paging(&self) -> bool {
+        self.cfg.row_order.is_some()
+    }
+
     /// Whether the resource should stop paging (`row_order` and a row left the range).
     pub fn should_stop(&self) -> bool {
         self.stop.load(AtomicOrdering::SeqCst)

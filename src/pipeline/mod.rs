@@ -459,6 +459,7 @@ impl Pipeline {
             .map_err(|e| e.in_step(&self.name, "extract", None))?;
         writer.set_limit(self.limit);
         writer.set_state(source_state.clone());
+        writer.set_progress(self.progress.clone());
         let load_id = writer.load_id().to_string();
         if self.full_refresh {
             crate::storage::write_atomic(
@@ -481,9 +482,16 @@ impl Pipeline {
             trace.end(t, Some(&e)).extract_info = Some(extract_info);
             return Err(e);
         }
-        for (resource, items) in writer.resource_items() {
-            extract_info.resource_items.insert(resource.clone(), items);
-            self.report(Progress::ResourceExtracted { resource, items });
+        for r in writer.resource_stats() {
+            extract_info
+                .resource_items
+                .insert(r.resource.clone(), r.items);
+            self.report(Progress::ResourceExtracted {
+                resource: r.resource,
+                items: r.items,
+                pages: r.pages,
+                bytes: r.bytes,
+            });
         }
         // The new cursors and state slots travel with the package: they become the saved
         // state only when its data commits.

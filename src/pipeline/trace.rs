@@ -49,12 +49,27 @@ use crate::error::{Error, Result};
 pub enum Progress {
     /// A step started: `extract`, `normalize` or `load`.
     Step(&'static str),
+    /// A resource read a page (an HTTP response, a file): running totals so far.
+    Extracting {
+        /// Resource name.
+        resource: String,
+        /// Items written so far.
+        items: u64,
+        /// Pages (responses, files) read so far.
+        pages: u64,
+        /// Bytes read so far.
+        bytes: u64,
+    },
     /// A resource finished extracting.
     ResourceExtracted {
         /// Resource name.
         resource: String,
         /// Items extracted.
         items: u64,
+        /// Pages (responses, files) read.
+        pages: u64,
+        /// Bytes read.
+        bytes: u64,
     },
     /// Normalize finished with this many rows over all tables.
     Normalized {

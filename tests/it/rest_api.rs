@@ -5,6 +5,8 @@
 mod faults;
 #[path = "rest_api_features.rs"]
 mod features;
+#[path = "rest_api_progress.rs"]
+mod progress;
 
 use std::time::Duration;
 

@@ -190,14 +190,14 @@ fn library_api_builds_and_runs_a_rest_source() {
 
     struct Secrets;
     impl SecretProvider for Secrets {
-        fn get(&self, path: &[&str]) -> dango::Result<Option<String>> {
-            Ok((path.last() == Some(&"token")).then(|| "lib-token".to_string()))
+        fn lookup(&self, source: &str, key: &str, _: bool) -> dango::Result<Option<String>> {
+            Ok((source == "lib_api" && key == "token").then(|| "lib-token".to_string()))
         }
         fn env_var(&self, _: &str) -> Option<String> {
             None
         }
-        fn describe(&self, _: &[&str]) -> Vec<String> {
-            Vec::new()
+        fn missing(&self, _: &str, key: &str, _: Option<&str>) -> dango::Error {
+            dango::Error::Config(format!("no {key}"))
         }
     }
 
@@ -242,4 +242,43 @@ fn library_api_builds_and_runs_a_rest_source() {
     let info = pipeline.run(source).unwrap();
     // The stored cursor (2) is the start: ids 0 and 1 are filtered out.
     assert_eq!(info.row_counts().get("x"), Some(&3));
+}
+
+#[test]
+fn env_vars_are_substituted_in_the_rest_api_block() {
+    let api = Api::start();
+    let base = api.uri();
+    api.mount(
+        Mock::given(path("/v2/things"))
+            .and(wiremock::matchers::header("X-Api-Token", "tok-subst-77"))
+            .and(query_param("region", "eu"))
+            .respond_with(ok(json!({"data": items(0, 3)}))),
+    );
+    let p = project(
+        "client:\n  base_url: ${TEST_API_BASE}/v2\n  headers:\n    X-Api-Token: ${TEST_SUBST_TOKEN}\nresources:\n  - name: things\n    endpoint:\n      params: {region: \"${TEST_REGION}\"}\n      data_selector: data\n",
+    );
+    let out = p
+        .dango()
+        .args(["sync", "-v"])
+        .env("TEST_API_BASE", &base)
+        .env("TEST_SUBST_TOKEN", "tok-subst-77")
+        .env("TEST_REGION", "eu")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(ids(&p, "raw_api.things"), [0, 1, 2]);
+    let log = std::fs::read_to_string(p.path().join(".dlt/pipelines/api/runtime.log")).unwrap();
+    assert!(!log.contains("tok-subst-77") && !stderr.contains("tok-subst-77"));
+    // An unset variable is a clear error, before any request.
+    let before = api.requests().len();
+    p.dango()
+        .arg("sync")
+        .env("TEST_API_BASE", &base)
+        .env_remove("TEST_SUBST_TOKEN")
+        .env("TEST_REGION", "eu")
+        .assert()
+        .failure()
+        .stderr(contains("TEST_SUBST_TOKEN is not set"));
+    assert_eq!(api.requests().len(), before);
 }

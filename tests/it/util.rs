@@ -74,7 +74,8 @@ impl TestProject {
             let mut cells = Vec::with_capacity(n);
             for i in 0..n {
                 let v: Value = row.get(i).unwrap();
-                cells.push(render(v));
+                // The same rendering as `dango pipeline show`.
+                cells.push(dango::inspect::render(v));
             }
             out.push(cells);
         }
@@ -119,26 +120,6 @@ impl TestProject {
         .map(|r| r[0].clone().unwrap())
         .collect()
     }
-}
-
-fn render(v: Value) -> Option<String> {
-    Some(match v {
-        Value::Null => return None,
-        Value::Boolean(b) => b.to_string(),
-        Value::TinyInt(i) => i.to_string(),
-        Value::SmallInt(i) => i.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::BigInt(i) => i.to_string(),
-        Value::HugeInt(i) => i.to_string(),
-        Value::UTinyInt(i) => i.to_string(),
-        Value::USmallInt(i) => i.to_string(),
-        Value::UInt(i) => i.to_string(),
-        Value::UBigInt(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Double(f) => f.to_string(),
-        Value::Text(s) => s,
-        other => format!("{other:?}"),
-    })
 }
 
 /// Nested orders as JSON lines: `n` orders, order i has (i % 3) + 1 items with tags.

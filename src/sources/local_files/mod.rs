@@ -169,6 +169,9 @@ impl Resource for FilesResource {
                     )));
                 }
             }
+            // Progress (a file is a page) and a check for Ctrl-C between files.
+            let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            sink.out.page_read(bytes)?;
         }
         if let Some(inc) = &inc {
             state.save(&self.hints.name, inc);

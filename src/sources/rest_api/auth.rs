@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::client::{HttpClient, HttpFailure, Request};
 use super::config::AuthConfig;
-use super::secrets::{Redactor, SecretProvider, env_name};
+use super::secrets::{Redactor, SecretProvider};
 use crate::error::{Error, Result};
 
 /// Resolved authentication, ready to apply to requests.
@@ -58,9 +58,9 @@ pub struct AuthResolver<'a> {
 }
 
 impl AuthResolver<'_> {
-    /// Field `field` of `cfg`: the literal value, the `*_env` variable, or dlt's locations
-    /// `sources.rest_api.<name>.credentials.<field>` → `sources.rest_api.credentials.<field>` →
-    /// `sources.<name>.credentials.<field>` (each also without `credentials`).
+    /// Field `field` of `cfg`: the literal value, the `*_env` variable, or dlt's lookup chain
+    /// (`sources.rest_api.<name>.credentials.<field>`, `sources.rest_api.<name>.<field>`,
+    /// `sources.rest_api.credentials.<field>`, …, see [`SecretProvider::lookup`]).
     fn field(&self, cfg: &AuthConfig, field: &str, required: bool) -> Result<Option<String>> {
         if let Some(v) = cfg.fields.get(field) {
             return Ok(Some(match v {
@@ -68,45 +68,22 @@ impl AuthResolver<'_> {
                 other => other.to_string(),
             }));
         }
-        let mut tried = Vec::new();
-        if let Some(var) = cfg.env.get(field) {
-            if let Some(v) = self.secrets.env_var(var) {
-                return Ok(Some(v));
-            }
-            tried.push(format!(
-                "environment variable {var} (from `{field}_env`; also read from the project's .env file) is not set"
-            ));
+        let var = cfg.env.get(field);
+        if let Some(var) = var
+            && let Some(v) = self.secrets.env_var(var)
+        {
+            return Ok(Some(v));
         }
-        let name = self.source;
-        let paths: Vec<Vec<&str>> = vec![
-            vec!["sources", "rest_api", name, "credentials", field],
-            vec!["sources", "rest_api", name, field],
-            vec!["sources", "rest_api", "credentials", field],
-            vec!["sources", "rest_api", field],
-            vec!["sources", name, "credentials", field],
-            vec!["sources", name, field],
-        ];
-        for p in &paths {
-            if let Some(v) = self.secrets.get(p)? {
-                return Ok(Some(v));
-            }
+        let secret = crate::config::settings::is_secret_key(field);
+        if let Some(v) = self.secrets.lookup(self.source, field, secret)? {
+            return Ok(Some(v));
         }
         if !required {
             return Ok(None);
         }
-        for p in &paths {
-            tried.push(format!(
-                "{} / [{}] {}",
-                env_name(p),
-                p[..p.len() - 1].join("."),
-                p[p.len() - 1]
-            ));
-        }
-        Err(Error::Config(format!(
-            "source `{name}`: the `{}` auth needs `{field}`, and it is not set. Looked in, in order:\n    {}\nSet one of them (secrets belong in .dlt/secrets.toml or an environment variable), or name a variable with `{field}_env`",
-            cfg.kind,
-            tried.join("\n    ")
-        )))
+        Err(self
+            .secrets
+            .missing(self.source, field, var.map(String::as_str)))
     }
 
     fn secret(&self, cfg: &AuthConfig, field: &str) -> Result<String> {
@@ -256,6 +233,9 @@ impl OAuth2 {
             form: Some(form),
         };
         let resp = client.send(&req, &|_, _| false).map_err(|f| {
+            if matches!(f, HttpFailure::Interrupted) {
+                return Error::Interrupted;
+            }
             let msg = client.describe(&req.method, &f);
             let hint = match f {
                 HttpFailure::Status(r, _) if r.status == 401 || r.status == 403 => {

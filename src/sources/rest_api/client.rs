@@ -181,6 +181,8 @@ pub enum HttpFailure {
     Status(Box<Response>, u32),
     /// No response: connection error, timeout, broken body.
     Transport(String, url::Url, u32),
+    /// Ctrl-C was pressed while the request (or the wait before a retry) was under way.
+    Interrupted,
 }
 
 /// The shared client: connection pool, runtime, settings and redactor.
@@ -236,7 +238,12 @@ impl HttpClient {
         req: &Request,
         accept: &dyn Fn(u16, &[u8]) -> bool,
     ) -> std::result::Result<Response, HttpFailure> {
-        self.block_on(self.send_async(req, accept))
+        self.block_on(async {
+            tokio::select! {
+                r = self.send_async(req, accept) => r,
+                () = interrupted() => Err(HttpFailure::Interrupted),
+            }
+        })
     }
 
     async fn send_async(
@@ -364,8 +371,16 @@ impl HttpClient {
                 "{method} {} failed after {attempts} attempt(s): {msg}",
                 self.redactor.url(url)
             ),
+            HttpFailure::Interrupted => "interrupted (Ctrl-C)".to_string(),
         };
         self.redactor.redact(&msg)
+    }
+}
+
+/// Resolves once Ctrl-C was pressed (polled: the signal handler only sets a flag).
+async fn interrupted() {
+    while !crate::pipeline::interrupt::requested() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use super::Node;
 use super::Param;
-use super::client::{HttpClient, HttpFailure, Request};
+use super::client::{HttpClient, HttpFailure, Request, Response};
 use super::paginators::{Paginator, param_text};
+use super::rawpage;
 use super::resolve;
 use super::selector::{Path, detect_data_selector};
 use crate::error::{Error, Result};
@@ -46,6 +47,9 @@ impl<'w, 'p> Writers<'w, 'p> {
         self.root.close()
     }
 }
+
+/// A request's outcome (auth errors aside).
+type Sent = Result<std::result::Result<Response, HttpFailure>>;
 
 /// One run of a tree.
 pub(crate) struct Run<'a> {
@@ -194,26 +198,18 @@ impl Run<'_> {
         }
         let mut selector: Option<Path> = node.data_selector.clone();
         let mut first = true;
+        // The next page, requested while the items of the current one are written.
+        let mut prefetched: Option<Sent> = None;
         loop {
             if writers.get(node).is_full() {
                 break;
             }
-            let mut attempt_req = req.clone();
-            node.auth
-                .apply(&mut attempt_req, self.client)
-                .map_err(|e| self.fail(node, e.to_string()))?;
-            let resp = match self.client.send(&attempt_req, &|s, b| node.ignored(s, b)) {
-                Ok(r) => r,
-                Err(f) => {
-                    let mut msg = self.client.describe(&req.method, &f);
-                    if let HttpFailure::Status(r, _) = &f
-                        && (r.status == 401 || r.status == 403)
-                    {
-                        msg.push_str(". Check the credentials of this source (auth in .dango/sources.yml, .dlt/secrets.toml or the `*_env` variables)");
-                    }
-                    return Err(self.fail(node, msg));
-                }
+            let sent = match prefetched.take() {
+                Some(s) => s,
+                None => self.send(node, &req),
             };
+            let resp = self.response(node, &req, sent?)?;
+            writers.get(node).page_read(resp.body.len() as u64)?;
             if node.ignored(resp.status, &resp.body) {
                 tracing::info!(
                     "resource `{}`: ignoring the response with status {} of {} (response_actions)",
@@ -222,6 +218,26 @@ impl Run<'_> {
                     self.client.redactor.url(&resp.url)
                 );
                 break;
+            }
+            // Fast path: items written as sent (see `rawpage`).
+            let raw_key = rawpage::eligible(node, selector.as_ref(), paginator.as_ref());
+            if let Some(page) = raw_key.and_then(|k| rawpage::split(&resp.body, k)) {
+                let pag = paginator.get_or_insert(Paginator::Single);
+                pag.update_state(&resp, &page.skeleton, page.items.len())
+                    .map_err(|e| self.fail(node, e.to_string()))?;
+                let more = pag.has_next();
+                if more {
+                    pag.update_request(&mut req)
+                        .map_err(|e| self.fail(node, e.to_string()))?;
+                }
+                let w = writers.get(node);
+                prefetched = self.while_prefetching(node, &req, more && !w.has_limit(), || {
+                    rawpage::write(w, &page.items)
+                })?;
+                if !more {
+                    break;
+                }
+                continue;
             }
             let mut body: Value = if resp.body.iter().all(u8::is_ascii_whitespace) {
                 Value::Null
@@ -293,8 +309,21 @@ impl Run<'_> {
                 .map_err(|e| self.fail(node, e.to_string()))?;
             let items = sel.take_items(&mut body);
             drop(body);
-            self.write_items(node, parent, items, writers)?;
-            if !pag.has_next() {
+            let more = pag.has_next();
+            if more {
+                pag.update_request(&mut req)
+                    .map_err(|e| self.fail(node, e.to_string()))?;
+            }
+            // Children fetch per item: no prefetch, so requests keep their order. With
+            // `row_order`, the items decide whether there is a next request.
+            let prefetch = more
+                && node.children.is_empty()
+                && !writers.get(node).has_limit()
+                && !node.incremental.as_ref().is_some_and(|i| i.stops_paging());
+            prefetched = self.while_prefetching(node, &req, prefetch, || {
+                self.write_items(node, parent, items, writers)
+            })?;
+            if !more {
                 break;
             }
             if node.incremental.as_ref().is_some_and(|i| i.should_stop()) {
@@ -304,10 +333,73 @@ impl Run<'_> {
                 );
                 break;
             }
-            pag.update_request(&mut req)
-                .map_err(|e| self.fail(node, e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// Sends `req` for `node` (with its auth) once, retries included.
+    fn send(
+        &self,
+        node: &Node,
+        req: &Request,
+    ) -> Result<std::result::Result<Response, HttpFailure>> {
+        let mut attempt_req = req.clone();
+        node.auth
+            .apply(&mut attempt_req, self.client)
+            .map_err(|e| match e {
+                Error::Interrupted => e,
+                e => self.fail(node, e.to_string()),
+            })?;
+        Ok(self.client.send(&attempt_req, &|s, b| node.ignored(s, b)))
+    }
+
+    /// The response, or the error for a failed request.
+    fn response(
+        &self,
+        node: &Node,
+        req: &Request,
+        sent: std::result::Result<Response, HttpFailure>,
+    ) -> Result<Response> {
+        match sent {
+            Ok(r) => Ok(r),
+            Err(HttpFailure::Interrupted) => Err(Error::Interrupted),
+            Err(f) => {
+                let mut msg = self.client.describe(&req.method, &f);
+                if let HttpFailure::Status(r, _) = &f
+                    && (r.status == 401 || r.status == 403)
+                {
+                    msg.push_str(". Check the credentials of this source (auth in .dango/sources.yml, .dlt/secrets.toml or the `*_env` variables)");
+                }
+                Err(self.fail(node, msg))
+            }
+        }
+    }
+
+    /// Runs `work` (writing a page) while the next page `req` is fetched on another thread
+    /// when `prefetch` is set; returns what that fetch got. The page is written first, so an
+    /// error of the write wins over one of the next request.
+    fn while_prefetching(
+        &self,
+        node: &Node,
+        req: &Request,
+        prefetch: bool,
+        work: impl FnOnce() -> Result<()>,
+    ) -> Result<Option<Sent>> {
+        if !prefetch {
+            work()?;
+            return Ok(None);
+        }
+        std::thread::scope(|s| {
+            let next = std::thread::Builder::new()
+                .name("dango-prefetch".into())
+                .spawn_scoped(s, || self.send(node, req))
+                .map_err(|e| Error::Internal(format!("cannot start a fetch thread: {e}")))?;
+            let written = work();
+            let next = next
+                .join()
+                .map_err(|_| Error::Internal("the fetch thread panicked".into()))?;
+            written.map(|()| Some(next))
+        })
     }
 
     fn write_items(

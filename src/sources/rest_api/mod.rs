@@ -16,6 +16,7 @@ pub mod config;
 mod fetch;
 pub mod incremental;
 pub mod paginators;
+mod rawpage;
 pub mod resolve;
 pub mod secrets;
 pub mod selector;
@@ -38,7 +39,7 @@ use config::{EndpointConfig, ResourceConfig, ResponseAction};
 use incremental::{Incremental, IncrementalConfig};
 use paginators::Paginator;
 use resolve::{JsonTemplate, ParentRef, Template};
-use secrets::{ProjectSecrets, Redactor, SecretProvider};
+use secrets::{Redactor, SecretProvider};
 use selector::Path;
 
 /// Everything `build` needs besides the config; lets library users supply their own secrets.
@@ -51,9 +52,10 @@ pub struct BuildContext<'a> {
 }
 
 /// Builds the source `name` of a project: `[runtime]` settings, secrets from the project's
-/// `.dlt/` and `.env`.
+/// [`Settings`](crate::config::Settings) (environment and `.env`, `.dlt/` of the project and
+/// the global dir, along dlt's lookup chain). Cursors come from the pipeline's state.
 pub fn build(name: &str, cfg: &RestApiConfig, project: &Project) -> Result<Source> {
-    let secrets = ProjectSecrets::new(project.root())?;
+    let secrets = project.settings()?;
     let ctx = BuildContext {
         secrets: &secrets,
         http: HttpSettings::from_project(project)?,

@@ -1,133 +1,56 @@
-//! Secret values: where they come from (`*_env` keys, environment variables, `.dlt/*.toml`) and
-//! how they are kept out of every message (redaction).
-//!
-//! The lookup sits behind [`SecretProvider`] so the project-wide config resolver can replace
-//! [`ProjectSecrets`] later without touching the rest of the source.
+//! Secret values: where the source looks them up ([`SecretProvider`], implemented by the
+//! project's [`Settings`]: `*_env` keys, environment variables, `.dlt/*.toml` along dlt's
+//! lookup chain) and how they are kept out of every message ([`Redactor`]).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use crate::config::Settings;
 use crate::error::{Error, Result};
 
-/// Looks up configuration values by dlt section path (`["sources", "rest_api", "token"]`).
+/// Where the REST API source looks up auth fields. A project uses its [`Settings`]; library
+/// users can supply their own.
 pub trait SecretProvider: Send + Sync {
-    /// The value at `path`, if any provider holds it.
-    fn get(&self, path: &[&str]) -> Result<Option<String>>;
-    /// The value of an environment variable named by a `*_env` key (process environment first,
-    /// then the project's `.env` file).
+    /// Field `key` of the auth of source `source` (a `rest_api` source), along dlt's lookup
+    /// chain. With `secret`, a value in config.toml is refused.
+    fn lookup(&self, source: &str, key: &str, secret: bool) -> Result<Option<String>>;
+    /// The value of an environment variable named by a `*_env` key (process environment
+    /// first, then the project's `.env` file).
     fn env_var(&self, name: &str) -> Option<String>;
-    /// Where values are looked for, for "missing" messages.
-    fn describe(&self, path: &[&str]) -> Vec<String>;
+    /// The error for a required field that is not set anywhere: what was tried, and where to
+    /// put it. `env_var` is the variable a `<key>_env` entry named, if any.
+    fn missing(&self, source: &str, key: &str, env_var: Option<&str>) -> Error;
 }
 
-/// dlt's providers for a project: environment variables (`SOURCES__REST_API__TOKEN`), then
-/// `.dlt/secrets.toml`, then `.dlt/config.toml`; `*_env` names also look into `.env`.
-pub struct ProjectSecrets {
-    root: PathBuf,
-    tomls: Vec<(PathBuf, toml::Table)>,
-    dotenv: Vec<(String, String)>,
+/// dlt's lookup for a rest_api source `name`: each section of the chain
+/// (`sources.rest_api.<name>`, `sources.rest_api`, `sources.<name>`, `sources`, the top
+/// level), under `credentials` first, then directly.
+fn key_paths(key: &str) -> [[&str; 2]; 2] {
+    [["credentials", key], ["", key]]
 }
 
-impl ProjectSecrets {
-    /// Reads the providers of the project at `root`.
-    pub fn new(root: &Path) -> Result<ProjectSecrets> {
-        let mut tomls = Vec::new();
-        for file in ["secrets.toml", "config.toml"] {
-            let path = root.join(".dlt").join(file);
-            match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    let doc: toml::Table = text.parse().map_err(|e| {
-                        Error::Config(format!("{} is not valid TOML: {e}", path.display()))
-                    })?;
-                    tomls.push((path, doc));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(&path, e)),
-            }
-        }
-        let mut dotenv = Vec::new();
-        let env_path = root.join(".env");
-        if env_path.is_file() {
-            let iter = dotenvy::from_path_iter(&env_path).map_err(|e| {
-                Error::Config(format!(
-                    "{} is not a valid .env file: {e}",
-                    env_path.display()
-                ))
-            })?;
-            for item in iter {
-                let (k, v) = item.map_err(|e| {
-                    Error::Config(format!(
-                        "{} is not a valid .env file: {e}",
-                        env_path.display()
-                    ))
-                })?;
-                dotenv.push((k, v));
-            }
-        }
-        Ok(ProjectSecrets {
-            root: root.to_path_buf(),
-            tomls,
-            dotenv,
-        })
-    }
+/// The key paths of [`key_paths`] as slices (the second without its empty section).
+fn as_slices<'a>(paths: &'a [[&'a str; 2]; 2]) -> [&'a [&'a str]; 2] {
+    [&paths[0][..], &paths[1][1..]]
 }
 
-/// `["sources", "rest_api", "token"]` → `SOURCES__REST_API__TOKEN`.
-pub fn env_name(path: &[&str]) -> String {
-    path.iter()
-        .map(|s| s.to_ascii_uppercase())
-        .collect::<Vec<_>>()
-        .join("__")
-}
-
-impl SecretProvider for ProjectSecrets {
-    fn get(&self, path: &[&str]) -> Result<Option<String>> {
-        if let Ok(v) = std::env::var(env_name(path)) {
-            return Ok(Some(v));
-        }
-        for (_, doc) in &self.tomls {
-            let mut cur: Option<&toml::Value> = None;
-            let mut table = Some(doc);
-            for (i, k) in path.iter().enumerate() {
-                let Some(t) = table else { break };
-                match t.get(*k) {
-                    Some(v) if i + 1 == path.len() => cur = Some(v),
-                    Some(toml::Value::Table(t2)) => table = Some(t2),
-                    _ => {
-                        table = None;
-                    }
-                }
-            }
-            if let Some(v) = cur {
-                return Ok(Some(match v {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                }));
-            }
-        }
-        Ok(None)
+impl SecretProvider for Settings {
+    fn lookup(&self, source: &str, key: &str, secret: bool) -> Result<Option<String>> {
+        let paths = key_paths(key);
+        let (found, _) = self.source_lookup("rest_api", source, &as_slices(&paths), secret)?;
+        Ok(found.map(|r| r.as_string()))
     }
 
     fn env_var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().or_else(|| {
-            self.dotenv
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        self.env().get(name)
     }
 
-    fn describe(&self, path: &[&str]) -> Vec<String> {
-        vec![
-            format!("environment variable {}", env_name(path)),
-            format!(
-                "[{}] {} in {}",
-                path[..path.len() - 1].join("."),
-                path[path.len() - 1],
-                self.root.join(".dlt").join("secrets.toml").display()
-            ),
-        ]
+    fn missing(&self, source: &str, key: &str, env_var: Option<&str>) -> Error {
+        let paths = key_paths(key);
+        match self.source_lookup("rest_api", source, &as_slices(&paths), false) {
+            Ok((_, traces)) => Settings::missing(self, source, key, &traces, env_var),
+            Err(e) => e,
+        }
     }
 }
 
@@ -239,23 +162,51 @@ mod tests {
     }
 
     #[test]
-    fn reads_nested_toml() {
+    fn settings_find_credentials_along_dlts_chain() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(".dlt")).unwrap();
         std::fs::write(
             dir.path().join(".dlt/secrets.toml"),
-            "[sources.rest_api.my_api.credentials]\ntoken = \"t1\"\n",
+            "[sources.rest_api.my_api.credentials]\ntoken = \"t1\"\n[sources.rest_api]\napi_key = \"k1\"\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join(".env"), "MY_VAR=v1\n").unwrap();
-        let p = ProjectSecrets::new(dir.path()).unwrap();
+        std::fs::write(
+            dir.path().join(".dlt/config.toml"),
+            "[sources.my_api]\npassword = \"p\"\n",
+        )
+        .unwrap();
+        let env = crate::config::env::Env::from_vars([("MY_VAR", "v1")]);
+        let s = Settings::with_env(dir.path(), env, None).unwrap();
         assert_eq!(
-            p.get(&["sources", "rest_api", "my_api", "credentials", "token"])
-                .unwrap()
-                .as_deref(),
+            s.lookup("my_api", "token", true).unwrap().as_deref(),
             Some("t1")
         );
-        assert_eq!(p.get(&["sources", "rest_api", "token"]).unwrap(), None);
-        assert_eq!(p.env_var("MY_VAR").as_deref(), Some("v1"));
+        assert_eq!(
+            s.lookup("my_api", "api_key", true).unwrap().as_deref(),
+            Some("k1")
+        );
+        assert_eq!(s.lookup("other", "token", true).unwrap(), None);
+        // a secret in config.toml is refused with dlt's reason; a setting is fine there
+        let err = s
+            .lookup("my_api", "password", true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ValueNotSecretException"), "{err}");
+        assert_eq!(
+            s.lookup("my_api", "password", false).unwrap().as_deref(),
+            Some("p")
+        );
+        assert_eq!(s.env_var("MY_VAR").as_deref(), Some("v1"));
+        let err = SecretProvider::missing(&s, "my_api", "client_id", Some("CID")).to_string();
+        let first = err
+            .find("SOURCES__REST_API__MY_API__CREDENTIALS__CLIENT_ID")
+            .unwrap();
+        let second = err.find("SOURCES__REST_API__MY_API__CLIENT_ID").unwrap();
+        assert!(first < second, "{err}");
+        assert!(
+            err.contains("probed") || err.contains("secrets.toml"),
+            "{err}"
+        );
+        assert!(err.contains("set CID"), "{err}");
     }
 }

@@ -1,9 +1,18 @@
-//! `dango-bench`: times `dango sync` against DuckDB's own native JSON load of
-//! the same generated file into the same three tables. See BENCHMARK.md.
+//! `dango-bench`: times `dango sync` against a reference on the same generated orders.
+//!
+//! - `--workload files` (default): a local JSONL file, against DuckDB's own native JSON load
+//!   of the same file into the same three tables.
+//! - `--workload rest`: a `rest_api` source against an in-process HTTP server serving
+//!   pre-rendered `json_link` pages, against a bare HTTP client downloading the same pages
+//!   (see `rest.rs`).
 //!
 //! ```text
-//! cargo build --release && cargo run --release --bin dango-bench -- --orders 1000000
+//! cargo build --release --bin dango --bin dango-bench
+//! target/release/dango-bench --orders 1000000
+//! target/release/dango-bench --workload rest --orders 1000000 --page-size 1000
 //! ```
+
+mod rest;
 
 use std::fs::{self, File};
 use std::os::unix::process::ExitStatusExt;
@@ -44,6 +53,21 @@ struct Args {
     /// dango executable [default: `dango` next to this binary].
     #[arg(long)]
     dango_bin: Option<PathBuf>,
+    /// What to load: a local JSONL file, or a REST API served from memory.
+    #[arg(long, value_enum, default_value_t = Workload::Files)]
+    workload: Workload,
+    /// Orders per page (rest workload).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    page_size: u64,
+}
+
+/// The benchmark's workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Workload {
+    /// A local JSONL file against DuckDB's native JSON load.
+    Files,
+    /// A `rest_api` source (json_link pages) against a bare HTTP download.
+    Rest,
 }
 
 /// A run and the row counts of the three tables it loaded.
@@ -55,6 +79,8 @@ struct Run {
     wall: Duration,
     cpu: Duration,
     peak_rss_kib: u64,
+    /// dango's extract step (from its `Extracted.` log line).
+    extract: Option<Duration>,
 }
 
 fn main() -> ExitCode {
@@ -67,7 +93,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = bench(&args, dango_bin.as_deref(), &work);
+    let result = match args.workload {
+        Workload::Files => bench(&args, dango_bin.as_deref(), &work),
+        Workload::Rest => rest::bench(&args, dango_bin.as_deref(), &work, SEED),
+    };
     match &result {
         Err(e) => eprintln!("\ndango-bench: error: {e:#}"),
         Ok(false) => eprintln!("\ndango-bench: FAILED: *** MISMATCH *** in row counts"),
@@ -209,6 +238,7 @@ fn run_dango(bin: &Path, proj: &Path, work: &Path) -> Result<Run> {
     }
     // Stage timings from dango's own log (`-v`), to see where the time goes.
     let log = fs::read_to_string(&log_path).unwrap_or_default();
+    let mut extract = None;
     for line in log.lines() {
         if ["Extracted.", "Normalized.", "Loaded."]
             .iter()
@@ -216,8 +246,27 @@ fn run_dango(bin: &Path, proj: &Path, work: &Path) -> Result<Run> {
         {
             println!("  dango stage: {}", line.trim());
         }
+        if line.contains("Extracted.") {
+            extract = logged_elapsed(line);
+        }
     }
-    Ok(measured(wall, &usage, Duration::ZERO))
+    Ok(Run {
+        extract,
+        ..measured(wall, &usage, Duration::ZERO)
+    })
+}
+
+/// The `elapsed=1.5s` / `elapsed=639.1ms` value of a log line.
+fn logged_elapsed(line: &str) -> Option<Duration> {
+    let v = line.split("elapsed=").nth(1)?.split_whitespace().next()?;
+    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = v.strip_suffix("µs") {
+        (n, 1e-6)
+    } else {
+        (v.strip_suffix('s')?, 1.0)
+    };
+    Some(Duration::from_secs_f64(num.parse::<f64>().ok()? * scale))
 }
 
 fn wait4(pid: u32) -> Result<(ExitStatus, libc::rusage)> {
@@ -254,6 +303,7 @@ fn measured(wall: Duration, usage: &libc::rusage, cpu_before: Duration) -> Run {
         wall,
         cpu,
         peak_rss_kib,
+        extract: None,
     }
 }
 
