@@ -187,7 +187,7 @@ pub fn apply_resource_hints(
                     .collect(),
             ),
             Some(MergeStrategy::Scd2) => {
-                add_scd2_columns(table);
+                add_scd2_columns(table, r.validity_column_names.as_deref());
                 RootIdKind::RowHash
             }
             _ => RootIdKind::Random,
@@ -209,18 +209,20 @@ pub fn apply_resource_hints(
     settings
 }
 
-/// Adds scd2's validity columns (`_dlt_valid_from`, `_dlt_valid_to`) and marks `_dlt_id` as
-/// the row version, as dlt does for `strategy: scd2`.
-fn add_scd2_columns(table: &mut Table) {
+/// Adds scd2's validity columns (`_dlt_valid_from`, `_dlt_valid_to`, or the configured
+/// `validity_column_names`) and marks `_dlt_id` as the row version, as dlt does for
+/// `strategy: scd2`.
+fn add_scd2_columns(table: &mut Table, names: Option<&[String]>) {
     use crate::schema::{Column, DataType};
-    for (name, hint) in [
-        ("_dlt_valid_from", "x-valid-from"),
-        ("_dlt_valid_to", "x-valid-to"),
-    ] {
+    let (from, to) = match names {
+        Some([from, to]) => (naming::normalize_path(from), naming::normalize_path(to)),
+        _ => ("_dlt_valid_from".to_string(), "_dlt_valid_to".to_string()),
+    };
+    for (name, hint) in [(from, "x-valid-from"), (to, "x-valid-to")] {
         let col = table
             .columns
-            .entry(name.to_string())
-            .or_insert_with(|| Column::new(name, DataType::Timestamp));
+            .entry(name.clone())
+            .or_insert_with(|| Column::new(name.as_str(), DataType::Timestamp));
         col.extra.insert(hint.into(), serde_json::json!(true));
     }
     let id = table

@@ -38,6 +38,10 @@ pub struct ResourceHints {
     /// `None` is dlt's default, delete-insert, without an `x-merge-strategy` hint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_strategy: Option<crate::schema::MergeStrategy>,
+    /// scd2 validity column names (`[from, to]`); `_dlt_valid_from` / `_dlt_valid_to` when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_column_names: Option<Vec<String>>,
     /// Primary key columns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub primary_key: Vec<String>,

@@ -15,6 +15,7 @@ mod crash;
 mod init;
 mod library;
 mod merge;
+mod merge_replay;
 mod quickstart;
 mod rest_api;
 mod sync_local_files;

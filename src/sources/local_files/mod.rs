@@ -55,9 +55,14 @@ pub fn build(name: &str, cfg: &LocalFilesConfig, base: &Path) -> Result<Source> 
             table_name: table,
             write_disposition: cfg
                 .write_disposition
+                .as_ref()
                 .map(|w| w.disposition)
                 .unwrap_or(WriteDisposition::Replace),
-            merge_strategy: cfg.write_disposition.and_then(|w| w.strategy),
+            merge_strategy: cfg.write_disposition.as_ref().and_then(|w| w.strategy),
+            validity_column_names: cfg
+                .write_disposition
+                .as_ref()
+                .and_then(|w| w.validity_column_names.clone()),
             primary_key: cfg
                 .primary_key
                 .clone()

@@ -384,6 +384,7 @@ fn compile(
             table_name,
             write_disposition: r.write_disposition,
             merge_strategy: r.merge_strategy,
+            validity_column_names: r.validity_column_names.clone(),
             primary_key: r.primary_key.clone(),
             merge_key: r.merge_key.clone(),
             columns: r.columns.clone(),

@@ -95,6 +95,8 @@ pub struct ResourceConfig {
     pub write_disposition: WriteDisposition,
     /// Merge strategy from dlt's dict form (`{disposition: merge, strategy: upsert}`).
     pub merge_strategy: Option<crate::schema::MergeStrategy>,
+    /// scd2 validity column names (`write_disposition.validity_column_names`).
+    pub validity_column_names: Option<Vec<String>>,
     /// Primary key columns.
     pub primary_key: Vec<String>,
     /// Merge key columns.
@@ -402,6 +404,7 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
     }
     let ctx = format!(".resources.{name}");
     let mut merge_strategy = None;
+    let mut validity_column_names = None;
     let write_disposition = match m.get("write_disposition") {
         None | Some(Value::Null) => WriteDisposition::Append,
         Some(v) => match v {
@@ -420,6 +423,22 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
                                     "`{s}` is not one of {}",
                                     crate::schema::MergeStrategy::NAMES.join(", ")
                                 ),
+                            ));
+                        }
+                    }
+                }
+                if let Some(v) = o.get("validity_column_names") {
+                    let names: Option<Vec<String>> = v.as_array().and_then(|a| {
+                        a.iter().map(|n| n.as_str().map(str::to_string)).collect()
+                    });
+                    match names {
+                        Some(n) if n.len() == 2 && merge_strategy == Some(crate::schema::MergeStrategy::Scd2) => {
+                            validity_column_names = Some(n)
+                        }
+                        _ => {
+                            return Err(err(
+                                &format!("{ctx}.write_disposition.validity_column_names"),
+                                format!("expected two column names ([valid_from, valid_to]) with strategy scd2, got `{v}`"),
                             ));
                         }
                     }
@@ -472,6 +491,7 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
         table_name,
         write_disposition,
         merge_strategy,
+        validity_column_names,
         primary_key: columns_list(m.get("primary_key"), &format!("{ctx}.primary_key"))?,
         merge_key: columns_list(m.get("merge_key"), &format!("{ctx}.merge_key"))?,
         max_table_nesting,
