@@ -93,6 +93,7 @@ fn build_pipeline(
         .working_dir(project.pipeline_dir(&name))
         .limit(opts.limit)
         .extract_workers(extract_workers)
+        .replace_strategy(settings.replace_strategy()?)
         .full_refresh(opts.full_refresh);
     if let Some(p) = &opts.progress {
         b = b.progress(p.clone());

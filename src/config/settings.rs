@@ -616,6 +616,21 @@ impl Settings {
         })
     }
 
+    /// `[destination] replace_strategy` (`[destination.duckdb]` first), dlt's
+    /// `DESTINATION__REPLACE_STRATEGY`: how `replace` tables are loaded.
+    pub fn replace_strategy(&self) -> Result<crate::load::ReplaceStrategy> {
+        for sections in [&["destination", "duckdb"][..], &["destination"][..]] {
+            if let Some(v) = self.parse(
+                sections,
+                "replace_strategy",
+                "one of truncate-and-insert, insert-from-staging, staging-optimized",
+            )? {
+                return Ok(v);
+            }
+        }
+        Ok(crate::load::ReplaceStrategy::default())
+    }
+
     /// `[load]` settings.
     pub fn load_settings(&self) -> Result<LoadSettings> {
         let d = LoadSettings::default();

@@ -55,6 +55,7 @@ pub struct PipelineBuilder {
     extract_workers: usize,
     full_refresh: bool,
     progress: Option<ProgressFn>,
+    replace_strategy: crate::load::ReplaceStrategy,
 }
 
 impl std::fmt::Debug for PipelineBuilder {
@@ -71,6 +72,13 @@ impl PipelineBuilder {
     /// dataset in its load transaction (old data stays until the new load commits).
     pub fn full_refresh(mut self, on: bool) -> Self {
         self.full_refresh = on;
+        self
+    }
+
+    /// How `replace` tables are loaded (`[destination] replace_strategy`; truncate-and-insert
+    /// by default).
+    pub fn replace_strategy(mut self, s: crate::load::ReplaceStrategy) -> Self {
+        self.replace_strategy = s;
         self
     }
 
@@ -148,6 +156,7 @@ impl PipelineBuilder {
             extract_workers: self.extract_workers,
             full_refresh: self.full_refresh,
             progress: self.progress,
+            replace_strategy: self.replace_strategy,
         })
     }
 }
@@ -164,6 +173,7 @@ pub struct Pipeline {
     extract_workers: usize,
     full_refresh: bool,
     progress: Option<ProgressFn>,
+    replace_strategy: crate::load::ReplaceStrategy,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -190,6 +200,7 @@ impl Pipeline {
             extract_workers: 5,
             full_refresh: false,
             progress: None,
+            replace_strategy: crate::load::ReplaceStrategy::default(),
         }
     }
 
@@ -337,6 +348,7 @@ impl Pipeline {
         state.bump();
         let opts = load::LoadOptions {
             replace_dataset: refresh,
+            replace_strategy: self.replace_strategy,
         };
         let pkg = load::load_package_with(&self.dir, load_id, client, &self.dataset, &state, opts)
             .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;

@@ -65,3 +65,30 @@ fn replace_truncate_and_insert_matches_dlt() {
 fn replace_insert_from_staging_matches_dlt() {
     Replay::run("replace_staging");
 }
+
+#[test]
+fn replace_strategy_comes_from_config_toml() {
+    let p = crate::util::TestProject::new();
+    p.write("input/a.jsonl", "{\"id\": 1, \"tags\": [\"x\"]}\n");
+    p.local_source("things", "input", "*.jsonl", "");
+    p.write(
+        ".dlt/config.toml",
+        "[destination]\nreplace_strategy = \"insert-from-staging\"\n",
+    );
+    p.dango().arg("sync").assert().success();
+    assert_eq!(p.count("raw_things_staging.things__tags"), 1);
+    assert_eq!(p.count("raw_things.things__tags"), 1);
+
+    p.write(
+        ".dlt/config.toml",
+        "[destination]\nreplace_strategy = \"bogus\"\n",
+    );
+    let out = p.dango().arg("sync").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("replace_strategy")
+            && err.contains("truncate-and-insert, insert-from-staging"),
+        "{err}"
+    );
+}
