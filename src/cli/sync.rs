@@ -84,6 +84,7 @@ fn build_pipeline(
     let extract_workers = settings.extract(Some(&name))?.workers;
     let normalize = crate::normalize::NormalizeConfig {
         workers: settings.normalize()?.workers,
+        schema_contract: settings.schema_contract(&name)?,
         ..Default::default()
     };
     let mut b = Pipeline::builder(&name)

@@ -11,6 +11,7 @@
 pub mod chunk;
 pub mod coerce;
 pub mod columns;
+pub mod contract;
 pub mod detect;
 pub mod naming;
 pub mod pynum;
@@ -28,6 +29,7 @@ use std::sync::{Arc, RwLock};
 use indexmap::IndexMap;
 
 use crate::error::{Error, Result};
+use crate::schema::contract::SchemaContract;
 use crate::schema::{MergeStrategy, Schema, Table, WriteDisposition};
 use crate::storage::{
     self, ExtractedManifest, NormalizedManifest, PipelineDir, ResourceHints, read_json,
@@ -43,6 +45,9 @@ pub struct NormalizeConfig {
     pub workers: usize,
     /// Target chunk size in bytes.
     pub chunk_bytes: u64,
+    /// The source's (or `.dlt/config.toml`'s) `schema_contract`, for resources without their
+    /// own (see [`crate::schema::contract`]).
+    pub schema_contract: Option<serde_json::Value>,
 }
 
 impl Default for NormalizeConfig {
@@ -50,6 +55,7 @@ impl Default for NormalizeConfig {
         NormalizeConfig {
             workers: 0,
             chunk_bytes: 4 << 20,
+            schema_contract: None,
         }
     }
 }
@@ -100,6 +106,10 @@ pub fn apply_resource_hints(
         });
         table.write_disposition = Some(r.write_disposition);
         table.resource = Some(r.name.clone());
+        match &r.schema_contract {
+            Some(c) => table.extra.insert("schema_contract".into(), c.clone()),
+            None => table.extra.shift_remove("schema_contract"),
+        };
         if let Some(n) = r.max_table_nesting {
             table.extra.insert(
                 "x-normalizer".into(),
@@ -287,6 +297,12 @@ pub fn normalize_package(
         })
         .collect();
 
+    let job_contracts = manifest
+        .jobs
+        .iter()
+        .map(|j| resource_contract(&manifest.resources, &j.resource, cfg))
+        .collect::<Result<Vec<_>>>()?;
+
     let shared = RwLock::new(Arc::new(schema.clone()));
     let mut writers = JobWriters::new(out.join("new_jobs"));
     let mut items_total = 0u64;
@@ -305,6 +321,7 @@ pub fn normalize_package(
             let chunks = &chunks;
             let job_paths = &job_paths;
             let job_settings = &job_settings;
+            let job_contracts = &job_contracts;
             let shared = &shared;
             scope.spawn(move || {
                 while let Ok(i) = ticket_rx.recv() {
@@ -315,6 +332,7 @@ pub fn normalize_package(
                         &job_paths[spec.job],
                         spec,
                         &job_settings[spec.job],
+                        &job_contracts[spec.job],
                         load_id,
                         &snapshot,
                     );
@@ -342,6 +360,7 @@ pub fn normalize_package(
                             &job_paths[spec.job],
                             spec,
                             &job_settings[spec.job],
+                            &job_contracts[spec.job],
                             load_id,
                             &snap,
                         )
@@ -430,6 +449,23 @@ pub fn normalize_package(
     })
 }
 
+/// The schema contract of a resource in the package.
+pub fn resource_contract(
+    resources: &[ResourceHints],
+    name: &str,
+    cfg: &NormalizeConfig,
+) -> Result<SchemaContract> {
+    let Some(v) = resources
+        .iter()
+        .find(|r| r.name == name)
+        .and_then(|r| r.schema_contract.as_ref())
+        .or(cfg.schema_contract.as_ref())
+    else {
+        return Ok(SchemaContract::default());
+    };
+    SchemaContract::parse(v).map_err(|e| Error::Config(format!("resource `{name}`: {e}")))
+}
+
 fn chunk_error(
     e: ChunkError,
     manifest: &ExtractedManifest,
@@ -449,6 +485,10 @@ fn chunk_error(
             },
             reason: format!("invalid JSON: {reason}"),
         },
+        ChunkError::Row {
+            error: RowError::Contract(e),
+            ..
+        } => Error::DataValidation(e),
         ChunkError::Row { offset, error } => Error::BadInput {
             origin: job.origin.origin.clone(),
             line: if job.origin.same_lines {
@@ -519,6 +559,7 @@ fn run_chunk(
     path: &Path,
     spec: &ChunkSpec,
     settings: &TableSettings,
+    contract: &SchemaContract,
     load_id: &str,
     snapshot: &Schema,
 ) -> std::result::Result<ChunkOutput, ChunkError> {
@@ -543,7 +584,7 @@ fn run_chunk(
     };
     let seed: u64 = rand::random();
     let mut normalizer = Normalizer::new(settings.clone(), load_id, seed);
-    let mut writer = ChunkWriter::new(snapshot);
+    let mut writer = ChunkWriter::new(snapshot).with_contract(*contract);
     let mut items = 0u64;
     let mut offset = spec.start;
     for raw in text.split_inclusive('\n') {

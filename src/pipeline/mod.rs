@@ -396,11 +396,32 @@ impl Pipeline {
                 }
             }
         }
+        let current: Vec<crate::storage::ResourceHints> =
+            source.resources.iter().flat_map(|r| r.tables()).collect();
+        normalize::contract::refresh_pending_contracts(&self.dir, &current)?;
         let mut packages = Vec::new();
         for p in self.resume_locked()? {
             packages.push(p);
         }
         interrupt::check()?;
+
+        // Schema contracts on new root tables are decided at extract, as in dlt: discarded
+        // resources are not extracted; frozen ones fail below if they yield items.
+        let new_roots = normalize::contract::new_root_tables(
+            &self.schema()?,
+            &current,
+            self.normalize.schema_contract.as_ref(),
+        )
+        .map_err(|e| e.in_step(&self.name, "extract", None))?;
+        source.resources.retain(|r| {
+            let discard = new_roots.iter().any(|n| {
+                n.resource == r.hints().name && n.mode != crate::schema::contract::ContractMode::Freeze
+            });
+            if discard {
+                tracing::info!(resource = %r.hints().name, "Table of resource {} is new and the schema contract discards new tables: its items are not loaded.", r.hints().name);
+            }
+            !discard
+        });
 
         // Extract.
         let t = PipelineTrace::begin("extract");
@@ -437,6 +458,17 @@ impl Pipeline {
         if let Err(e) = writer.finish() {
             let e = e.in_step(&self.name, "extract", Some(&load_id));
             trace.end(t, Some(&e));
+            return Err(e);
+        }
+        if let Some(n) = normalize::contract::frozen_with_items(&self.dir, &load_id, &new_roots)? {
+            let p = self.dir.extracted(&load_id);
+            std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+            let e = normalize::contract::frozen_table_error(&self.schema()?, &n.table).in_step(
+                &self.name,
+                "extract",
+                Some(&load_id),
+            );
+            trace.end(t, Some(&e)).extract_info = Some(extract_info);
             return Err(e);
         }
         trace.end(t, None).extract_info = Some(extract_info);

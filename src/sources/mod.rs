@@ -228,6 +228,13 @@ where
         self
     }
 
+    /// Sets dlt's `schema_contract` (`json!("freeze")` or `json!({"columns": "discard_value"})`);
+    /// see [`crate::schema::contract`].
+    pub fn schema_contract(mut self, contract: serde_json::Value) -> Self {
+        self.hints.schema_contract = Some(contract);
+        self
+    }
+
     /// Adds a column hint (`{"data_type": "text", "nullable": false, …}`).
     pub fn column(mut self, name: impl Into<String>, hint: serde_json::Value) -> Self {
         self.hints.columns.insert(name.into(), hint);

@@ -54,6 +54,10 @@ pub struct ResourceHints {
     /// `max_table_nesting`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_table_nesting: Option<i64>,
+    /// dlt's `schema_contract` (a mode or `{tables, columns, data_type}`), already resolved
+    /// from resource, source and config (see [`crate::schema::contract`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_contract: Option<serde_json::Value>,
 }
 
 /// Where the lines of an extracted job came from (for error messages).

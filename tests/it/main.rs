@@ -11,6 +11,7 @@ mod cli_pipeline;
 mod cli_sources;
 mod cli_sync;
 mod config_resolution;
+mod contracts;
 mod crash;
 mod init;
 mod library;

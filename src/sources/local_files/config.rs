@@ -60,6 +60,10 @@ pub struct LocalFilesConfig {
     /// dedup_sort: desc, …}`).
     #[serde(default)]
     pub columns: Option<serde_json::Map<String, serde_json::Value>>,
+    /// dlt's `schema_contract`: a mode (`evolve`, `freeze`, `discard_row`, `discard_value`) or
+    /// `{tables: …, columns: …, data_type: …}`.
+    #[serde(default)]
+    pub schema_contract: Option<serde_json::Value>,
 }
 
 fn default_pattern() -> String {

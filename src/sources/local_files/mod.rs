@@ -47,6 +47,13 @@ impl FileFormat {
 
 /// Builds the source `name` from its config; `base` resolves a relative directory.
 pub fn build(name: &str, cfg: &LocalFilesConfig, base: &Path) -> Result<Source> {
+    if let Some(c) = &cfg.schema_contract {
+        crate::schema::contract::SchemaContract::parse(c).map_err(|e| {
+            crate::error::Error::Config(format!(
+                "source `{name}`: local_files.{e}. Fix it in .dango/sources.yml"
+            ))
+        })?;
+    }
     let files = cfg.matching_files(base)?;
     let table = cfg.table_name.clone().unwrap_or_else(|| name.to_string());
     let resource = FilesResource {
@@ -74,6 +81,7 @@ pub fn build(name: &str, cfg: &LocalFilesConfig, base: &Path) -> Result<Source> 
                 .map(|k| k.into_vec())
                 .unwrap_or_default(),
             columns: cfg.columns.clone().unwrap_or_default(),
+            schema_contract: cfg.schema_contract.clone(),
             ..ResourceHints::default()
         },
         files,

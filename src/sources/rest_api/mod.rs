@@ -389,6 +389,7 @@ fn compile(
             merge_key: r.merge_key.clone(),
             columns: r.columns.clone(),
             max_table_nesting: r.max_table_nesting,
+            schema_contract: r.schema_contract.clone(),
         },
         selected: r.selected,
         parent,

@@ -107,6 +107,8 @@ pub struct ResourceConfig {
     pub selected: bool,
     /// Column hints.
     pub columns: Map<String, Value>,
+    /// `schema_contract` (resource > resource_defaults > the source's top-level one).
+    pub schema_contract: Option<Value>,
 }
 
 /// One endpoint.
@@ -168,7 +170,7 @@ pub struct IncrementalConfig {
     pub range_end: String,
 }
 
-const SOURCE_KEYS: &[&str] = &["client", "resources", "resource_defaults"];
+const SOURCE_KEYS: &[&str] = &["client", "resources", "resource_defaults", "schema_contract"];
 const FLAT_KEYS: &[&str] = &[
     "base_url",
     "endpoints",
@@ -207,6 +209,7 @@ const RESOURCE_KEYS: &[&str] = &[
     "max_table_nesting",
     "selected",
     "columns",
+    "schema_contract",
 ];
 const ENDPOINT_KEYS: &[&str] = &[
     "path",
@@ -359,6 +362,13 @@ impl RestApiConfig {
             let merged = merge_defaults(&defaults, r, &ctx)?;
             resources.push(parse_resource(&merged, &ctx)?);
         }
+        if let Some(c) = top.get("schema_contract").filter(|v| !v.is_null()) {
+            crate::schema::contract::SchemaContract::parse(c)
+                .map_err(|e| err(".schema_contract", e))?;
+            for r in resources.iter_mut().filter(|r| r.schema_contract.is_none()) {
+                r.schema_contract = Some(c.clone());
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for r in &resources {
             if !seen.insert(r.name.clone()) {
@@ -484,7 +494,16 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
         None | Some(Value::Null) => None,
         Some(v) => Some(as_str(v, &format!("{ctx}.table_name"))?),
     };
+    let schema_contract = match m.get("schema_contract") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            crate::schema::contract::SchemaContract::parse(v)
+                .map_err(|e| err(&format!("{ctx}.schema_contract"), e))?;
+            Some(v.clone())
+        }
+    };
     Ok(ResourceConfig {
+        schema_contract,
         endpoint: parse_endpoint(&m["endpoint"], &format!("{ctx}.endpoint"))?,
         name,
         include_from_parent,
