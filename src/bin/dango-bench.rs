@@ -16,6 +16,9 @@ use clap::Parser;
 use dango::sample::{self, DISCOUNTS_TABLE, LINE_ITEMS_TABLE, ROOT_TABLE, SampleStats};
 use duckdb::{AccessMode, Config, Connection};
 
+#[path = "dango-bench/merge.rs"]
+mod merge;
+
 /// Seed of the generated input: fixed, so every run loads the same bytes.
 const SEED: u64 = 42;
 /// Dataset (schema) dango loads the `bench` source into.
@@ -41,6 +44,11 @@ struct Args {
     /// Only generate the input and run the DuckDB reference (no dango).
     #[arg(long)]
     reference_only: bool,
+    /// Merge benchmark: load `--orders` nested orders with `write_disposition: merge`, then time
+    /// the merge of `--orders`/10 changed ones (some with shrunk child lists) against the same
+    /// delete-insert as plain DuckDB SQL.
+    #[arg(long, conflicts_with = "reference_only")]
+    merge: bool,
     /// dango executable [default: `dango` next to this binary].
     #[arg(long)]
     dango_bin: Option<PathBuf>,
@@ -67,7 +75,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = bench(&args, dango_bin.as_deref(), &work);
+    let result = match (&dango_bin, args.merge) {
+        (Some(bin), true) => merge::bench_merge(args.orders, bin, &work),
+        _ => bench(&args, dango_bin.as_deref(), &work),
+    };
     match &result {
         Err(e) => eprintln!("\ndango-bench: error: {e:#}"),
         Ok(false) => eprintln!("\ndango-bench: FAILED: *** MISMATCH *** in row counts"),
@@ -153,7 +164,7 @@ fn work_dir(requested: Option<&Path>) -> Result<(PathBuf, bool)> {
 /// Removes what the benchmark wrote, and the work dir if this run created it:
 /// never anything else in a user-given directory.
 fn clean(work: &Path, created: bool) {
-    for dir in ["input", "proj", "ref.duckdb.tmp"] {
+    for dir in ["input", "changed", "proj", "ref.duckdb.tmp"] {
         let _ = fs::remove_dir_all(work.join(dir));
     }
     for file in ["ref.duckdb", "ref.duckdb.wal", "dango-sync.log"] {
