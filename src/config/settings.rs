@@ -651,9 +651,8 @@ impl Settings {
                 }
                 other => serde_json::to_value(other).unwrap_or_default(),
             };
-            crate::schema::contract::SchemaContract::parse(&v).map_err(|e| {
-                Error::Config(format!("{e} (from {})", r.describe()))
-            })?;
+            crate::schema::contract::SchemaContract::parse(&v)
+                .map_err(|e| Error::Config(format!("{e} (from {})", r.describe())))?;
             return Ok(Some(v));
         }
         let allow_new = self.parse(&["schema"], "allow_new_columns", "true or false")?;

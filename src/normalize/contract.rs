@@ -148,9 +148,8 @@ pub fn new_root_tables(
         let Some(v) = h.schema_contract.as_ref().or(default) else {
             continue;
         };
-        let contract = SchemaContract::parse(v).map_err(|e| {
-            crate::error::Error::Config(format!("resource `{}`: {e}", h.name))
-        })?;
+        let contract = SchemaContract::parse(v)
+            .map_err(|e| crate::error::Error::Config(format!("resource `{}`: {e}", h.name)))?;
         let table = naming::normalize_tables_path(&h.table_name);
         let is_new = !schema
             .table(&table)
@@ -242,4 +241,22 @@ pub fn refresh_pending_contracts(
         }
     }
     Ok(())
+}
+
+/// The schema contract of a resource in the package.
+pub fn resource_contract(
+    resources: &[crate::storage::ResourceHints],
+    name: &str,
+    cfg: &super::NormalizeConfig,
+) -> crate::error::Result<SchemaContract> {
+    let Some(v) = resources
+        .iter()
+        .find(|r| r.name == name)
+        .and_then(|r| r.schema_contract.as_ref())
+        .or(cfg.schema_contract.as_ref())
+    else {
+        return Ok(SchemaContract::default());
+    };
+    SchemaContract::parse(v)
+        .map_err(|e| crate::error::Error::Config(format!("resource `{name}`: {e}")))
 }

@@ -300,7 +300,7 @@ pub fn normalize_package(
     let job_contracts = manifest
         .jobs
         .iter()
-        .map(|j| resource_contract(&manifest.resources, &j.resource, cfg))
+        .map(|j| contract::resource_contract(&manifest.resources, &j.resource, cfg))
         .collect::<Result<Vec<_>>>()?;
 
     let shared = RwLock::new(Arc::new(schema.clone()));
@@ -447,23 +447,6 @@ pub fn normalize_package(
         row_counts,
         items: items_total,
     })
-}
-
-/// The schema contract of a resource in the package.
-pub fn resource_contract(
-    resources: &[ResourceHints],
-    name: &str,
-    cfg: &NormalizeConfig,
-) -> Result<SchemaContract> {
-    let Some(v) = resources
-        .iter()
-        .find(|r| r.name == name)
-        .and_then(|r| r.schema_contract.as_ref())
-        .or(cfg.schema_contract.as_ref())
-    else {
-        return Ok(SchemaContract::default());
-    };
-    SchemaContract::parse(v).map_err(|e| Error::Config(format!("resource `{name}`: {e}")))
 }
 
 fn chunk_error(
@@ -755,6 +738,7 @@ mod tests {
             NormalizeConfig {
                 workers: 1,
                 chunk_bytes: 1 << 30,
+                ..Default::default()
             },
         );
         let parallel = run(
@@ -762,6 +746,7 @@ mod tests {
             NormalizeConfig {
                 workers: 4,
                 chunk_bytes: 64,
+                ..Default::default()
             },
         );
         assert_eq!(serial, parallel);
@@ -789,6 +774,7 @@ mod tests {
             &NormalizeConfig {
                 workers: 2,
                 chunk_bytes: 8,
+                ..Default::default()
             },
         )
         .unwrap_err();

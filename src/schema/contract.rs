@@ -30,7 +30,8 @@ pub enum ContractMode {
 
 impl ContractMode {
     /// dlt's names.
-    pub const NAMES: &'static [&'static str] = &["evolve", "freeze", "discard_row", "discard_value"];
+    pub const NAMES: &'static [&'static str] =
+        &["evolve", "freeze", "discard_row", "discard_value"];
 
     /// Parses dlt's name.
     pub fn parse(s: &str) -> Option<ContractMode> {
@@ -246,7 +247,10 @@ mod tests {
         assert_eq!(c.tables, ContractMode::Evolve);
         assert!(SchemaContract::parse(&json!({"colums": "freeze"})).is_err());
         let e = SchemaContract::parse(&json!("frozen")).unwrap_err();
-        assert!(e.contains("evolve, freeze, discard_row, discard_value"), "{e}");
+        assert!(
+            e.contains("evolve, freeze, discard_row, discard_value"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -78,7 +78,11 @@ fn a_frozen_package_stays_pending_until_the_contract_allows_it() {
     }
 
     // Allowing the change loads the pending package (and the new extract).
-    items_source(&p, "{\"id\": 3}\n", "      schema_contract: {columns: evolve}\n");
+    items_source(
+        &p,
+        "{\"id\": 3}\n",
+        "      schema_contract: {columns: evolve}\n",
+    );
     p.dango().arg("sync").assert().success();
     assert_eq!(
         p.query("SELECT id, extra FROM raw_shop.items ORDER BY id"),
@@ -133,7 +137,11 @@ fn seed_schema_settings_map_onto_contracts() {
     );
     p.dango().arg("sync").assert().success();
     assert_eq!(p.count("raw_shop.items"), 3);
-    assert!(p.columns("raw_shop", "items").iter().all(|c| c.0 != "extra"));
+    assert!(
+        p.columns("raw_shop", "items")
+            .iter()
+            .all(|c| c.0 != "extra")
+    );
 
     p.write(
         ".dlt/config.toml",
@@ -167,7 +175,10 @@ fn schema_contract_in_config_toml_applies_to_the_source() {
         ]
     );
 
-    p.write(".dlt/config.toml", "[schema]\nschema_contract = \"frozen\"\n");
+    p.write(
+        ".dlt/config.toml",
+        "[schema]\nschema_contract = \"frozen\"\n",
+    );
     let out = p.dango().arg("sync").output().unwrap();
     assert!(!out.status.success());
     assert!(

@@ -61,6 +61,10 @@ fn library_resources_take_a_schema_contract() {
         pipeline.run(Source::new("lib_contract", vec![Box::new(r)]))
     };
     run(&mut pipeline, vec![json!({"id": 1})]).unwrap();
-    let info = run(&mut pipeline, vec![json!({"id": 2, "new": 1}), json!({"id": 3})]).unwrap();
+    let info = run(
+        &mut pipeline,
+        vec![json!({"id": 2, "new": 1}), json!({"id": 3})],
+    )
+    .unwrap();
     assert_eq!(info.row_counts().get("users"), Some(&1));
 }

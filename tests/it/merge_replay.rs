@@ -120,7 +120,15 @@ impl Replay {
         }
     }
 
-    fn sync(&mut self, k: usize, dir: &std::path::Path, spec: &Value, hints: &Value, env: &Value, load: &Value) {
+    fn sync(
+        &mut self,
+        k: usize,
+        dir: &std::path::Path,
+        spec: &Value,
+        hints: &Value,
+        env: &Value,
+        load: &Value,
+    ) {
         let p = &self.p;
         let file = spec["file"].as_str().unwrap();
         let table = spec["table"].as_str().unwrap();
@@ -182,8 +190,8 @@ impl Replay {
                 .flatten()
                 .collect();
             let want = &load["pending_before_drop"];
-            let want_pending = want["extracted"].as_u64().unwrap_or(0)
-                + want["normalized"].as_u64().unwrap_or(0);
+            let want_pending =
+                want["extracted"].as_u64().unwrap_or(0) + want["normalized"].as_u64().unwrap_or(0);
             assert_eq!(
                 pending.len() as u64,
                 want_pending,
@@ -202,7 +210,10 @@ impl Replay {
         let staging = format!("{ds}_staging");
         if !p.warehouse().exists() {
             let schemata = load["schemata"].as_array().map(|a| a.len()).unwrap_or(0);
-            assert_eq!(schemata, 0, "{ctx}: dlt created a dataset, dango no warehouse");
+            assert_eq!(
+                schemata, 0,
+                "{ctx}: dlt created a dataset, dango no warehouse"
+            );
             return;
         }
         let want_schemata: Vec<&str> = load["schemata"]

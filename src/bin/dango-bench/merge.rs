@@ -147,7 +147,11 @@ pub fn bench_merge(orders: u64, dango_bin: &Path, work: &Path) -> Result<bool> {
     fs::create_dir_all(&changed_dir)?;
     let initial = initial_dir.join("orders.jsonl");
     let changed = changed_dir.join("orders.jsonl");
-    println!("dango-bench --merge: {} orders, work dir {}", group(orders), work.display());
+    println!(
+        "dango-bench --merge: {} orders, work dir {}",
+        group(orders),
+        work.display()
+    );
     let stats = sample::write_orders_with_stats(File::create(&initial)?, orders, SEED)?;
     let n_changed = write_changed(&initial, &changed)?;
     let changed_size = fs::metadata(&changed)?.len();
@@ -196,15 +200,34 @@ pub fn bench_merge(orders: u64, dango_bin: &Path, work: &Path) -> Result<bool> {
         "dango peak RSS (MiB)",
         dango.peak_rss_kib as f64 / 1024.0
     );
-    println!("{:<26} {:>11.2}x  (target <= 1.5x)", "ratio dango/plain SQL", ds / ns);
+    println!(
+        "{:<26} {:>11.2}x  (target <= 1.5x)",
+        "ratio dango/plain SQL",
+        ds / ns
+    );
     let mut ok = true;
-    for (i, t) in [ROOT_TABLE, LINE_ITEMS_TABLE, DISCOUNTS_TABLE].iter().enumerate() {
-        let flag = if d[i] == n[i] { "" } else { "  *** MISMATCH ***" };
+    for (i, t) in [ROOT_TABLE, LINE_ITEMS_TABLE, DISCOUNTS_TABLE]
+        .iter()
+        .enumerate()
+    {
+        let flag = if d[i] == n[i] {
+            ""
+        } else {
+            "  *** MISMATCH ***"
+        };
         ok &= d[i] == n[i];
-        println!("{t:<30} dango {:>11}  plain SQL {:>11}{flag}", group(d[i]), group(n[i]));
+        println!(
+            "{t:<30} dango {:>11}  plain SQL {:>11}{flag}",
+            group(d[i]),
+            group(n[i])
+        );
     }
     if d[0] != stats.orders {
-        bail!("the merge changed the number of orders: {} != {}", d[0], stats.orders);
+        bail!(
+            "the merge changed the number of orders: {} != {}",
+            d[0],
+            stats.orders
+        );
     }
     Ok(ok)
 }

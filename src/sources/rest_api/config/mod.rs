@@ -170,7 +170,12 @@ pub struct IncrementalConfig {
     pub range_end: String,
 }
 
-const SOURCE_KEYS: &[&str] = &["client", "resources", "resource_defaults", "schema_contract"];
+const SOURCE_KEYS: &[&str] = &[
+    "client",
+    "resources",
+    "resource_defaults",
+    "schema_contract",
+];
 const FLAT_KEYS: &[&str] = &[
     "base_url",
     "endpoints",
@@ -438,17 +443,22 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
                     }
                 }
                 if let Some(v) = o.get("validity_column_names") {
-                    let names: Option<Vec<String>> = v.as_array().and_then(|a| {
-                        a.iter().map(|n| n.as_str().map(str::to_string)).collect()
-                    });
+                    let names: Option<Vec<String>> = v
+                        .as_array()
+                        .and_then(|a| a.iter().map(|n| n.as_str().map(str::to_string)).collect());
                     match names {
-                        Some(n) if n.len() == 2 && merge_strategy == Some(crate::schema::MergeStrategy::Scd2) => {
+                        Some(n)
+                            if n.len() == 2
+                                && merge_strategy == Some(crate::schema::MergeStrategy::Scd2) =>
+                        {
                             validity_column_names = Some(n)
                         }
                         _ => {
                             return Err(err(
                                 &format!("{ctx}.write_disposition.validity_column_names"),
-                                format!("expected two column names ([valid_from, valid_to]) with strategy scd2, got `{v}`"),
+                                format!(
+                                    "expected two column names ([valid_from, valid_to]) with strategy scd2, got `{v}`"
+                                ),
                             ));
                         }
                     }

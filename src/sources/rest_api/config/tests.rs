@@ -124,8 +124,14 @@ fn schema_contract_and_scd2_options_per_resource_and_source() {
         ]
     }))
     .unwrap();
-    assert_eq!(c.resources[0].schema_contract, Some(json!({"columns": "discard_value"})));
-    assert_eq!(c.resources[1].schema_contract, Some(json!({"data_type": "discard_row"})));
+    assert_eq!(
+        c.resources[0].schema_contract,
+        Some(json!({"columns": "discard_value"}))
+    );
+    assert_eq!(
+        c.resources[1].schema_contract,
+        Some(json!({"data_type": "discard_row"}))
+    );
     assert_eq!(
         c.resources[1].validity_column_names,
         Some(vec!["from_".to_string(), "to_".to_string()])
@@ -136,5 +142,8 @@ fn schema_contract_and_scd2_options_per_resource_and_source() {
     }))
     .unwrap_err()
     .to_string();
-    assert!(e.contains(".resources.users.schema_contract") && e.contains("discard_value"), "{e}");
+    assert!(
+        e.contains(".resources.users.schema_contract") && e.contains("discard_value"),
+        "{e}"
+    );
 }
