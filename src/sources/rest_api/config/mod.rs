@@ -317,7 +317,7 @@ impl RestApiConfig {
         if shorthand {
             let dlt_keys: Vec<&String> = top
                 .keys()
-                .filter(|k| SOURCE_KEYS.contains(&k.as_str()))
+                .filter(|k| SOURCE_KEYS.contains(&k.as_str()) && *k != "schema_contract")
                 .collect();
             if !dlt_keys.is_empty() {
                 return Err(err(

@@ -146,4 +146,16 @@ fn schema_contract_and_scd2_options_per_resource_and_source() {
         e.contains(".resources.users.schema_contract") && e.contains("discard_value"),
         "{e}"
     );
+
+    let flat = RestApiConfig::from_value(&json!({
+        "base_url": "https://x.io/api",
+        "schema_contract": {"columns": "freeze"},
+        "endpoints": ["users", {"path": "posts", "schema_contract": "evolve"}]
+    }))
+    .unwrap();
+    assert_eq!(
+        flat.resources[0].schema_contract,
+        Some(json!({"columns": "freeze"}))
+    );
+    assert_eq!(flat.resources[1].schema_contract, Some(json!("evolve")));
 }
