@@ -38,6 +38,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// A hard-linked source file was modified in place after it was extracted.
+    #[error(
+        "{origin} was modified while dango was loading it (load package {load_id} links to the file instead of copying it). The package was discarded and nothing from it was loaded: run `dango sync` again, and write files to a temporary name then rename them into place"
+    )]
+    SourceChanged {
+        /// The file.
+        origin: String,
+        /// The discarded package.
+        load_id: String,
+    },
+
     /// A source failed while producing data.
     #[error("source `{source_name}`: {reason}")]
     Source {

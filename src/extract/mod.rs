@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::error::{Error, Result};
 use crate::sources::Resource;
 use crate::storage::{
-    self, ExtractedJob, ExtractedManifest, JobOrigin, PipelineDir, ResourceHints, new_file_id,
-    new_load_id,
+    self, ExtractedJob, ExtractedManifest, JobOrigin, LinkedFile, PipelineDir, ResourceHints,
+    new_file_id, new_load_id,
 };
 
 /// An extracted package being written.
@@ -199,6 +199,7 @@ impl ItemWriter<'_> {
                 origin: JobOrigin {
                     origin: origin.to_string(),
                     same_lines,
+                    linked: None,
                 },
                 items: 0,
             });
@@ -239,8 +240,9 @@ impl ItemWriter<'_> {
         Ok(())
     }
 
-    /// Adds a JSON-lines file as its own job, copied as is (the fast path for `.jsonl`
-    /// files: the copy is done by the kernel, and lines keep their numbers for errors).
+    /// Adds a JSON-lines file as its own job, as is (the fast path for `.jsonl` files: lines
+    /// keep their numbers for errors). The job is a hard link to the file when it can be (no
+    /// copy at all; normalize checks the file was not modified since), else a kernel copy.
     pub fn copy_jsonl_file(&mut self, source: &Path) -> Result<()> {
         self.close()?;
         let file = format!(
@@ -249,10 +251,14 @@ impl ItemWriter<'_> {
             new_file_id()
         );
         let dest = self.pkg.dir.join("new_jobs").join(&file);
+        let mut linked = None;
         match self.limit {
-            None => {
-                std::fs::copy(source, &dest).map_err(|e| Error::io(source, e))?;
-            }
+            None => match link_unchanged(source, &dest) {
+                Some(stamp) => linked = Some(stamp),
+                None => {
+                    std::fs::copy(source, &dest).map_err(|e| Error::io(source, e))?;
+                }
+            },
             Some(limit) => {
                 let left = limit.saturating_sub(self.items);
                 let n = copy_first_lines(source, &dest, left)?;
@@ -265,6 +271,7 @@ impl ItemWriter<'_> {
             origin: JobOrigin {
                 origin: source.display().to_string(),
                 same_lines: true,
+                linked,
             },
             items: 0,
         });
@@ -389,6 +396,21 @@ pub fn extract_resources(
 }
 
 /// Copies the first `n` non-blank lines of `src` into `dest`; returns how many it copied.
+/// Hard-links `source` to `dest` and returns its size and modification time, or `None` (and
+/// no link) when linking is not possible (another file system, no permission) or the file
+/// changed while being linked.
+fn link_unchanged(source: &Path, dest: &Path) -> Option<LinkedFile> {
+    let before = LinkedFile::of(source).ok()?;
+    std::fs::hard_link(source, dest).ok()?;
+    match LinkedFile::of(dest) {
+        Ok(after) if after == before => Some(after),
+        _ => {
+            let _ = std::fs::remove_file(dest);
+            None
+        }
+    }
+}
+
 fn copy_first_lines(src: &Path, dest: &Path, n: u64) -> Result<u64> {
     use std::io::BufRead;
     let f = File::open(src).map_err(|e| Error::io(src, e))?;

@@ -82,9 +82,15 @@ struct TableOut {
     required: Vec<String>,
     parent: Option<String>,
     is_new: bool,
-    columns: IndexMap<Rc<str>, ColumnOut>,
+    columns: IndexMap<Rc<str>, ColumnOut, FastState>,
+    /// Cell position → (column name, index in `columns`) of the column last written from that
+    /// position. Rows of a table mostly repeat their column order, and the normalizer interns
+    /// names, so one pointer comparison finds the column.
+    hot: Vec<(Rc<str>, usize)>,
     rows: usize,
 }
+
+type FastState = foldhash::fast::RandomState;
 
 /// Output of one normalized chunk for one table.
 pub struct TableChunk {
@@ -114,7 +120,9 @@ pub struct ChunkWriter<'s> {
     /// The resource's schema contract, when not all `evolve`.
     contract: Option<crate::schema::contract::SchemaContract>,
     tables: Vec<TableOut>,
-    index: HashMap<Rc<str>, usize>,
+    index: HashMap<Rc<str>, usize, FastState>,
+    /// Table of the previous row (name, index), checked before `index`.
+    last_table: Option<(Rc<str>, usize)>,
     scratch: String,
 }
 
@@ -167,7 +175,8 @@ impl<'s> ChunkWriter<'s> {
             snapshot,
             contract: None,
             tables: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
+            last_table: None,
             scratch: String::new(),
         }
     }
@@ -179,6 +188,17 @@ impl<'s> ChunkWriter<'s> {
     }
 
     fn table_idx(&mut self, table: &Rc<str>, parent: Option<&Rc<str>>) -> usize {
+        if let Some((name, i)) = &self.last_table
+            && Rc::ptr_eq(name, table)
+        {
+            return *i;
+        }
+        let i = self.table_idx_slow(table, parent);
+        self.last_table = Some((table.clone(), i));
+        i
+    }
+
+    fn table_idx_slow(&mut self, table: &Rc<str>, parent: Option<&Rc<str>>) -> usize {
         if let Some(i) = self.index.get(table) {
             return *i;
         }
@@ -198,7 +218,8 @@ impl<'s> ChunkWriter<'s> {
             name: table.to_string(),
             parent: parent.map(|p| p.to_string()),
             is_new,
-            columns: IndexMap::new(),
+            columns: IndexMap::default(),
+            hot: Vec::new(),
             rows: 0,
         };
         self.tables.push(t);
@@ -306,7 +327,6 @@ impl<'s> ChunkWriter<'s> {
         row: usize,
         is_variant: bool,
     ) -> Result<(), RowError> {
-        let py = py_type(v);
         match self.existing_type(ti, name) {
             Some(col_type) => {
                 if let Some(s) = coerce::to_scalar(v, col_type) {
@@ -326,6 +346,7 @@ impl<'s> ChunkWriter<'s> {
                         value,
                     });
                 }
+                let py = py_type(v);
                 let mut variant = naming::make_path(&[name, &format!("v_{}", py.as_str())]);
                 if py == DataType::Json {
                     let legacy = naming::make_path(&[name, "v_complex"]);
@@ -344,10 +365,11 @@ impl<'s> ChunkWriter<'s> {
             }
             None => {
                 let t = if is_variant {
-                    coerce::infer_type(v).unwrap_or(py)
+                    coerce::infer_type(v)
                 } else {
-                    self.infer_with_hints(ti, name, v).unwrap_or(py)
+                    self.infer_with_hints(ti, name, v)
                 };
+                let t = t.unwrap_or_else(|| py_type(v));
                 match coerce::to_scalar(v, t) {
                     Some(s) => {
                         let ci = self.column_for(ti, name, t, is_variant);
@@ -364,6 +386,64 @@ impl<'s> ChunkWriter<'s> {
                     }
                 }
             }
+        }
+    }
+
+    /// The column last written from cell position `pos`, if it has the same name.
+    fn hot_column(&self, ti: usize, pos: usize, name: &Rc<str>) -> Option<usize> {
+        match self.tables[ti].hot.get(pos) {
+            Some((n, ci)) if Rc::ptr_eq(n, name) => Some(*ci),
+            _ => None,
+        }
+    }
+
+    /// Records which column `name` (at cell position `pos`) is, when it is in the chunk.
+    fn remember(&mut self, ti: usize, pos: usize, name: &Rc<str>) {
+        let table = &mut self.tables[ti];
+        let Some(ci) = table.columns.get_index_of(name) else {
+            return;
+        };
+        if table.hot.len() <= pos {
+            table.hot.resize(pos + 1, (name.clone(), ci));
+        }
+        table.hot[pos] = (name.clone(), ci);
+    }
+
+    /// Writes a cell into column `ci` of the chunk when that needs no inference, variant or
+    /// check: what [`ChunkWriter::fit_value`] would do for a column already in the chunk.
+    /// Returns false to take the general path.
+    fn put_hot(&mut self, ti: usize, ci: usize, row: usize, cell: &Cell<'_, '_>) -> bool {
+        let def = &self.tables[ti].columns[ci].def;
+        let Some(t) = def.data_type else {
+            return false;
+        };
+        match cell {
+            Cell::V(Value::Null) => def.nullable,
+            Cell::V(v) => match coerce::to_scalar(v, t) {
+                Some(s) => {
+                    self.put(ti, ci, row, s);
+                    true
+                }
+                None => false,
+            },
+            Cell::Str(s) if t == DataType::Text => {
+                let col = &mut self.tables[ti].columns[ci];
+                if col.len < row {
+                    col.builder.append_nulls(row - col.len);
+                    col.len = row;
+                }
+                col.builder.append_str(s);
+                col.len += 1;
+                true
+            }
+            Cell::Str(_) => false,
+            Cell::Int(i) => match coerce::to_scalar(&Value::Int(*i), t) {
+                Some(s) => {
+                    self.put(ti, ci, row, s);
+                    true
+                }
+                None => false,
+            },
         }
     }
 
@@ -420,8 +500,13 @@ impl<'a> RowSink<'a> for ChunkWriter<'_> {
         }
         let ti = self.table_idx(table, parent);
         let row = self.tables[ti].rows;
-        for (i, (name, cell)) in cells.iter().enumerate() {
-            if discarded.contains(&i) {
+        for (pos, (name, cell)) in cells.iter().enumerate() {
+            if discarded.contains(&pos) {
+                continue;
+            }
+            if let Some(ci) = self.hot_column(ti, pos, name)
+                && self.put_hot(ti, ci, row, cell)
+            {
                 continue;
             }
             match cell {
@@ -461,9 +546,10 @@ impl<'a> RowSink<'a> for ChunkWriter<'_> {
                     self.fit_value(ti, name, &v, row, false)?;
                 }
             }
+            self.remember(ti, pos, name);
         }
         // Hinted NOT NULL columns that the row does not fill.
-        for required in &self.tables[ti].required {
+        for required in self.tables[ti].required.iter() {
             let filled = cells.iter().any(|(n, cell)| {
                 n.as_ref() == required.as_str() && !matches!(cell, Cell::V(Value::Null))
             });

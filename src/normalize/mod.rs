@@ -274,6 +274,7 @@ pub fn normalize_package(
         .iter()
         .map(|j| src.join("new_jobs").join(&j.file))
         .collect();
+    check_linked(&manifest, &job_paths, &src, &out)?;
     let chunks = plan_chunks(&job_paths, cfg.chunk_bytes)?;
     let workers = if cfg.workers == 0 {
         std::thread::available_parallelism()
@@ -398,6 +399,7 @@ pub fn normalize_package(
         return Err(e);
     }
     let jobs = writers.finish(schema)?;
+    check_linked(&manifest, &job_paths, &src, &out)?;
 
     // Tables to empty before loading: replace roots and all their nested tables.
     let mut truncate_tables = Vec::new();
@@ -447,6 +449,31 @@ pub fn normalize_package(
         row_counts,
         items: items_total,
     })
+}
+
+/// Fails (and discards the extracted package `src` and the partial output `out`) when a job
+/// that hard-links a user's file no longer matches the size and modification time recorded at
+/// extract time: its data is not what was extracted.
+fn check_linked(
+    manifest: &ExtractedManifest,
+    job_paths: &[PathBuf],
+    src: &Path,
+    out: &Path,
+) -> Result<()> {
+    for (job, path) in manifest.jobs.iter().zip(job_paths) {
+        let Some(stamp) = job.origin.linked else {
+            continue;
+        };
+        if storage::LinkedFile::of(path).ok() != Some(stamp) {
+            let _ = std::fs::remove_dir_all(out);
+            let _ = std::fs::remove_dir_all(src);
+            return Err(Error::SourceChanged {
+                origin: job.origin.origin.clone(),
+                load_id: manifest.load_id.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn chunk_error(
@@ -692,6 +719,7 @@ mod tests {
                 origin: JobOrigin {
                     origin: "test".into(),
                     same_lines: true,
+                    linked: None,
                 },
                 items: 0,
             }],

@@ -11,8 +11,7 @@ use std::rc::Rc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
-use sha3::Shake128;
-use sha3::digest::{ExtendableOutput, Update, XofReader};
+use tiny_keccak::{Hasher, Shake, Xof};
 
 use super::naming;
 use super::value::Value;
@@ -93,9 +92,17 @@ impl JsonColumns for () {
     }
 }
 
+/// Fast hasher for the normalizer's hot maps (keys come from the user's own data).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Marks an empty slot in [`PathNode::hot`].
+const NO_KEY: u32 = u32::MAX;
+
 #[derive(Default)]
 struct KeyInfo {
-    /// Flattened column name at this path.
+    /// The key as it appears in items.
+    key: Box<str>,
+    /// Flattened column name at this path (interned, see [`Namer::intern`]).
     column: Rc<str>,
     /// Path id for a nested dict at this key.
     dict_path: Option<u32>,
@@ -108,28 +115,73 @@ struct PathNode {
     table: Rc<str>,
     /// Flattened prefix (`a__b`), empty at the table root.
     prefix: Rc<str>,
-    keys: HashMap<Box<str>, KeyInfo>,
+    /// Key → index into `infos`.
+    keys: FastMap<Box<str>, u32>,
+    infos: Vec<KeyInfo>,
+    /// Key position in the item → index into `infos` of the key last seen there. Items of one
+    /// resource mostly share their key order, so this resolves most keys with one comparison.
+    hot: Vec<u32>,
+}
+
+impl PathNode {
+    fn new(table: Rc<str>, prefix: Rc<str>) -> PathNode {
+        PathNode {
+            table,
+            prefix,
+            keys: FastMap::default(),
+            infos: Vec::new(),
+            hot: Vec::new(),
+        }
+    }
 }
 
 /// Caches normalized names per (table, dict path, key) so hot rows allocate nothing.
+///
+/// Column names are interned: two keys that normalize to the same name share one `Rc`, so
+/// rows can compare column names by pointer.
 struct Namer {
     nodes: Vec<PathNode>,
-    table_roots: HashMap<Rc<str>, u32>,
+    table_roots: FastMap<Rc<str>, u32>,
+    names: FastMap<Rc<str>, ()>,
+    /// Names that must stay interned across [`Namer::clear_if_huge`].
+    pinned: Vec<Rc<str>>,
 }
 
 impl Namer {
-    fn new() -> Namer {
-        Namer {
+    fn new(pinned: Vec<Rc<str>>) -> Namer {
+        let mut namer = Namer {
             nodes: Vec::new(),
-            table_roots: HashMap::new(),
+            table_roots: FastMap::default(),
+            names: FastMap::default(),
+            pinned,
+        };
+        namer.seed();
+        namer
+    }
+
+    fn seed(&mut self) {
+        for name in &self.pinned {
+            self.names.insert(name.clone(), ());
         }
     }
 
+    /// The one shared `Rc` for a column name.
+    fn intern(&mut self, name: &str) -> Rc<str> {
+        if let Some((rc, _)) = self.names.get_key_value(name) {
+            return rc.clone();
+        }
+        let rc: Rc<str> = Rc::from(name);
+        self.names.insert(rc.clone(), ());
+        rc
+    }
+
     fn clear_if_huge(&mut self) {
-        let total: usize = self.nodes.iter().map(|n| n.keys.len()).sum();
-        if total > 200_000 {
+        let total: usize = self.nodes.iter().map(|n| n.infos.len()).sum();
+        if total + self.names.len() > 200_000 {
             self.nodes.clear();
             self.table_roots.clear();
+            self.names.clear();
+            self.seed();
         }
     }
 
@@ -138,55 +190,72 @@ impl Namer {
             return *id;
         }
         let id = self.nodes.len() as u32;
-        self.nodes.push(PathNode {
-            table: table.clone(),
-            prefix: Rc::from(""),
-            keys: HashMap::new(),
-        });
+        self.nodes.push(PathNode::new(table.clone(), Rc::from("")));
         self.table_roots.insert(table.clone(), id);
         id
     }
 
-    fn key(&mut self, path: u32, key: &str) -> &mut KeyInfo {
+    /// Index into the node's `infos` of `key`, seen at position `pos` of its dict.
+    fn key_idx(&mut self, path: u32, pos: usize, key: &str) -> usize {
         let node = &self.nodes[path as usize];
-        if !node.keys.contains_key(key) {
-            let norm_key = row_key_name(key);
-            let column = if node.prefix.is_empty() {
-                norm_key.clone()
-            } else {
-                naming::make_path(&[&node.prefix, &norm_key])
-            };
-            let info = KeyInfo {
-                column: Rc::from(column),
-                dict_path: None,
-                list_table: None,
-            };
-            self.nodes[path as usize].keys.insert(key.into(), info);
+        if let Some(&i) = node.hot.get(pos)
+            && i != NO_KEY
+            && *node.infos[i as usize].key == *key
+        {
+            return i as usize;
         }
-        self.nodes[path as usize]
-            .keys
-            .get_mut(key)
-            .expect("inserted above")
+        let i = match node.keys.get(key) {
+            Some(&i) => i,
+            None => {
+                let norm_key = row_key_name(key);
+                let column = if node.prefix.is_empty() {
+                    norm_key
+                } else {
+                    naming::make_path(&[&node.prefix, &norm_key])
+                };
+                let column = self.intern(&column);
+                let node = &mut self.nodes[path as usize];
+                let i = node.infos.len() as u32;
+                node.infos.push(KeyInfo {
+                    key: key.into(),
+                    column,
+                    dict_path: None,
+                    list_table: None,
+                });
+                node.keys.insert(key.into(), i);
+                i
+            }
+        };
+        let node = &mut self.nodes[path as usize];
+        if node.hot.len() <= pos {
+            node.hot.resize(pos + 1, NO_KEY);
+        }
+        node.hot[pos] = i;
+        i as usize
     }
 
-    fn dict_path(&mut self, path: u32, key: &str) -> u32 {
-        if let Some(id) = self.key(path, key).dict_path {
+    fn key(&mut self, path: u32, pos: usize, key: &str) -> &mut KeyInfo {
+        let i = self.key_idx(path, pos, key);
+        &mut self.nodes[path as usize].infos[i]
+    }
+
+    fn dict_path(&mut self, path: u32, pos: usize, key: &str) -> u32 {
+        let i = self.key_idx(path, pos, key);
+        let info = &self.nodes[path as usize].infos[i];
+        if let Some(id) = info.dict_path {
             return id;
         }
+        let column = info.column.clone();
         let table = self.nodes[path as usize].table.clone();
-        let column = self.key(path, key).column.clone();
         let id = self.nodes.len() as u32;
-        self.nodes.push(PathNode {
-            table,
-            prefix: column,
-            keys: HashMap::new(),
-        });
-        self.key(path, key).dict_path = Some(id);
+        self.nodes.push(PathNode::new(table, column));
+        self.nodes[path as usize].infos[i].dict_path = Some(id);
         id
     }
 
-    fn list_table(&mut self, path: u32, key: &str) -> Rc<str> {
-        if let Some(t) = &self.key(path, key).list_table {
+    fn list_table(&mut self, path: u32, pos: usize, key: &str) -> Rc<str> {
+        let i = self.key_idx(path, pos, key);
+        if let Some(t) = &self.nodes[path as usize].infos[i].list_table {
             return t.clone();
         }
         let node = &self.nodes[path as usize];
@@ -207,7 +276,7 @@ impl Namer {
         } else {
             Rc::from(naming::make_path(&[&table, &prefix, &frag]))
         };
-        self.key(path, key).list_table = Some(name.clone());
+        self.nodes[path as usize].infos[i].list_table = Some(name.clone());
         name
     }
 }
@@ -219,13 +288,14 @@ pub struct Normalizer {
     load_id: Rc<str>,
     namer: Namer,
     rng_state: u64,
+    /// Reused buffer for the input of nested row ids.
+    id_input: String,
     c_dlt_id: Rc<str>,
     c_load_id: Rc<str>,
     c_root_id: Rc<str>,
     c_parent_id: Rc<str>,
     c_list_idx: Rc<str>,
     c_value: Rc<str>,
-    list_key: Value<'static>,
 }
 
 struct Frame<'v, 'a> {
@@ -238,19 +308,43 @@ impl Normalizer {
     /// A normalizer for `settings.root_table` writing `load_id` into root rows.
     pub fn new(settings: TableSettings, load_id: &str, seed: u64) -> Normalizer {
         let root = Rc::from(settings.root_table.as_str());
+        let [
+            c_dlt_id,
+            c_load_id,
+            c_root_id,
+            c_parent_id,
+            c_list_idx,
+            c_value,
+        ] = [
+            C_DLT_ID,
+            C_DLT_LOAD_ID,
+            C_DLT_ROOT_ID,
+            C_DLT_PARENT_ID,
+            C_DLT_LIST_IDX,
+            C_VALUE,
+        ]
+        .map(Rc::<str>::from);
+        let pinned = vec![
+            c_dlt_id.clone(),
+            c_load_id.clone(),
+            c_root_id.clone(),
+            c_parent_id.clone(),
+            c_list_idx.clone(),
+            c_value.clone(),
+        ];
         Normalizer {
             settings,
             root,
             load_id: Rc::from(load_id),
-            namer: Namer::new(),
+            namer: Namer::new(pinned),
             rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
-            c_dlt_id: Rc::from(C_DLT_ID),
-            c_load_id: Rc::from(C_DLT_LOAD_ID),
-            c_root_id: Rc::from(C_DLT_ROOT_ID),
-            c_parent_id: Rc::from(C_DLT_PARENT_ID),
-            c_list_idx: Rc::from(C_DLT_LIST_IDX),
-            c_value: Rc::from(C_VALUE),
-            list_key: Value::Null,
+            id_input: String::new(),
+            c_dlt_id,
+            c_load_id,
+            c_root_id,
+            c_parent_id,
+            c_list_idx,
+            c_value,
         }
     }
 
@@ -291,7 +385,12 @@ impl Normalizer {
             z ^= z >> 31;
             chunk.copy_from_slice(&z.to_le_bytes());
         }
-        Rc::from(STANDARD_NO_PAD.encode(&bytes[..DLT_ID_LENGTH_BYTES]))
+        base64_rc(&bytes[..DLT_ID_LENGTH_BYTES])
+    }
+
+    /// Id of a nested row: `digest128(f"{parent_row_id}_{nested_table}_{list_idx}")`.
+    fn nested_row_id(&mut self, parent_id: &str, table: &str, idx: i64) -> Rc<str> {
+        nested_row_id_with(&mut self.id_input, parent_id, table, idx)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -317,12 +416,12 @@ impl Normalizer {
             path: root_path,
         }];
         while let Some(frame) = stack.pop() {
-            for (k, v) in frame.dict {
+            for (pos, (k, v)) in frame.dict.iter().enumerate() {
                 match v {
                     Value::Object(inner) => {
-                        let col = self.namer.key(frame.path, k).column.clone();
+                        let col = self.namer.key(frame.path, pos, k).column.clone();
                         if !(frame.lvl <= 0 || json.is_json(table, &col)) {
-                            let p = self.namer.dict_path(frame.path, k);
+                            let p = self.namer.dict_path(frame.path, pos, k);
                             stack.push(Frame {
                                 dict: inner,
                                 lvl: frame.lvl - 1,
@@ -333,9 +432,9 @@ impl Normalizer {
                         set_cell(&mut cells, col, Cell::V(v));
                     }
                     Value::Array(items) => {
-                        let col = self.namer.key(frame.path, k).column.clone();
+                        let col = self.namer.key(frame.path, pos, k).column.clone();
                         if !(frame.lvl <= 0 || json.is_json(table, &col)) {
-                            let t = self.namer.list_table(frame.path, k);
+                            let t = self.namer.list_table(frame.path, pos, k);
                             if let Some(pos) = lists.iter().position(|(n, _)| *n == t) {
                                 lists[pos].1 = items;
                             } else {
@@ -346,7 +445,7 @@ impl Normalizer {
                         set_cell(&mut cells, col, Cell::V(v));
                     }
                     _ => {
-                        let col = self.namer.key(frame.path, k).column.clone();
+                        let col = self.namer.key(frame.path, pos, k).column.clone();
                         set_cell(&mut cells, col, Cell::V(v));
                     }
                 }
@@ -367,7 +466,7 @@ impl Normalizer {
             );
         }
         let existing_id = cells.iter().find_map(|(n, c)| match c {
-            Cell::V(Value::Str(s)) if n.as_ref() == C_DLT_ID && !s.is_empty() => {
+            Cell::V(Value::Str(s)) if Rc::ptr_eq(n, &self.c_dlt_id) && !s.is_empty() => {
                 Some(Rc::from(s.as_ref()))
             }
             _ => None,
@@ -383,7 +482,7 @@ impl Normalizer {
                             Cell::Str(parent_id.clone()),
                         );
                         set_cell(&mut cells, self.c_list_idx.clone(), Cell::Int(idx));
-                        nested_row_id(parent_id, table, idx)
+                        self.nested_row_id(parent_id, table, idx)
                     }
                     None => match &self.settings.root_id {
                         RootIdKind::Random => self.random_id(),
@@ -473,13 +572,12 @@ impl Normalizer {
                     }
                     cells.push((self.c_parent_id.clone(), Cell::Str(parent_id.clone())));
                     cells.push((self.c_list_idx.clone(), Cell::Int(idx)));
-                    let id = nested_row_id(parent_id, table, idx);
+                    let id = self.nested_row_id(parent_id, table, idx);
                     cells.push((self.c_dlt_id.clone(), Cell::Str(id)));
                     sink.row(table, Some(parent_table), &cells)?;
                 }
             }
         }
-        let _ = &self.list_key;
         Ok(())
     }
 
@@ -523,7 +621,8 @@ fn row_key_name(key: &str) -> String {
 fn set_cell<'v, 'a>(cells: &mut Vec<(Rc<str>, Cell<'v, 'a>)>, name: Rc<str>, cell: Cell<'v, 'a>) {
     // Keys that normalize to the same name overwrite each other; the last write wins but
     // the column keeps its first position (Python dict semantics).
-    if let Some(slot) = cells.iter_mut().find(|(n, _)| *n == name) {
+    // Names are interned by the Namer, so equal names are the same `Rc`.
+    if let Some(slot) = cells.iter_mut().find(|(n, _)| Rc::ptr_eq(n, &name)) {
         slot.1 = cell;
     } else {
         cells.push((name, cell));
@@ -532,27 +631,43 @@ fn set_cell<'v, 'a>(cells: &mut Vec<(Rc<str>, Cell<'v, 'a>)>, name: Rc<str>, cel
 
 /// dlt's `digest128`: base64 of shake_128 with `len` bytes, `=` stripped.
 pub fn digest128(data: &[u8], len: usize) -> String {
-    let mut hasher = Shake128::default();
-    hasher.update(data);
-    let mut reader = hasher.finalize_xof();
     let mut out = vec![0u8; len];
-    reader.read(&mut out);
+    shake128(data, &mut out);
     STANDARD_NO_PAD.encode(out)
+}
+
+fn shake128(data: &[u8], out: &mut [u8]) {
+    let mut hasher = Shake::v128();
+    hasher.update(data);
+    hasher.squeeze(out);
+}
+
+/// Unpadded base64 of at most 16 bytes, as an `Rc<str>` (one allocation).
+fn base64_rc(bytes: &[u8]) -> Rc<str> {
+    let mut buf = [0u8; 24];
+    let n = STANDARD_NO_PAD
+        .encode_slice(bytes, &mut buf)
+        .expect("16 bytes fit 24 base64 chars");
+    Rc::from(std::str::from_utf8(&buf[..n]).expect("base64 is ASCII"))
 }
 
 /// Id of a nested row: `digest128(f"{parent_row_id}_{nested_table}_{list_idx}")`.
 pub fn nested_row_id(parent_id: &str, table: &str, idx: i64) -> Rc<str> {
-    let mut s = String::with_capacity(parent_id.len() + table.len() + 24);
-    s.push_str(parent_id);
-    s.push('_');
-    s.push_str(table);
-    s.push('_');
-    s.push_str(itoa_i64(idx).as_str());
-    Rc::from(digest128(s.as_bytes(), DLT_ID_LENGTH_BYTES))
+    nested_row_id_with(&mut String::new(), parent_id, table, idx)
 }
 
-fn itoa_i64(v: i64) -> String {
-    v.to_string()
+/// [`nested_row_id`] with a reusable input buffer.
+fn nested_row_id_with(buf: &mut String, parent_id: &str, table: &str, idx: i64) -> Rc<str> {
+    use std::fmt::Write;
+    buf.clear();
+    buf.push_str(parent_id);
+    buf.push('_');
+    buf.push_str(table);
+    buf.push('_');
+    let _ = write!(buf, "{idx}");
+    let mut digest = [0u8; DLT_ID_LENGTH_BYTES];
+    shake128(buf.as_bytes(), &mut digest);
+    base64_rc(&digest)
 }
 
 fn cell_json(cell: &Cell<'_, '_>, out: &mut String) {

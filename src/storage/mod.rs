@@ -67,6 +67,31 @@ pub struct JobOrigin {
     pub origin: String,
     /// Whether line numbers in the job equal line numbers in the origin.
     pub same_lines: bool,
+    /// Set when the job file is a hard link to the origin rather than a copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked: Option<LinkedFile>,
+}
+
+/// Size and modification time of a hard-linked job file when it was extracted: the file is
+/// the user's own, so normalize checks it was not modified in place since.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LinkedFile {
+    /// Size in bytes.
+    pub len: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i128,
+}
+
+impl LinkedFile {
+    /// Size and modification time of `path` now.
+    pub fn of(path: &Path) -> std::io::Result<LinkedFile> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(LinkedFile {
+            len: m.len(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        })
+    }
 }
 
 /// One job file of an extracted package.

@@ -114,3 +114,28 @@ fn sigkill_during_replace_keeps_old_data_until_commit() {
         );
     }
 }
+
+/// A `.jsonl` file is hard-linked into the extracted package, not copied. If the user rewrites
+/// it in place before the package is normalized, the package no longer holds what was
+/// extracted: the next run says so, discards it, loads nothing from it, and the run after that
+/// loads the file as it is now.
+#[test]
+fn file_modified_in_place_after_extract_is_detected_not_loaded() {
+    let p = append_project();
+    crash_at(&p, "after_extract");
+    // Rewrite the same inode (`fs::write` truncates), as an editor or `>` redirect would.
+    p.write("input/orders.jsonl", &orders_jsonl(5, 500));
+    let out = p.dango().arg("sync").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("orders.jsonl was modified while dango was loading it")
+            && stderr.contains("run `dango sync` again"),
+        "{stderr}"
+    );
+    // Nothing was loaded (the run failed before the warehouse was created).
+    assert!(!p.warehouse().exists());
+    p.dango().arg("sync").assert().success();
+    assert_eq!(p.count("raw_shop.orders"), 5);
+    assert_eq!(p.scalar("SELECT min(order_id) FROM raw_shop.orders"), "500");
+}
