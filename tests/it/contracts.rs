@@ -41,6 +41,8 @@ fn contract_freeze_shorthand_matches_dlt() {
 use crate::util::TestProject;
 
 fn items_source(p: &TestProject, rows: &str, contract: &str) {
+    // A new file, not a rewrite in place: a pending package links to the old one.
+    let _ = std::fs::remove_file(p.path().join("input/data.jsonl"));
     p.write("input/data.jsonl", rows);
     p.local_source(
         "shop",
