@@ -165,6 +165,10 @@ pub enum Error {
         changes: Vec<String>,
     },
 
+    /// Data breaks a `freeze` schema contract (dlt's `DataValidationError`).
+    #[error("{0}")]
+    DataValidation(Box<crate::schema::contract::DataValidationError>),
+
     /// A bug: an invariant did not hold.
     #[error("internal error: {0}. This is a bug in dango; please report it")]
     Internal(String),

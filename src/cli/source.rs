@@ -66,7 +66,7 @@ fn write_disposition(s: &SourceEntry) -> String {
         "local_files" => s
             .local_files
             .as_ref()
-            .and_then(|c| c.write_disposition)
+            .and_then(|c| c.write_disposition.as_ref())
             .map(|w| w.disposition.as_str().to_string())
             .unwrap_or_else(|| "replace".into()),
         "rest_api" => s

@@ -100,6 +100,7 @@ fn build_pipeline(
     let extract_workers = settings.extract(Some(&name))?.workers;
     let normalize = crate::normalize::NormalizeConfig {
         workers: settings.normalize()?.workers,
+        schema_contract: settings.schema_contract(&name)?,
         ..Default::default()
     };
     let mut b = Pipeline::builder(&name)
@@ -111,7 +112,8 @@ fn build_pipeline(
         .extract_workers(extract_workers)
         .duckdb_options(settings.duckdb()?)
         .full_refresh(opts.full_refresh)
-        .window(opts.window.clone());
+        .window(opts.window.clone())
+        .replace_strategy(settings.replace_strategy()?);
     if let Some(p) = &opts.progress {
         b = b.progress(p.clone());
     }

@@ -644,6 +644,50 @@ impl Settings {
         })
     }
 
+    /// `[destination] replace_strategy` (`[destination.duckdb]` first), dlt's
+    /// `DESTINATION__REPLACE_STRATEGY`: how `replace` tables are loaded.
+    pub fn replace_strategy(&self) -> Result<crate::load::ReplaceStrategy> {
+        for sections in [&["destination", "duckdb"][..], &["destination"][..]] {
+            if let Some(v) = self.parse(
+                sections,
+                "replace_strategy",
+                "one of truncate-and-insert, insert-from-staging, staging-optimized",
+            )? {
+                return Ok(v);
+            }
+        }
+        Ok(crate::load::ReplaceStrategy::default())
+    }
+
+    /// The default `schema_contract` of source `source` for resources without their own:
+    /// `[sources.<source>] schema_contract`, then `[schema] schema_contract`, then Dango's
+    /// `[schema] allow_new_columns` / `allow_column_removal` (see
+    /// [`crate::schema::contract::from_seed_settings`]).
+    pub fn schema_contract(&self, source: &str) -> Result<Option<serde_json::Value>> {
+        for sections in [&["sources", source][..], &["schema"][..]] {
+            let Some(r) = self.get(sections, "schema_contract")? else {
+                continue;
+            };
+            let v = match &r.value {
+                toml::Value::String(s) if s.trim_start().starts_with('{') => {
+                    serde_json::from_str(s).map_err(|e| {
+                        Error::Config(format!(
+                            "schema_contract from {} is not valid JSON: {e}",
+                            r.describe()
+                        ))
+                    })?
+                }
+                other => serde_json::to_value(other).unwrap_or_default(),
+            };
+            crate::schema::contract::SchemaContract::parse(&v)
+                .map_err(|e| Error::Config(format!("{e} (from {})", r.describe())))?;
+            return Ok(Some(v));
+        }
+        let allow_new = self.parse(&["schema"], "allow_new_columns", "true or false")?;
+        let allow_removal = self.parse(&["schema"], "allow_column_removal", "true or false")?;
+        crate::schema::contract::from_seed_settings(allow_new, allow_removal).map_err(Error::Config)
+    }
+
     /// `[load]` settings.
     pub fn load_settings(&self) -> Result<LoadSettings> {
         let d = LoadSettings::default();

@@ -126,6 +126,18 @@ pub fn merge_strategy(table: &Table) -> Result<MergeStrategy> {
     }
 }
 
+/// dlt's `insert-from-staging` replace of one table: empty it, then copy the staging rows.
+pub fn copy_from_staging(dataset: &str, staging: &str, t: &Table) -> Vec<String> {
+    let names = Names {
+        ds: quote_ident(dataset),
+        stg: quote_ident(staging),
+    };
+    vec![
+        format!("DELETE FROM {} WHERE 1=1", names.dest(&t.name)),
+        insert_all(&names, t, ""),
+    ]
+}
+
 fn insert_all(names: &Names, t: &Table, filter: &str) -> String {
     let cols = columns(t).join(", ");
     format!(

@@ -44,12 +44,38 @@ pub fn package_schema(dir: &PipelineDir, load_id: &str) -> Result<Schema> {
     dlt_dict::from_json(&v).map_err(|reason| Error::Corrupt { path, reason })
 }
 
+/// How tables with write disposition `replace` are loaded (dlt's
+/// `[destination] replace_strategy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReplaceStrategy {
+    /// Empty the table and its nested tables (`DELETE … WHERE 1=1`), then insert (dlt's
+    /// default).
+    #[default]
+    TruncateAndInsert,
+    /// Load into `<dataset>_staging`, then empty each table and copy the staging rows over.
+    /// dlt's `staging-optimized` does the same on DuckDB.
+    InsertFromStaging,
+}
+
+impl std::str::FromStr for ReplaceStrategy {
+    type Err = ();
+    fn from_str(s: &str) -> std::result::Result<Self, ()> {
+        match s {
+            "truncate-and-insert" => Ok(ReplaceStrategy::TruncateAndInsert),
+            "insert-from-staging" | "staging-optimized" => Ok(ReplaceStrategy::InsertFromStaging),
+            _ => Err(()),
+        }
+    }
+}
+
 /// Options of [`load_package_with`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadOptions {
     /// Full refresh: drop the whole dataset (tables and dlt system tables) inside the load
     /// transaction before creating it anew, so the old data stays until the new load commits.
     pub replace_dataset: bool,
+    /// How `replace` tables are loaded.
+    pub replace_strategy: ReplaceStrategy,
 }
 
 /// Loads the normalized package `load_id` into `dataset`, committing `state` with it.
@@ -149,7 +175,8 @@ pub fn load_package_with(
             quote_ident(dataset)
         ))?;
         let migrations = client.migrate(dataset, &schema, &existing)?;
-        for t in &manifest.truncate_tables {
+        let from_staging = opts.replace_strategy == ReplaceStrategy::InsertFromStaging;
+        for t in manifest.truncate_tables.iter().filter(|_| !from_staging) {
             if existing.contains_key(t) {
                 client.execute(&format!(
                     "DELETE FROM {}.{} WHERE 1=1",
@@ -168,12 +195,18 @@ pub fn load_package_with(
             "SET preserve_insertion_order = {}",
             !merge_roots.is_empty()
         ))?;
-        if !merge_roots.is_empty() {
-            prepare_staging(client, &staging, &schema, &merge_roots)?;
+        let replace_roots = if from_staging {
+            replace_roots(&schema, &manifest)
+        } else {
+            Vec::new()
+        };
+        let staged: Vec<String> = merge_roots.iter().chain(&replace_roots).cloned().collect();
+        if !staged.is_empty() {
+            prepare_staging(client, &staging, &schema, &staged)?;
         }
         for (job, view) in manifest.jobs.iter().zip(&views) {
             let root = schema.root_table(&job.table);
-            let target = if merge_roots.iter().any(|r| r == root) {
+            let target = if staged.iter().any(|r| r == root) {
                 &staging
             } else {
                 dataset
@@ -190,6 +223,16 @@ pub fn load_package_with(
                     },
                     e => e,
                 })?;
+            }
+        }
+        // insert-from-staging: each replaced table (nested ones too, even without new rows) is
+        // emptied and refilled from staging.
+        for t in manifest.truncate_tables.iter().filter(|_| from_staging) {
+            let Some(table) = schema.table(t).filter(|t| t.has_complete_columns()) else {
+                continue;
+            };
+            for sql in merge::copy_from_staging(dataset, &staging, table) {
+                client.execute(&sql)?;
             }
         }
         let ds = quote_ident(dataset);
@@ -264,6 +307,19 @@ fn merge_roots(schema: &Schema, manifest: &NormalizedManifest) -> Vec<String> {
     for job in &manifest.jobs {
         let root = schema.root_table(&job.table).to_string();
         if schema.write_disposition(&root) == WriteDisposition::Merge && !roots.contains(&root) {
+            roots.push(root);
+        }
+    }
+    roots
+}
+
+/// Root tables with write disposition `replace` in the package (their tables are in
+/// `truncate_tables`).
+fn replace_roots(schema: &Schema, manifest: &NormalizedManifest) -> Vec<String> {
+    let mut roots: Vec<String> = Vec::new();
+    for t in &manifest.truncate_tables {
+        let root = schema.root_table(t).to_string();
+        if !roots.contains(&root) {
             roots.push(root);
         }
     }

@@ -44,6 +44,8 @@ pub enum RowError {
         /// Value, shortened.
         value: String,
     },
+    /// The row breaks a `freeze` schema contract.
+    Contract(Box<crate::schema::contract::DataValidationError>),
 }
 
 impl std::fmt::Display for RowError {
@@ -62,6 +64,7 @@ impl std::fmt::Display for RowError {
                 f,
                 "cannot coerce value {value} into column `{column}` ({to}) of table `{table}` nor into its variant"
             ),
+            RowError::Contract(e) => e.fmt(f),
         }
     }
 }
@@ -114,6 +117,8 @@ pub struct ChunkOutput {
 /// Builds columnar output for one chunk (see the module doc).
 pub struct ChunkWriter<'s> {
     snapshot: &'s Schema,
+    /// The resource's schema contract, when not all `evolve`.
+    contract: Option<crate::schema::contract::SchemaContract>,
     tables: Vec<TableOut>,
     index: HashMap<Rc<str>, usize, FastState>,
     /// Table of the previous row (name, index), checked before `index`.
@@ -168,11 +173,18 @@ impl<'s> ChunkWriter<'s> {
     pub fn new(snapshot: &'s Schema) -> ChunkWriter<'s> {
         ChunkWriter {
             snapshot,
+            contract: None,
             tables: Vec::new(),
             index: HashMap::default(),
             last_table: None,
             scratch: String::new(),
         }
+    }
+
+    /// Enforces `contract` on the rows (nothing to do when it is all `evolve`).
+    pub fn with_contract(mut self, contract: crate::schema::contract::SchemaContract) -> Self {
+        self.contract = Some(contract).filter(|c| !c.is_evolve());
+        self
     }
 
     fn table_idx(&mut self, table: &Rc<str>, parent: Option<&Rc<str>>) -> usize {
@@ -469,9 +481,29 @@ impl<'a> RowSink<'a> for ChunkWriter<'_> {
         parent: Option<&Rc<str>>,
         cells: &[(Rc<str>, Cell<'v, 'a>)],
     ) -> Result<bool, RowError> {
+        let mut discarded = Vec::new();
+        if let Some(contract) = &self.contract {
+            use super::contract::{RowVerdict, check_row};
+            match check_row(self.snapshot, contract, table, cells).map_err(RowError::Contract)? {
+                RowVerdict::Keep => {}
+                RowVerdict::KeepWithout(cells) => discarded = cells,
+                RowVerdict::Drop(declare) => {
+                    if !declare.is_empty() {
+                        let ti = self.table_idx(table, parent);
+                        for (name, t, variant) in declare {
+                            self.column_for(ti, &Rc::from(name), t, variant);
+                        }
+                    }
+                    return Ok(false);
+                }
+            }
+        }
         let ti = self.table_idx(table, parent);
         let row = self.tables[ti].rows;
         for (pos, (name, cell)) in cells.iter().enumerate() {
+            if discarded.contains(&pos) {
+                continue;
+            }
             if let Some(ci) = self.hot_column(ti, pos, name)
                 && self.put_hot(ti, ci, row, cell)
             {

@@ -11,6 +11,7 @@
 pub mod chunk;
 pub mod coerce;
 pub mod columns;
+pub mod contract;
 pub mod detect;
 pub mod naming;
 pub mod pynum;
@@ -28,6 +29,7 @@ use std::sync::{Arc, RwLock};
 use indexmap::IndexMap;
 
 use crate::error::{Error, Result};
+use crate::schema::contract::SchemaContract;
 use crate::schema::{MergeStrategy, Schema, Table, WriteDisposition};
 use crate::storage::{
     self, ExtractedManifest, NormalizedManifest, PipelineDir, ResourceHints, read_json,
@@ -43,6 +45,9 @@ pub struct NormalizeConfig {
     pub workers: usize,
     /// Target chunk size in bytes.
     pub chunk_bytes: u64,
+    /// The source's (or `.dlt/config.toml`'s) `schema_contract`, for resources without their
+    /// own (see [`crate::schema::contract`]).
+    pub schema_contract: Option<serde_json::Value>,
 }
 
 impl Default for NormalizeConfig {
@@ -50,6 +55,7 @@ impl Default for NormalizeConfig {
         NormalizeConfig {
             workers: 0,
             chunk_bytes: 4 << 20,
+            schema_contract: None,
         }
     }
 }
@@ -100,6 +106,10 @@ pub fn apply_resource_hints(
         });
         table.write_disposition = Some(r.write_disposition);
         table.resource = Some(r.name.clone());
+        match &r.schema_contract {
+            Some(c) => table.extra.insert("schema_contract".into(), c.clone()),
+            None => table.extra.shift_remove("schema_contract"),
+        };
         if let Some(n) = r.max_table_nesting {
             table.extra.insert(
                 "x-normalizer".into(),
@@ -187,7 +197,7 @@ pub fn apply_resource_hints(
                     .collect(),
             ),
             Some(MergeStrategy::Scd2) => {
-                add_scd2_columns(table);
+                add_scd2_columns(table, r.validity_column_names.as_deref());
                 RootIdKind::RowHash
             }
             _ => RootIdKind::Random,
@@ -209,18 +219,20 @@ pub fn apply_resource_hints(
     settings
 }
 
-/// Adds scd2's validity columns (`_dlt_valid_from`, `_dlt_valid_to`) and marks `_dlt_id` as
-/// the row version, as dlt does for `strategy: scd2`.
-fn add_scd2_columns(table: &mut Table) {
+/// Adds scd2's validity columns (`_dlt_valid_from`, `_dlt_valid_to`, or the configured
+/// `validity_column_names`) and marks `_dlt_id` as the row version, as dlt does for
+/// `strategy: scd2`.
+fn add_scd2_columns(table: &mut Table, names: Option<&[String]>) {
     use crate::schema::{Column, DataType};
-    for (name, hint) in [
-        ("_dlt_valid_from", "x-valid-from"),
-        ("_dlt_valid_to", "x-valid-to"),
-    ] {
+    let (from, to) = match names {
+        Some([from, to]) => (naming::normalize_path(from), naming::normalize_path(to)),
+        _ => ("_dlt_valid_from".to_string(), "_dlt_valid_to".to_string()),
+    };
+    for (name, hint) in [(from, "x-valid-from"), (to, "x-valid-to")] {
         let col = table
             .columns
-            .entry(name.to_string())
-            .or_insert_with(|| Column::new(name, DataType::Timestamp));
+            .entry(name.clone())
+            .or_insert_with(|| Column::new(name.as_str(), DataType::Timestamp));
         col.extra.insert(hint.into(), serde_json::json!(true));
     }
     let id = table
@@ -286,6 +298,12 @@ pub fn normalize_package(
         })
         .collect();
 
+    let job_contracts = manifest
+        .jobs
+        .iter()
+        .map(|j| contract::resource_contract(&manifest.resources, &j.resource, cfg))
+        .collect::<Result<Vec<_>>>()?;
+
     let shared = RwLock::new(Arc::new(schema.clone()));
     let mut writers = JobWriters::new(out.join("new_jobs"));
     let mut items_total = 0u64;
@@ -304,6 +322,7 @@ pub fn normalize_package(
             let chunks = &chunks;
             let job_paths = &job_paths;
             let job_settings = &job_settings;
+            let job_contracts = &job_contracts;
             let shared = &shared;
             scope.spawn(move || {
                 while let Ok(i) = ticket_rx.recv() {
@@ -314,6 +333,7 @@ pub fn normalize_package(
                         &job_paths[spec.job],
                         spec,
                         &job_settings[spec.job],
+                        &job_contracts[spec.job],
                         load_id,
                         &snapshot,
                     );
@@ -341,6 +361,7 @@ pub fn normalize_package(
                             &job_paths[spec.job],
                             spec,
                             &job_settings[spec.job],
+                            &job_contracts[spec.job],
                             load_id,
                             &snap,
                         )
@@ -475,6 +496,10 @@ fn chunk_error(
             },
             reason: format!("invalid JSON: {reason}"),
         },
+        ChunkError::Row {
+            error: RowError::Contract(e),
+            ..
+        } => Error::DataValidation(e),
         ChunkError::Row { offset, error } => Error::BadInput {
             origin: job.origin.origin.clone(),
             line: if job.origin.same_lines {
@@ -545,6 +570,7 @@ fn run_chunk(
     path: &Path,
     spec: &ChunkSpec,
     settings: &TableSettings,
+    contract: &SchemaContract,
     load_id: &str,
     snapshot: &Schema,
 ) -> std::result::Result<ChunkOutput, ChunkError> {
@@ -569,7 +595,7 @@ fn run_chunk(
     };
     let seed: u64 = rand::random();
     let mut normalizer = Normalizer::new(settings.clone(), load_id, seed);
-    let mut writer = ChunkWriter::new(snapshot);
+    let mut writer = ChunkWriter::new(snapshot).with_contract(*contract);
     let mut items = 0u64;
     let mut offset = spec.start;
     for raw in text.split_inclusive('\n') {
@@ -741,6 +767,7 @@ mod tests {
             NormalizeConfig {
                 workers: 1,
                 chunk_bytes: 1 << 30,
+                ..Default::default()
             },
         );
         let parallel = run(
@@ -748,6 +775,7 @@ mod tests {
             NormalizeConfig {
                 workers: 4,
                 chunk_bytes: 64,
+                ..Default::default()
             },
         );
         assert_eq!(serial, parallel);
@@ -775,6 +803,7 @@ mod tests {
             &NormalizeConfig {
                 workers: 2,
                 chunk_bytes: 8,
+                ..Default::default()
             },
         )
         .unwrap_err();

@@ -57,6 +57,7 @@ pub struct PipelineBuilder {
     progress: Option<ProgressFn>,
     duckdb_options: DuckDbOptions,
     window: Option<crate::incremental::Window>,
+    replace_strategy: crate::load::ReplaceStrategy,
 }
 
 impl std::fmt::Debug for PipelineBuilder {
@@ -80,6 +81,13 @@ impl PipelineBuilder {
     /// their `initial_value`/`end_value` and never moves the saved cursors.
     pub fn window(mut self, w: Option<crate::incremental::Window>) -> Self {
         self.window = w;
+        self
+    }
+
+    /// How `replace` tables are loaded (`[destination] replace_strategy`; truncate-and-insert
+    /// by default).
+    pub fn replace_strategy(mut self, s: crate::load::ReplaceStrategy) -> Self {
+        self.replace_strategy = s;
         self
     }
 
@@ -165,6 +173,7 @@ impl PipelineBuilder {
             progress: self.progress,
             duckdb_options: self.duckdb_options,
             window: self.window,
+            replace_strategy: self.replace_strategy,
         })
     }
 }
@@ -183,6 +192,7 @@ pub struct Pipeline {
     progress: Option<ProgressFn>,
     duckdb_options: DuckDbOptions,
     window: Option<crate::incremental::Window>,
+    replace_strategy: crate::load::ReplaceStrategy,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -211,6 +221,7 @@ impl Pipeline {
             progress: None,
             duckdb_options: DuckDbOptions::default(),
             window: None,
+            replace_strategy: crate::load::ReplaceStrategy::default(),
         }
     }
 
@@ -378,6 +389,7 @@ impl Pipeline {
         state.bump();
         let opts = load::LoadOptions {
             replace_dataset: refresh,
+            replace_strategy: self.replace_strategy,
         };
         let pkg = load::load_package_with(&self.dir, load_id, client, &self.dataset, &state, opts)
             .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
@@ -426,6 +438,9 @@ impl Pipeline {
                 }
             }
         }
+        let current: Vec<crate::storage::ResourceHints> =
+            source.resources.iter().flat_map(|r| r.tables()).collect();
+        normalize::contract::refresh_pending_contracts(&self.dir, &current)?;
         let mut packages = Vec::new();
         for p in self.resume_locked()? {
             packages.push(p);
@@ -451,6 +466,24 @@ impl Pipeline {
         let mut state = self.state()?;
         let source_state =
             crate::state::SourceState::new(state.source(&source.name), self.window.clone());
+
+        // Schema contracts on new root tables are decided at extract, as in dlt: discarded
+        // resources are not extracted; frozen ones fail below if they yield items.
+        let new_roots = normalize::contract::new_root_tables(
+            &self.schema()?,
+            &current,
+            self.normalize.schema_contract.as_ref(),
+        )
+        .map_err(|e| e.in_step(&self.name, "extract", None))?;
+        source.resources.retain(|r| {
+            let discard = new_roots.iter().any(|n| {
+                n.resource == r.hints().name && n.mode != crate::schema::contract::ContractMode::Freeze
+            });
+            if discard {
+                tracing::info!(resource = %r.hints().name, "Table of resource {} is new and the schema contract discards new tables: its items are not loaded.", r.hints().name);
+            }
+            !discard
+        });
 
         // Extract.
         let t = PipelineTrace::begin("extract");
@@ -511,6 +544,17 @@ impl Pipeline {
         {
             let e = e.in_step(&self.name, "extract", Some(&load_id));
             trace.end(t, Some(&e));
+            return Err(e);
+        }
+        if let Some(n) = normalize::contract::frozen_with_items(&self.dir, &load_id, &new_roots)? {
+            let p = self.dir.extracted(&load_id);
+            std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+            let e = normalize::contract::frozen_table_error(&self.schema()?, &n.table).in_step(
+                &self.name,
+                "extract",
+                Some(&load_id),
+            );
+            trace.end(t, Some(&e)).extract_info = Some(extract_info);
             return Err(e);
         }
         trace.end(t, None).extract_info = Some(extract_info);

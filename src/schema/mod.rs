@@ -5,6 +5,7 @@
 //! are byte-compatible with dlt 1.31 (see [`dlt_dict`]), so a schema written by dango can be read
 //! back by dlt and the other way round.
 
+pub mod contract;
 pub mod dlt_dict;
 
 use indexmap::IndexMap;

@@ -18,12 +18,16 @@ use crate::storage::ResourceHints;
 
 /// A resource's `write_disposition` as written in config: dlt's name (`append`, `replace`,
 /// `merge`) or its dict form (`{disposition: merge, strategy: upsert}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct WriteDispositionConfig {
     /// The disposition.
     pub disposition: WriteDisposition,
     /// The merge strategy (dict form only; merge only).
     pub strategy: Option<MergeStrategy>,
+    /// scd2 only: the names of the validity columns (`[valid_from, valid_to]`), dlt's
+    /// `validity_column_names`; `_dlt_valid_from` / `_dlt_valid_to` by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validity_column_names: Option<Vec<String>>,
 }
 
 impl<'de> serde::Deserialize<'de> for WriteDispositionConfig {
@@ -33,7 +37,7 @@ impl<'de> serde::Deserialize<'de> for WriteDispositionConfig {
         #[serde(untagged)]
         enum Raw {
             Name(String),
-            Dict(std::collections::BTreeMap<String, String>),
+            Dict(std::collections::BTreeMap<String, serde_json::Value>),
         }
         let bad_name = |s: &str| {
             D::Error::custom(format!(
@@ -50,14 +54,35 @@ impl<'de> serde::Deserialize<'de> for WriteDispositionConfig {
             Raw::Name(s) => Ok(WriteDispositionConfig {
                 disposition: parse(&s)?,
                 strategy: None,
+                validity_column_names: None,
             }),
             Raw::Dict(m) => {
                 let mut out = WriteDispositionConfig {
                     disposition: WriteDisposition::Append,
                     strategy: None,
+                    validity_column_names: None,
                 };
                 let mut seen = false;
                 for (k, v) in &m {
+                    if k == "validity_column_names" {
+                        let names: Option<Vec<String>> = v.as_array().and_then(|a| {
+                            a.iter().map(|n| n.as_str().map(str::to_string)).collect()
+                        });
+                        match names {
+                            Some(n) if n.len() == 2 => out.validity_column_names = Some(n),
+                            _ => {
+                                return Err(D::Error::custom(format!(
+                                    "write_disposition.validity_column_names must be a list of two column names ([valid_from, valid_to]), got {v}"
+                                )));
+                            }
+                        }
+                        continue;
+                    }
+                    let Some(v) = v.as_str() else {
+                        return Err(D::Error::custom(format!(
+                            "write_disposition.{k} must be a string, got {v}"
+                        )));
+                    };
                     match k.as_str() {
                         "disposition" => {
                             out.disposition = parse(v)?;
@@ -73,7 +98,7 @@ impl<'de> serde::Deserialize<'de> for WriteDispositionConfig {
                         }
                         other => {
                             return Err(D::Error::custom(format!(
-                                "unknown key `{other}` in write_disposition; allowed: disposition, strategy"
+                                "unknown key `{other}` in write_disposition; allowed: disposition, strategy, validity_column_names"
                             )));
                         }
                     }
@@ -86,6 +111,12 @@ impl<'de> serde::Deserialize<'de> for WriteDispositionConfig {
                 if out.strategy.is_some() && out.disposition != WriteDisposition::Merge {
                     return Err(D::Error::custom(
                         "a merge `strategy` needs `disposition: merge`",
+                    ));
+                }
+                if out.validity_column_names.is_some() && out.strategy != Some(MergeStrategy::Scd2)
+                {
+                    return Err(D::Error::custom(
+                        "`validity_column_names` needs `disposition: merge` with `strategy: scd2`",
                     ));
                 }
                 Ok(out)
@@ -212,6 +243,13 @@ where
     /// Sets `max_table_nesting`.
     pub fn max_table_nesting(mut self, n: i64) -> Self {
         self.hints.max_table_nesting = Some(n);
+        self
+    }
+
+    /// Sets dlt's `schema_contract` (`json!("freeze")` or `json!({"columns": "discard_value"})`);
+    /// see [`crate::schema::contract`].
+    pub fn schema_contract(mut self, contract: serde_json::Value) -> Self {
+        self.hints.schema_contract = Some(contract);
         self
     }
 

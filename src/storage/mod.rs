@@ -38,6 +38,10 @@ pub struct ResourceHints {
     /// `None` is dlt's default, delete-insert, without an `x-merge-strategy` hint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_strategy: Option<crate::schema::MergeStrategy>,
+    /// scd2 validity column names (`[from, to]`); `_dlt_valid_from` / `_dlt_valid_to` when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_column_names: Option<Vec<String>>,
     /// Primary key columns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub primary_key: Vec<String>,
@@ -50,6 +54,10 @@ pub struct ResourceHints {
     /// `max_table_nesting`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_table_nesting: Option<i64>,
+    /// dlt's `schema_contract` (a mode or `{tables, columns, data_type}`), already resolved
+    /// from resource, source and config (see [`crate::schema::contract`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_contract: Option<serde_json::Value>,
 }
 
 /// Where the lines of an extracted job came from (for error messages).

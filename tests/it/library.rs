@@ -44,3 +44,27 @@ fn pipeline_run_returns_load_info() {
     assert_eq!(info.total_rows.get("users"), Some(&3));
     assert!(tmp.path().join("pipe/state.json").is_file());
 }
+
+#[test]
+fn library_resources_take_a_schema_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut pipeline = Pipeline::builder("lib_contract")
+        .dataset("raw_lib")
+        .duckdb(tmp.path().join("w.duckdb"))
+        .working_dir(tmp.path().join("pipe"))
+        .build()
+        .unwrap();
+    let run = |pipeline: &mut Pipeline, rows: Vec<serde_json::Value>| {
+        let r = IterResource::new("users", vec![rows].into_iter())
+            .write_disposition(WriteDisposition::Append)
+            .schema_contract(json!({"columns": "discard_row"}));
+        pipeline.run(Source::new("lib_contract", vec![Box::new(r)]))
+    };
+    run(&mut pipeline, vec![json!({"id": 1})]).unwrap();
+    let info = run(
+        &mut pipeline,
+        vec![json!({"id": 2, "new": 1}), json!({"id": 3})],
+    )
+    .unwrap();
+    assert_eq!(info.row_counts().get("users"), Some(&1));
+}

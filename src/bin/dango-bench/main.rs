@@ -12,6 +12,7 @@
 //! target/release/dango-bench --workload rest --orders 1000000 --page-size 1000
 //! ```
 
+mod merge;
 mod rest;
 
 use std::fs::{self, File};
@@ -50,6 +51,11 @@ struct Args {
     /// Only generate the input and run the DuckDB reference (no dango).
     #[arg(long)]
     reference_only: bool,
+    /// Merge benchmark: load `--orders` nested orders with `write_disposition: merge`, then time
+    /// the merge of `--orders`/10 changed ones (some with shrunk child lists) against the same
+    /// delete-insert as plain DuckDB SQL.
+    #[arg(long, conflicts_with = "reference_only")]
+    merge: bool,
     /// dango executable [default: `dango` next to this binary].
     #[arg(long)]
     dango_bin: Option<PathBuf>,
@@ -93,9 +99,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match args.workload {
-        Workload::Files => bench(&args, dango_bin.as_deref(), &work),
-        Workload::Rest => rest::bench(&args, dango_bin.as_deref(), &work, SEED),
+    let result = match (&dango_bin, args.merge, args.workload) {
+        (Some(bin), true, _) => merge::bench_merge(args.orders, bin, &work),
+        (_, _, Workload::Files) => bench(&args, dango_bin.as_deref(), &work),
+        (_, _, Workload::Rest) => rest::bench(&args, dango_bin.as_deref(), &work, SEED),
     };
     match &result {
         Err(e) => eprintln!("\ndango-bench: error: {e:#}"),
@@ -182,7 +189,7 @@ fn work_dir(requested: Option<&Path>) -> Result<(PathBuf, bool)> {
 /// Removes what the benchmark wrote, and the work dir if this run created it:
 /// never anything else in a user-given directory.
 fn clean(work: &Path, created: bool) {
-    for dir in ["input", "proj", "ref.duckdb.tmp"] {
+    for dir in ["input", "changed", "proj", "ref.duckdb.tmp"] {
         let _ = fs::remove_dir_all(work.join(dir));
     }
     for file in ["ref.duckdb", "ref.duckdb.wal", "dango-sync.log"] {

@@ -65,6 +65,10 @@ pub struct LocalFilesConfig {
     /// items past the stored cursor are loaded.
     #[serde(default)]
     pub incremental: Option<serde_json::Value>,
+    /// dlt's `schema_contract`: a mode (`evolve`, `freeze`, `discard_row`, `discard_value`) or
+    /// `{tables: …, columns: …, data_type: …}`.
+    #[serde(default)]
+    pub schema_contract: Option<serde_json::Value>,
 }
 
 fn default_pattern() -> String {

@@ -48,6 +48,13 @@ impl FileFormat {
 
 /// Builds the source `name` from its config; `base` resolves a relative directory.
 pub fn build(name: &str, cfg: &LocalFilesConfig, base: &Path) -> Result<Source> {
+    if let Some(c) = &cfg.schema_contract {
+        crate::schema::contract::SchemaContract::parse(c).map_err(|e| {
+            crate::error::Error::Config(format!(
+                "source `{name}`: local_files.{e}. Fix it in .dango/sources.yml"
+            ))
+        })?;
+    }
     let files = cfg.matching_files(base)?;
     let table = cfg.table_name.clone().unwrap_or_else(|| name.to_string());
     let resource = FilesResource {
@@ -56,9 +63,14 @@ pub fn build(name: &str, cfg: &LocalFilesConfig, base: &Path) -> Result<Source> 
             table_name: table,
             write_disposition: cfg
                 .write_disposition
+                .as_ref()
                 .map(|w| w.disposition)
                 .unwrap_or(WriteDisposition::Replace),
-            merge_strategy: cfg.write_disposition.and_then(|w| w.strategy),
+            merge_strategy: cfg.write_disposition.as_ref().and_then(|w| w.strategy),
+            validity_column_names: cfg
+                .write_disposition
+                .as_ref()
+                .and_then(|w| w.validity_column_names.clone()),
             primary_key: cfg
                 .primary_key
                 .clone()
@@ -70,6 +82,7 @@ pub fn build(name: &str, cfg: &LocalFilesConfig, base: &Path) -> Result<Source> 
                 .map(|k| k.into_vec())
                 .unwrap_or_default(),
             columns: cfg.columns.clone().unwrap_or_default(),
+            schema_contract: cfg.schema_contract.clone(),
             ..ResourceHints::default()
         },
         files,

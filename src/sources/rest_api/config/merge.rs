@@ -10,6 +10,8 @@ use crate::error::Result;
 /// Rewrites the flat shorthand into dlt's shape.
 pub(super) fn flat_to_dlt(top: &Map<String, Value>) -> Result<Value> {
     let mut allowed: Vec<String> = FLAT_KEYS.iter().map(|s| s.to_string()).collect();
+    // Allowed in both forms (so it does not select the shorthand).
+    allowed.push("schema_contract".into());
     for f in FLAT_AUTH_FIELDS {
         allowed.push(f.to_string());
         allowed.push(format!("{f}_env"));
@@ -76,6 +78,9 @@ pub(super) fn flat_to_dlt(top: &Map<String, Value>) -> Result<Value> {
     );
     if let Some(m) = top.get("merge_key") {
         defaults.insert("merge_key".into(), m.clone());
+    }
+    if let Some(c) = top.get("schema_contract") {
+        defaults.insert("schema_contract".into(), c.clone());
     }
     let mut endpoint_defaults = Map::new();
     if let Some(s) = top.get("data_selector") {

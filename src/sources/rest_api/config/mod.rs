@@ -95,6 +95,8 @@ pub struct ResourceConfig {
     pub write_disposition: WriteDisposition,
     /// Merge strategy from dlt's dict form (`{disposition: merge, strategy: upsert}`).
     pub merge_strategy: Option<crate::schema::MergeStrategy>,
+    /// scd2 validity column names (`write_disposition.validity_column_names`).
+    pub validity_column_names: Option<Vec<String>>,
     /// Primary key columns.
     pub primary_key: Vec<String>,
     /// Merge key columns.
@@ -105,6 +107,8 @@ pub struct ResourceConfig {
     pub selected: bool,
     /// Column hints.
     pub columns: Map<String, Value>,
+    /// `schema_contract` (resource > resource_defaults > the source's top-level one).
+    pub schema_contract: Option<Value>,
 }
 
 /// One endpoint.
@@ -146,7 +150,12 @@ pub struct ResponseAction {
 /// `endpoint.incremental`: dlt's incremental arguments (see [`crate::incremental`]).
 pub use crate::incremental::IncrementalConfig;
 
-const SOURCE_KEYS: &[&str] = &["client", "resources", "resource_defaults"];
+const SOURCE_KEYS: &[&str] = &[
+    "client",
+    "resources",
+    "resource_defaults",
+    "schema_contract",
+];
 const FLAT_KEYS: &[&str] = &[
     "base_url",
     "endpoints",
@@ -185,6 +194,7 @@ const RESOURCE_KEYS: &[&str] = &[
     "max_table_nesting",
     "selected",
     "columns",
+    "schema_contract",
 ];
 const ENDPOINT_KEYS: &[&str] = &[
     "path",
@@ -275,7 +285,7 @@ impl RestApiConfig {
         if shorthand {
             let dlt_keys: Vec<&String> = top
                 .keys()
-                .filter(|k| SOURCE_KEYS.contains(&k.as_str()))
+                .filter(|k| SOURCE_KEYS.contains(&k.as_str()) && *k != "schema_contract")
                 .collect();
             if !dlt_keys.is_empty() {
                 return Err(err(
@@ -325,6 +335,13 @@ impl RestApiConfig {
             let merged = merge_defaults(&defaults, r, &ctx)?;
             resources.push(parse_resource(&merged, &ctx)?);
         }
+        if let Some(c) = top.get("schema_contract").filter(|v| !v.is_null()) {
+            crate::schema::contract::SchemaContract::parse(c)
+                .map_err(|e| err(".schema_contract", e))?;
+            for r in resources.iter_mut().filter(|r| r.schema_contract.is_none()) {
+                r.schema_contract = Some(c.clone());
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for r in &resources {
             if !seen.insert(r.name.clone()) {
@@ -370,6 +387,7 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
     }
     let ctx = format!(".resources.{name}");
     let mut merge_strategy = None;
+    let mut validity_column_names = None;
     let write_disposition = match m.get("write_disposition") {
         None | Some(Value::Null) => WriteDisposition::Append,
         Some(v) => match v {
@@ -387,6 +405,27 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
                                 format!(
                                     "`{s}` is not one of {}",
                                     crate::schema::MergeStrategy::NAMES.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                }
+                if let Some(v) = o.get("validity_column_names") {
+                    let names: Option<Vec<String>> = v
+                        .as_array()
+                        .and_then(|a| a.iter().map(|n| n.as_str().map(str::to_string)).collect());
+                    match names {
+                        Some(n)
+                            if n.len() == 2
+                                && merge_strategy == Some(crate::schema::MergeStrategy::Scd2) =>
+                        {
+                            validity_column_names = Some(n)
+                        }
+                        _ => {
+                            return Err(err(
+                                &format!("{ctx}.write_disposition.validity_column_names"),
+                                format!(
+                                    "expected two column names ([valid_from, valid_to]) with strategy scd2, got `{v}`"
                                 ),
                             ));
                         }
@@ -433,13 +472,23 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
         None | Some(Value::Null) => None,
         Some(v) => Some(as_str(v, &format!("{ctx}.table_name"))?),
     };
+    let schema_contract = match m.get("schema_contract") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            crate::schema::contract::SchemaContract::parse(v)
+                .map_err(|e| err(&format!("{ctx}.schema_contract"), e))?;
+            Some(v.clone())
+        }
+    };
     Ok(ResourceConfig {
+        schema_contract,
         endpoint: parse_endpoint(&m["endpoint"], &format!("{ctx}.endpoint"))?,
         name,
         include_from_parent,
         table_name,
         write_disposition,
         merge_strategy,
+        validity_column_names,
         primary_key: columns_list(m.get("primary_key"), &format!("{ctx}.primary_key"))?,
         merge_key: columns_list(m.get("merge_key"), &format!("{ctx}.merge_key"))?,
         max_table_nesting,

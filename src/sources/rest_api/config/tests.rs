@@ -109,3 +109,53 @@ fn json_and_data_are_exclusive_and_incremental_needs_initial() {
     .to_string();
     assert!(e.contains("initial_value"), "{e}");
 }
+
+#[test]
+fn schema_contract_and_scd2_options_per_resource_and_source() {
+    let c = RestApiConfig::from_value(&json!({
+        "client": {"base_url": "https://x.io/api"},
+        "schema_contract": "freeze",
+        "resource_defaults": {"schema_contract": {"columns": "discard_value"}},
+        "resources": [
+            "users",
+            {"name": "posts", "schema_contract": {"data_type": "discard_row"},
+             "write_disposition": {"disposition": "merge", "strategy": "scd2",
+                                   "validity_column_names": ["from_", "to_"]}}
+        ]
+    }))
+    .unwrap();
+    assert_eq!(
+        c.resources[0].schema_contract,
+        Some(json!({"columns": "discard_value"}))
+    );
+    assert_eq!(
+        c.resources[1].schema_contract,
+        Some(json!({"data_type": "discard_row"}))
+    );
+    assert_eq!(
+        c.resources[1].validity_column_names,
+        Some(vec!["from_".to_string(), "to_".to_string()])
+    );
+    let e = RestApiConfig::from_value(&json!({
+        "client": {"base_url": "https://x.io/api"},
+        "resources": [{"name": "users", "schema_contract": {"columns": "frozen"}}]
+    }))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains(".resources.users.schema_contract") && e.contains("discard_value"),
+        "{e}"
+    );
+
+    let flat = RestApiConfig::from_value(&json!({
+        "base_url": "https://x.io/api",
+        "schema_contract": {"columns": "freeze"},
+        "endpoints": ["users", {"path": "posts", "schema_contract": "evolve"}]
+    }))
+    .unwrap();
+    assert_eq!(
+        flat.resources[0].schema_contract,
+        Some(json!({"columns": "freeze"}))
+    );
+    assert_eq!(flat.resources[1].schema_contract, Some(json!("evolve")));
+}
