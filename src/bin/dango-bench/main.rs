@@ -19,6 +19,8 @@ use std::fs::{self, File};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -291,7 +293,45 @@ fn logged_elapsed(line: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(num.parse::<f64>().ok()? * scale))
 }
 
+/// Reaps child `pid`, with its resource usage. On Linux the peak RSS is the child's own
+/// `VmHWM`, polled while it runs: `ru_maxrss` also counts the memory of this process at spawn
+/// time (the REST workload holds every page in memory), which would overstate the child.
 fn wait4(pid: u32) -> Result<(ExitStatus, libc::rusage)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let stop = stop.clone();
+        let status = format!("/proc/{pid}/status");
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(kib) = fs::read_to_string(&status)
+                    .ok()
+                    .and_then(|s| vm_hwm_kib(&s))
+                {
+                    peak = peak.max(kib);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let reaped = reap(pid);
+    stop.store(true, Ordering::Relaxed);
+    let peak = poller.join().unwrap_or(0);
+    let (status, mut usage) = reaped?;
+    if peak > 0 {
+        usage.ru_maxrss = libc::c_long::try_from(peak).unwrap_or(libc::c_long::MAX);
+    }
+    Ok((status, usage))
+}
+
+/// `VmHWM` (peak resident set, KiB) from a `/proc/<pid>/status` text.
+fn vm_hwm_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn reap(pid: u32) -> Result<(ExitStatus, libc::rusage)> {
     let pid = libc::pid_t::try_from(pid)?;
     let mut status: libc::c_int = 0;
     // SAFETY: `rusage` is plain old data, valid when zeroed.
