@@ -236,22 +236,6 @@ pub struct ItemWriter<'p> {
 /// Bytes of a job file between two starts of its writeback to disk.
 const WRITEBACK_EVERY: u64 = 32 << 20;
 
-/// Starts writing the file's dirty pages to disk without waiting (Linux), so the `fsync`
-/// at close has little left to do and the disk works while the source is read.
-fn start_writeback(f: &File) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: a valid open descriptor; the call only schedules I/O. Errors are harmless
-        // (the fsync at close is what guarantees durability).
-        unsafe {
-            libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = f;
-}
-
 /// Items between two checks for Ctrl-C in [`ItemWriter::write_item`].
 const INTERRUPT_EVERY: u64 = 1024;
 
@@ -372,7 +356,7 @@ impl ItemWriter<'_> {
             if self.unsynced >= WRITEBACK_EVERY {
                 self.unsynced = 0;
                 w.flush().map_err(|e| Error::io(path, e))?;
-                start_writeback(w.get_ref());
+                storage::start_writeback(w.get_ref());
             }
         }
         self.items += 1;

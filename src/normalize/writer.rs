@@ -28,7 +28,13 @@ struct OpenJob {
     schema: SchemaRef,
     writer: FileWriter<BufWriter<File>>,
     rows: u64,
+    /// Bytes written since the file's writeback to disk was last started.
+    unsynced: usize,
 }
+
+/// Bytes of a job file between two starts of its writeback to disk: the fsync at close then
+/// has little left, and the disk works while normalize goes on.
+const WRITEBACK_EVERY: usize = 32 << 20;
 
 /// The open job files of a package being normalized.
 pub struct JobWriters {
@@ -98,6 +104,7 @@ impl JobWriters {
                         schema: arrow_schema,
                         writer,
                         rows: 0,
+                        unsynced: 0,
                     },
                 );
             }
@@ -106,6 +113,11 @@ impl JobWriters {
                     .write(&batch)
                     .map_err(|e| Error::Internal(format!("writing {}: {e}", job.file)))?;
                 job.rows += rows as u64;
+                job.unsynced += batch.get_array_memory_size();
+                if job.unsynced >= WRITEBACK_EVERY {
+                    job.unsynced = 0;
+                    crate::storage::start_writeback(job.writer.get_ref().get_ref());
+                }
             }
         }
         Ok(())
