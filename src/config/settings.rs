@@ -806,18 +806,23 @@ mod tests {
         dir
     }
 
+    /// Settings of `dir` with no environment and no global dir.
+    fn isolated(dir: &tempfile::TempDir) -> Settings {
+        Settings::with_env(
+            dir.path(),
+            Env::from_vars::<[(&str, &str); 0], _, _>([]),
+            None,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn env_beats_secrets_beats_config() {
         let dir = project(
             "[runtime]\nlog_level = \"INFO\"\n",
             "[runtime]\nlog_level = \"ERROR\"\nrequest_timeout = 7\n",
         );
-        let s = Settings::with_env(
-            dir.path(),
-            Env::from_vars::<[(&str, &str); 0], _, _>([]),
-            None,
-        )
-        .unwrap();
+        let s = isolated(&dir);
         assert_eq!(s.runtime().unwrap().log_level, "INFO");
         assert_eq!(s.runtime().unwrap().request_timeout, 7.0);
         let s = Settings::with_env(
@@ -865,13 +870,7 @@ mod tests {
     #[test]
     fn lookup_order_is_dlts() {
         let dir = project("", "");
-        let s = Settings::with_env(
-            dir.path(),
-            Env::from_vars::<[(&str, &str); 0], _, _>([]),
-            None,
-        )
-        .unwrap()
-        .with_pipeline("cfg_demo");
+        let s = isolated(&dir).with_pipeline("cfg_demo");
         let env: Vec<String> = s
             .source_lookup_trace("src", "my_source", "api_key")
             .into_iter()
@@ -915,12 +914,7 @@ mod tests {
     #[test]
     fn secret_in_config_is_refused() {
         let dir = project("", "[sources.my_source]\napi_key = \"x\"\n");
-        let s = Settings::with_env(
-            dir.path(),
-            Env::from_vars::<[(&str, &str); 0], _, _>([]),
-            None,
-        )
-        .unwrap();
+        let s = isolated(&dir);
         let err = s
             .source_secret("src", "my_source", "api_key")
             .unwrap_err()
@@ -940,12 +934,7 @@ mod tests {
     #[test]
     fn missing_secret_lists_keys_and_files() {
         let dir = project("", "");
-        let s = Settings::with_env(
-            dir.path(),
-            Env::from_vars::<[(&str, &str); 0], _, _>([]),
-            None,
-        )
-        .unwrap();
+        let s = isolated(&dir);
         let err = s
             .require_source_secret("rest_api", "gh", "token")
             .unwrap_err()
@@ -969,12 +958,7 @@ mod tests {
     #[test]
     fn bad_numbers_name_the_source() {
         let dir = project("", "[runtime]\nrequest_max_attempts = \"many\"\n");
-        let s = Settings::with_env(
-            dir.path(),
-            Env::from_vars::<[(&str, &str); 0], _, _>([]),
-            None,
-        )
-        .unwrap();
+        let s = isolated(&dir);
         let err = s.runtime().unwrap_err().to_string();
         assert!(
             err.contains("request_max_attempts") && err.contains("config.toml"),

@@ -318,6 +318,17 @@ impl<'s> ChunkWriter<'s> {
         }
     }
 
+    /// Appends a generated string (ids, load id) to text column `ci` at `row`.
+    fn put_text(&mut self, ti: usize, ci: usize, row: usize, s: &str) {
+        let col = &mut self.tables[ti].columns[ci];
+        if col.len < row {
+            col.builder.append_nulls(row - col.len);
+            col.len = row;
+        }
+        col.builder.append_str(s);
+        col.len += 1;
+    }
+
     /// Fits one non-null value into `name` (or its variant) at `row`.
     fn fit_value(
         &mut self,
@@ -427,13 +438,7 @@ impl<'s> ChunkWriter<'s> {
                 None => false,
             },
             Cell::Str(s) if t == DataType::Text => {
-                let col = &mut self.tables[ti].columns[ci];
-                if col.len < row {
-                    col.builder.append_nulls(row - col.len);
-                    col.len = row;
-                }
-                col.builder.append_str(s);
-                col.len += 1;
+                self.put_text(ti, ci, row, s);
                 true
             }
             Cell::Str(_) => false,
@@ -529,13 +534,7 @@ impl<'a> RowSink<'a> for ChunkWriter<'_> {
                     let t = self.existing_type(ti, name).unwrap_or(DataType::Text);
                     if t == DataType::Text {
                         let ci = self.column_for(ti, name, DataType::Text, false);
-                        let col = &mut self.tables[ti].columns[ci];
-                        if col.len < row {
-                            col.builder.append_nulls(row - col.len);
-                            col.len = row;
-                        }
-                        col.builder.append_str(s);
-                        col.len += 1;
+                        self.put_text(ti, ci, row, s);
                     } else {
                         let v = Value::Str(std::borrow::Cow::Borrowed(s));
                         self.fit_value(ti, name, &v, row, false)?;

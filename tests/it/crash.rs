@@ -2,25 +2,7 @@
 //! process kill itself with SIGKILL at a named point), then `dango sync` runs again. The
 //! warehouse must end exactly as after uninterrupted runs: no lost rows, no duplicates.
 
-use std::os::unix::process::ExitStatusExt;
-
 use crate::util::{TestProject, orders_jsonl};
-
-/// Runs a sync that dies at `point`; asserts it really died of SIGKILL.
-fn crash_at(p: &TestProject, point: &str) {
-    let out = p
-        .dango()
-        .arg("sync")
-        .env("DANGO_FAULT", point)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGKILL),
-        "expected SIGKILL at {point}; stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn append_project() -> TestProject {
     let p = TestProject::new();
@@ -52,7 +34,7 @@ const CASES: &[(&str, i64)] = &[
 fn sigkill_at_every_stage_then_resume_append() {
     for (point, copies) in CASES {
         let p = append_project();
-        crash_at(&p, point);
+        p.sync_killed_at(point, &[]);
         p.dango().arg("sync").assert().success();
         let orders = p.count("raw_shop.orders");
         assert_eq!(orders, 20 * copies, "orders after crash at {point}");
@@ -102,7 +84,7 @@ fn sigkill_during_replace_keeps_old_data_until_commit() {
         p.local_source("shop", "input", "*.jsonl", "      table_name: orders\n");
         p.dango().arg("sync").assert().success();
         p.write("input/orders.jsonl", &orders_jsonl(7, 100));
-        crash_at(&p, point);
+        p.sync_killed_at(point, &[]);
         // whatever the crash point, the warehouse holds a complete load: old or new
         let n = p.count("raw_shop.orders");
         assert!(n == 10 || n == 7, "{point}: {n}");
@@ -122,7 +104,7 @@ fn sigkill_during_replace_keeps_old_data_until_commit() {
 #[test]
 fn file_modified_in_place_after_extract_is_detected_not_loaded() {
     let p = append_project();
-    crash_at(&p, "after_extract");
+    p.sync_killed_at("after_extract", &[]);
     // Rewrite the same inode (`fs::write` truncates), as an editor or `>` redirect would.
     p.write("input/orders.jsonl", &orders_jsonl(5, 500));
     let out = p.dango().arg("sync").output().unwrap();

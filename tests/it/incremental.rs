@@ -2,7 +2,6 @@
 //! filters by the `since`/`until` it receives and records every query; the warehouse rows and
 //! the state (local and in `_dlt_pipeline_state`) are checked after each step.
 
-use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -111,22 +110,6 @@ fn sync(p: &TestProject, extra: &[&str]) {
     assert!(
         out.status.success(),
         "sync {extra:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn crash(p: &TestProject, point: &str, extra: &[&str]) {
-    let out = p
-        .dango()
-        .arg("sync")
-        .args(extra)
-        .env("DANGO_FAULT", point)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGKILL),
-        "expected SIGKILL at {point}; stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -391,7 +374,7 @@ fn full_refresh_case(kill_after_commit: bool) {
     assert_eq!(cursor(&p)["last_value"], "2024-06-01T00:00:00Z");
     initial_three(&records);
     if kill_after_commit {
-        crash(&p, "load_before_state_save", &["--full-refresh", "-y"]);
+        p.sync_killed_at("load_before_state_save", &["--full-refresh", "-y"]);
         // The new data is committed; state.json still holds the stale cursor.
         assert_eq!(cursor(&p)["last_value"], "2024-06-01T00:00:00Z");
     } else {
@@ -423,7 +406,7 @@ fn failed_full_refresh_keeps_old_data_and_state() {
     initial_three(&records);
     sync(&p, &[]);
     let before = local_state(&p);
-    crash(&p, "load_before_commit", &["--full-refresh", "-y"]);
+    p.sync_killed_at("load_before_commit", &["--full-refresh", "-y"]);
     assert_eq!(ids(&p), vec![1, 2, 3]);
     assert_eq!(local_state(&p)["sources"], before["sources"]);
 }
@@ -433,7 +416,7 @@ fn killed_between_commit_and_state_write(point: &str) {
     initial_three(&records);
     sync(&p, &[]);
     records.push(rec(4, "2024-01-05T00:00:00Z", "d"));
-    crash(&p, point, &[]);
+    p.sync_killed_at(point, &[]);
     assert_eq!(ids(&p), vec![1, 2, 3, 4]);
     records.push(rec(5, "2024-01-06T00:00:00Z", "e"));
     sync(&p, &[]);

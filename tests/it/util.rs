@@ -52,6 +52,25 @@ impl TestProject {
         c
     }
 
+    /// Runs `dango sync <extra>` that kills itself with SIGKILL at fault `point` (see
+    /// `src/fault.rs`); asserts it really died of SIGKILL.
+    pub fn sync_killed_at(&self, point: &str, extra: &[&str]) {
+        use std::os::unix::process::ExitStatusExt;
+        let out = self
+            .dango()
+            .arg("sync")
+            .args(extra)
+            .env("DANGO_FAULT", point)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGKILL),
+            "expected SIGKILL at {point}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The warehouse file.
     pub fn warehouse(&self) -> PathBuf {
         self.path().join("data").join("warehouse.duckdb")

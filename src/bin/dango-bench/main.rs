@@ -438,8 +438,13 @@ fn native_load(input: &Path, db: &Path) -> Result<()> {
         .replace("{line_items}", LINE_ITEMS_TABLE)
         .replace("{discounts}", DISCOUNTS_TABLE)
         .replace("{input}", &input.replace('\'', "''"));
+    run_sql(db, &sql).context("DuckDB native load")
+}
+
+/// Opens `db`, runs the reference `sql` and closes it (so the checkpoint counts).
+fn run_sql(db: &Path, sql: &str) -> Result<()> {
     let conn = Connection::open(db).with_context(|| format!("opening {}", db.display()))?;
-    conn.execute_batch(&sql).context("DuckDB native load")?;
+    conn.execute_batch(sql)?;
     conn.close()
         .map_err(|(_, e)| e)
         .context("closing the reference database")?;

@@ -20,7 +20,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use dango::sample::{self, DISCOUNTS_TABLE, LINE_ITEMS_TABLE, ROOT_TABLE};
-use duckdb::Connection;
 
 use super::{Run, SCHEMA, SEED, group, mib_text, run_dango, table_counts};
 
@@ -127,11 +126,7 @@ fn run_native_merge(changed: &Path, db: &Path) -> Result<Run> {
         .replace("{input}", &input.replace('\'', "''"));
     let cpu_before = super::cpu_time(&super::self_usage());
     let started = Instant::now();
-    let conn = Connection::open(db).with_context(|| format!("opening {}", db.display()))?;
-    conn.execute_batch(&sql).context("DuckDB plain-SQL merge")?;
-    conn.close()
-        .map_err(|(_, e)| e)
-        .context("closing the reference database")?;
+    super::run_sql(db, &sql).context("DuckDB plain-SQL merge")?;
     Ok(super::measured(
         started.elapsed(),
         &super::self_usage(),
