@@ -126,6 +126,24 @@ fn nested_jsonl_lands_in_dlt_layout() {
         "1"
     );
 
+    // random row ids are stored with zstd (dictionary/FSST analysis is wasted on them);
+    // other text columns keep DuckDB's automatic choice
+    assert_eq!(
+        p.scalar(
+            "SELECT string_agg(DISTINCT compression, ',') FROM \
+             pragma_storage_info('raw_shop.orders__line_items') \
+             WHERE column_name IN ('_dlt_id', '_dlt_parent_id') AND segment_type = 'VARCHAR'"
+        ),
+        "ZSTD"
+    );
+    assert_eq!(
+        p.scalar(
+            "SELECT count(*) FROM raw_shop.orders__line_items c \
+             JOIN raw_shop.orders o ON c._dlt_parent_id = o._dlt_id"
+        ),
+        p.count("raw_shop.orders__line_items").to_string()
+    );
+
     // project-local working dir
     let wd = p.path().join(".dlt/pipelines/shop");
     assert!(wd.join("state.json").is_file());
