@@ -12,7 +12,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 mod parse;
 
-pub use parse::{MAX_DEPTH, ParseError, parse_json};
+pub use parse::{MAX_DEPTH, ParseError, SplitObject, parse_json, split_array, split_object};
 
 /// A JSON value as read from a source.
 // A word-sized tag keeps the payload aligned, so moving a value copies whole words (with a

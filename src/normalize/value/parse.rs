@@ -43,14 +43,7 @@ impl std::error::Error for ParseError {}
 
 /// Parses one JSON document, borrowing strings from `text` where possible.
 pub fn parse_json(text: &str) -> Result<Value<'_>, ParseError> {
-    let mut p = Parser {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        depth: 0,
-        failure: None,
-        sizes: [0; SIZE_HINTS],
-    };
+    let mut p = Parser::new(text);
     p.skip_ws();
     let parsed = p.value().and_then(|v| {
         p.skip_ws();
@@ -92,7 +85,55 @@ static STRING_STOP: [bool; 256] = {
     t
 };
 
+/// The index of the first `"`, `\\` or control character at or after `from`, or `bytes.len()`.
+#[inline]
+fn string_run_end(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline, so these instructions always exist;
+        // every load reads 16 bytes at `i` with `i + 16 <= bytes.len()`, so in bounds.
+        unsafe {
+            let quote = _mm_set1_epi8(b'"' as i8);
+            let backslash = _mm_set1_epi8(b'\\' as i8);
+            let control = _mm_set1_epi8(0x1f);
+            while i + 16 <= bytes.len() {
+                let v = _mm_loadu_si128(bytes.as_ptr().add(i) as *const __m128i);
+                let stops = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                    // v <= 0x1f (unsigned) exactly when min(v, 0x1f) == v
+                    _mm_cmpeq_epi8(_mm_min_epu8(v, control), v),
+                );
+                let mask = _mm_movemask_epi8(stops) as u32;
+                if mask != 0 {
+                    return i + mask.trailing_zeros() as usize;
+                }
+                i += 16;
+            }
+        }
+    }
+    while i < bytes.len() && !STRING_STOP[bytes[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
 impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Parser<'a> {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            depth: 0,
+            failure: None,
+            sizes: [0; SIZE_HINTS],
+        }
+    }
+
     /// Records a failure at the current position.
     #[cold]
     fn fail<T>(&mut self, message: &'static str) -> Option<T> {
@@ -248,10 +289,7 @@ impl<'a> Parser<'a> {
     /// A string whose opening quote was consumed.
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.pos;
-        let mut i = self.pos;
-        while i < self.bytes.len() && !STRING_STOP[self.bytes[i] as usize] {
-            i += 1;
-        }
+        let i = string_run_end(self.bytes, self.pos);
         match self.bytes.get(i) {
             Some(b'"') => {
                 self.pos = i + 1;
@@ -279,10 +317,7 @@ impl<'a> Parser<'a> {
     fn escaped_string(&mut self, mut out: String) -> Option<String> {
         loop {
             let start = self.pos;
-            let mut i = self.pos;
-            while i < self.bytes.len() && !STRING_STOP[self.bytes[i] as usize] {
-                i += 1;
-            }
+            let i = string_run_end(self.bytes, self.pos);
             out.push_str(&self.text[start..i]);
             self.pos = i;
             match self.peek() {
@@ -380,7 +415,35 @@ impl<'a> Parser<'a> {
     fn number(&mut self) -> Option<Value<'a>> {
         let start = self.pos;
         let negative = self.peek() == Some(b'-');
-        if negative {
+        let (int_start, int_end, is_float) = self.scan_number()?;
+        let text = &self.text[start..self.pos];
+        if is_float {
+            // Rust's parser rounds correctly; out-of-range magnitudes become ±inf or ±0.0, as
+            // Python's float() does.
+            return text
+                .parse::<f64>()
+                .map(Value::Float)
+                .ok()
+                .or_else(|| self.fail("invalid number"));
+        }
+        let digits = &self.bytes[int_start..int_end];
+        if digits.len() <= 18 {
+            let mut n: i64 = 0;
+            for d in digits {
+                n = n * 10 + i64::from(d - b'0');
+            }
+            return Some(Value::Int(if negative { -n } else { n }));
+        }
+        Some(match text.parse::<i64>() {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::BigInt(text.into()),
+        })
+    }
+
+    /// Checks a number's grammar and moves past it: the range of its integer digits, and
+    /// whether it has a fraction or exponent.
+    fn scan_number(&mut self) -> Option<(usize, usize, bool)> {
+        if self.peek() == Some(b'-') {
             self.pos += 1;
         }
         let int_start = self.pos;
@@ -419,30 +482,13 @@ impl<'a> Parser<'a> {
             // such as `01` or `1x`
             return self.fail("invalid number");
         }
-        let text = &self.text[start..self.pos];
-        if is_float {
-            // Rust's parser rounds correctly; out-of-range magnitudes become ±inf or ±0.0, as
-            // Python's float() does.
-            return text
-                .parse::<f64>()
-                .map(Value::Float)
-                .ok()
-                .or_else(|| self.fail("invalid number"));
-        }
-        let digits = &self.bytes[int_start..int_end];
-        if digits.len() <= 18 {
-            let mut n: i64 = 0;
-            for d in digits {
-                n = n * 10 + i64::from(d - b'0');
-            }
-            return Some(Value::Int(if negative { -n } else { n }));
-        }
-        Some(match text.parse::<i64>() {
-            Ok(i) => Value::Int(i),
-            Err(_) => Value::BigInt(text.into()),
-        })
+        Some((int_start, int_end, is_float))
     }
 }
+
+mod skip;
+
+pub use skip::{SplitObject, split_array, split_object};
 
 #[cfg(test)]
 mod tests;

@@ -9,20 +9,20 @@
 //! a list of objects, the body is not an object) falls back to the general path.
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::Node;
 use super::paginators::Paginator;
 use super::selector::Path;
 
 use crate::extract::ItemWriter;
+use crate::normalize::value::split_object;
 
 /// A page split into the paginator's view and the raw items.
 pub(crate) struct RawPage<'a> {
     /// The body without the data list (its key holds an empty list).
     pub(crate) skeleton: Value,
     /// The items, as sent.
-    pub(crate) items: Vec<&'a RawValue>,
+    pub(crate) items: Vec<&'a str>,
 }
 
 /// The data key if the fast path applies to `node` with this selector and paginator.
@@ -55,68 +55,31 @@ pub(crate) fn eligible<'s>(
     ok.then_some(key.as_str())
 }
 
-/// Splits `body` at the data `key` in one pass; `None` if the page does not have the
-/// expected shape.
+/// Splits `body` at the data `key`; `None` if the page does not have the expected shape or is
+/// not valid JSON (the general path then reports it). Every item is checked to be valid JSON
+/// but not built: it is written as sent.
 pub(crate) fn split<'a>(body: &'a [u8], key: &str) -> Option<RawPage<'a>> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let page = serde::de::DeserializeSeed::deserialize(Fields { key }, &mut de).ok()?;
-    de.end().ok()?;
-    let page = page?;
-    page.items
-        .iter()
-        .all(|i| i.get().starts_with('{'))
-        .then_some(page)
-}
-
-/// Reads the top-level object: the data list as raw items, other fields as values.
-struct Fields<'k> {
-    key: &'k str,
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for Fields<'_> {
-    type Value = Option<RawPage<'de>>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
+    let text = std::str::from_utf8(body).ok()?;
+    let split = split_object(text, key)?;
+    let items = split.items?;
+    let mut skeleton = serde_json::Map::new();
+    for (k, raw) in split.fields {
+        let v = if k == key {
+            Value::Array(Vec::new())
+        } else {
+            serde_json::from_str(raw).ok()?
+        };
+        skeleton.insert(k.into_owned(), v);
     }
-}
-
-impl<'de> serde::de::Visitor<'de> for Fields<'_> {
-    type Value = Option<RawPage<'de>>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut skeleton = serde_json::Map::new();
-        let mut items = None;
-        while let Some(k) = map.next_key::<String>()? {
-            if k == self.key {
-                items = Some(map.next_value::<Vec<&'de RawValue>>()?);
-                skeleton.insert(k, Value::Array(Vec::new()));
-            } else {
-                let v: Value = map.next_value()?;
-                skeleton.insert(k, v);
-            }
-        }
-        Ok(items.map(|items| RawPage {
-            skeleton: Value::Object(skeleton),
-            items,
-        }))
-    }
-
-    // Any other top-level value: not this shape (the general path handles it).
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    items.iter().all(|i| i.starts_with('{')).then_some(RawPage {
+        skeleton: Value::Object(skeleton),
+        items,
+    })
 }
 
 /// Writes the raw items (compacted first if an item spans lines).
-pub(crate) fn write(out: &mut ItemWriter<'_>, items: &[&RawValue]) -> crate::error::Result<()> {
-    for item in items {
-        let text = item.get();
+pub(crate) fn write(out: &mut ItemWriter<'_>, items: &[&str]) -> crate::error::Result<()> {
+    for text in items {
         if text.as_bytes().contains(&b'\n') {
             let v: Value = serde_json::from_str(text)
                 .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
@@ -137,7 +100,7 @@ mod tests {
         let body = br#"{"data":[{"id":1,"x":1.50},{"id":2,"s":"a\nb"}],"next":"/p?page=2"}"#;
         let page = split(body, "data").unwrap();
         assert_eq!(page.items.len(), 2);
-        assert_eq!(page.items[0].get(), r#"{"id":1,"x":1.50}"#);
+        assert_eq!(page.items[0], r#"{"id":1,"x":1.50}"#);
         assert_eq!(
             page.skeleton,
             serde_json::json!({"data": [], "next": "/p?page=2"})

@@ -283,12 +283,22 @@ impl DuckDbClient {
 
     /// Runs statements on the load connection.
     pub fn execute(&self, sql: &str) -> Result<()> {
-        self.conn
+        let started = std::time::Instant::now();
+        let out = self
+            .conn
             .execute_batch(sql)
             .map_err(|e| Error::Destination {
                 context: "running a statement".into(),
                 reason: e.to_string(),
-            })
+            });
+        // Only the head of the statement: literals further on may hold state or schema text.
+        let head: String = sql.chars().take(100).collect();
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "SQL {}",
+            head.replace('\n', " ")
+        );
+        out
     }
 
     /// Brings the dataset's tables in line with `schema`: creates missing tables and adds

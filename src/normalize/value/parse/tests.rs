@@ -41,6 +41,13 @@ fn check(text: &str) {
         (Err(_), None) => {}
         _ => panic!("{text:?}: ours {ours:?}, serde_json {theirs:?}"),
     }
+    // the splitter validates exactly as the parser does
+    let wrapped = format!("[{text}]");
+    assert_eq!(
+        split_array(&wrapped).is_some(),
+        parse_json(&wrapped).is_ok(),
+        "{wrapped:?}"
+    );
 }
 
 #[test]
@@ -264,5 +271,27 @@ fn agrees_with_serde_json_on_random_documents_and_mutations() {
                 check(&s);
             }
         }
+    }
+}
+
+#[test]
+fn string_run_end_finds_the_first_stop_byte() {
+    let mut rng = StdRng::seed_from_u64(7);
+    for _ in 0..2000 {
+        let len = rng.random_range(0..80);
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| match rng.random_range(0..40) {
+                0 => b'"',
+                1 => b'\\',
+                2 => rng.random_range(0..0x20),
+                3 => rng.random_range(0x80..=0xff),
+                _ => rng.random_range(0x20..0x7f),
+            })
+            .collect();
+        let from = rng.random_range(0..=len);
+        let naive = (from..len)
+            .find(|&i| STRING_STOP[bytes[i] as usize])
+            .unwrap_or(len);
+        assert_eq!(string_run_end(&bytes, from), naive, "{bytes:?} from {from}");
     }
 }

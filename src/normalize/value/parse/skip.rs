@@ -1,0 +1,297 @@
+//! Validating without building: the fields of a top-level object and the items of an array as
+//! the text slices they are, each checked to be valid JSON (the same grammar as
+//! [`parse_json`](super::parse_json)) but never turned into values. The REST source splits a
+//! page into its items this way and writes them as sent.
+
+use std::borrow::Cow;
+
+use super::Parser;
+
+/// A JSON object split into its fields: each key with the text of its value (surrounding
+/// whitespace excluded), in document order, duplicates kept. The value of `items_key`, if it
+/// is an array, also comes split into its items (the last such field wins).
+pub struct SplitObject<'a> {
+    /// Every field, `items_key` included.
+    pub fields: Vec<(Cow<'a, str>, &'a str)>,
+    /// The items of the `items_key` array.
+    pub items: Option<Vec<&'a str>>,
+}
+
+/// Splits a JSON object (see [`SplitObject`]); `None` if `text` is not a valid JSON object.
+/// Each value is validated once, never built.
+pub fn split_object<'a>(text: &'a str, items_key: &str) -> Option<SplitObject<'a>> {
+    let mut p = Parser::new(text);
+    p.skip_ws();
+    if p.peek() != Some(b'{') {
+        return None;
+    }
+    p.enter()?;
+    let mut out = SplitObject {
+        fields: Vec::new(),
+        items: None,
+    };
+    p.skip_ws();
+    if p.peek() == Some(b'}') {
+        p.pos += 1;
+    } else {
+        loop {
+            p.skip_ws();
+            if p.peek() != Some(b'"') {
+                return None;
+            }
+            p.pos += 1;
+            let key = p.string()?;
+            p.skip_ws();
+            if p.peek() != Some(b':') {
+                return None;
+            }
+            p.pos += 1;
+            p.skip_ws();
+            let start = p.pos;
+            if key == items_key && p.peek() == Some(b'[') {
+                out.items = Some(p.array_items()?);
+            } else {
+                p.skip_value()?;
+            }
+            out.fields.push((key, &text[start..p.pos]));
+            p.skip_ws();
+            match p.peek() {
+                Some(b',') => p.pos += 1,
+                Some(b'}') => {
+                    p.pos += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    p.skip_ws();
+    (p.pos == p.bytes.len()).then_some(out)
+}
+
+/// The items of a JSON array as their texts. `None` if `text` is not a valid JSON array.
+pub fn split_array(text: &str) -> Option<Vec<&str>> {
+    let mut p = Parser::new(text);
+    p.skip_ws();
+    if p.peek() != Some(b'[') {
+        return None;
+    }
+    let items = p.array_items()?;
+    p.skip_ws();
+    (p.pos == p.bytes.len()).then_some(items)
+}
+
+impl<'a> Parser<'a> {
+    /// The items of the array at the current position, validated, as text slices.
+    fn array_items(&mut self) -> Option<Vec<&'a str>> {
+        self.enter()?;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Some(items);
+        }
+        loop {
+            self.skip_ws();
+            let start = self.pos;
+            self.skip_value()?;
+            items.push(&self.text[start..self.pos]);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Some(items);
+                }
+                _ => return self.fail("expected `,` or `]`"),
+            }
+        }
+    }
+}
+
+impl Parser<'_> {
+    /// Moves past one valid JSON value without building it.
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.pos += 1;
+                self.skip_string()
+            }
+            b'{' => {
+                self.enter()?;
+                self.skip_ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip_ws();
+                    if self.peek() != Some(b'"') {
+                        return self.fail("key must be a string");
+                    }
+                    self.pos += 1;
+                    self.skip_string()?;
+                    self.skip_ws();
+                    if self.peek() != Some(b':') {
+                        return self.fail("expected `:`");
+                    }
+                    self.pos += 1;
+                    self.skip_ws();
+                    self.skip_value()?;
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            self.depth -= 1;
+                            return Some(());
+                        }
+                        _ => return self.fail("expected `,` or `}`"),
+                    }
+                }
+            }
+            b'[' => {
+                self.enter()?;
+                self.skip_ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip_ws();
+                    self.skip_value()?;
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            self.depth -= 1;
+                            return Some(());
+                        }
+                        _ => return self.fail("expected `,` or `]`"),
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => self.scan_number().map(|_| ()),
+            b't' => self.skip_literal(b"true"),
+            b'f' => self.skip_literal(b"false"),
+            b'n' => self.skip_literal(b"null"),
+            _ => self.fail("expected value"),
+        }
+    }
+
+    fn skip_literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.bytes[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Some(())
+        } else {
+            self.fail("expected value")
+        }
+    }
+
+    /// Moves past a string whose opening quote was consumed, checking its escapes.
+    fn skip_string(&mut self) -> Option<()> {
+        let mut scratch = String::new();
+        loop {
+            self.pos = super::string_run_end(self.bytes, self.pos);
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    scratch.clear();
+                    self.escape(&mut scratch)?;
+                }
+                Some(_) => {
+                    return self
+                        .fail("control character (\\u0000-\\u001F) found while parsing a string");
+                }
+                None => return self.fail("EOF while parsing a string"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_json;
+    use super::*;
+
+    #[test]
+    fn splits_fields_and_items_as_sent() {
+        let text = r#" {"data": [ {"id":1,"x":1.50} , {"id":2,"s":"a\nb"} ], "next" : "/p?page=2", "n\u0041": null } "#;
+        let split = split_object(text, "data").unwrap();
+        let keys: Vec<&str> = split.fields.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, ["data", "next", "nA"]);
+        assert_eq!(split.fields[1].1, r#""/p?page=2""#);
+        assert_eq!(split.fields[2].1, "null");
+        let items = split.items.unwrap();
+        assert_eq!(items, [r#"{"id":1,"x":1.50}"#, r#"{"id":2,"s":"a\nb"}"#]);
+        assert_eq!(split_array(split.fields[0].1).unwrap(), items);
+        assert_eq!(split_array(" [ ] "), Some(vec![]));
+        assert!(split_object("{}", "data").unwrap().fields.is_empty());
+        assert!(
+            split_object(r#"{"data": 1}"#, "data")
+                .unwrap()
+                .items
+                .is_none()
+        );
+    }
+
+    /// Whatever the full parser rejects, the splitter rejects too, and the other way round.
+    #[test]
+    fn accepts_exactly_what_the_parser_accepts() {
+        let values = [
+            "1",
+            "-0",
+            "01",
+            "1.",
+            "1e5",
+            "-",
+            "true",
+            "tru",
+            "nul",
+            "null",
+            "\"a\"",
+            "\"a",
+            "\"\\x\"",
+            "\"\\ud800\"",
+            "\"\\ud83d\\ude00\"",
+            "\"a\u{1}\"",
+            "[1,]",
+            "[1 2]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{1:2}",
+            "{\"a\":[{\"b\":[]}]}",
+            "NaN",
+            "[",
+            "{",
+            "\"\\u12\"",
+        ];
+        for v in values {
+            let in_array = format!("[{v}]");
+            assert_eq!(
+                split_array(&in_array).is_some(),
+                parse_json(&in_array).is_ok(),
+                "{in_array}"
+            );
+            let in_object = format!("{{\"k\": {v}}}");
+            assert_eq!(
+                split_object(&in_object, "k").is_some(),
+                parse_json(&in_object).is_ok(),
+                "{in_object}"
+            );
+        }
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert!(split_array(&deep).is_none());
+        assert!(split_object("{\"a\": 1} x", "a").is_none());
+        assert!(split_object("[1]", "a").is_none());
+    }
+}
