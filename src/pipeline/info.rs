@@ -89,9 +89,25 @@ pub struct LoadInfo {
     /// Total rows per table in the warehouse after the run.
     #[serde(default)]
     pub total_rows: IndexMap<String, u64>,
-    /// Wall time of the run.
-    #[serde(skip)]
+    /// Wall time of the load step (kept in the trace as seconds).
+    #[serde(default, rename = "elapsed_secs", with = "secs")]
     pub elapsed: Duration,
+}
+
+/// A `Duration` as fractional seconds in JSON.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Ok(Duration::try_from_secs_f64(secs).unwrap_or_default())
+    }
 }
 
 impl LoadInfo {

@@ -558,6 +558,12 @@ impl Pipeline {
             return Err(e);
         }
         trace.end(t, None).extract_info = Some(extract_info);
+        if self.window.is_some() && !source_state.window_used() {
+            tracing::warn!(
+                "--since/--until/--backfill had no effect on source `{}`: none of its resources has an incremental cursor (add `incremental:` with a `cursor_path` to a resource)",
+                source.name
+            );
+        }
         crate::fault::point("after_extract");
         tracing::info!(load_id = %load_id, elapsed = ?started.elapsed(), "Extracted.");
         interrupt::check()?;
@@ -620,7 +626,7 @@ impl Pipeline {
         tracing::info!(load_id = %load_id, elapsed = ?load_started.elapsed(), "Loaded.");
 
         let mut info = LoadInfo::new(&self.name, &self.dataset, &self.warehouse, packages);
-        info.elapsed = started.elapsed();
+        info.elapsed = load_started.elapsed();
         for tbl in info.tables() {
             let n = client.row_count(&self.dataset, &tbl)?;
             info.total_rows.insert(tbl, n);

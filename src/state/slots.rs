@@ -24,6 +24,7 @@
 //! assert_eq!(state.doc()["etag"], "abc");
 //! ```
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
@@ -35,6 +36,8 @@ use crate::incremental::Window;
 pub struct SourceState {
     doc: Arc<Mutex<Map<String, Value>>>,
     window: Option<Window>,
+    /// Whether an incremental of this run took the window.
+    window_used: Arc<AtomicBool>,
 }
 
 impl SourceState {
@@ -44,7 +47,13 @@ impl SourceState {
         SourceState {
             doc: Arc::new(Mutex::new(doc)),
             window,
+            window_used: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether the window was given to at least one incremental of this run.
+    pub fn window_used(&self) -> bool {
+        self.window_used.load(Ordering::Relaxed)
     }
 
     /// The ad-hoc window of this run (`--since/--until/--backfill`), if any.
@@ -133,6 +142,9 @@ impl SourceState {
         resource_pk: &[String],
     ) -> crate::Result<crate::incremental::Incremental> {
         let stored = self.cursor(resource, &cfg.cursor_path);
+        if self.window.is_some() {
+            self.window_used.store(true, Ordering::Relaxed);
+        }
         crate::incremental::Incremental::bind(
             resource,
             cfg,

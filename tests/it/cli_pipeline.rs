@@ -164,6 +164,15 @@ fn trace_shows_steps_and_rows_per_table() {
             "{t}"
         );
     }
+    // the load step's duration survives the trace file (dlt's "load step completed in")
+    let load = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "load")
+        .unwrap();
+    let secs = load["load_info"]["elapsed_secs"].as_f64().unwrap();
+    assert!(secs > 0.0, "{load}");
 }
 
 #[test]

@@ -598,3 +598,25 @@ fn library_state_slots_persist_with_the_data() {
         .unwrap();
     assert_eq!(st.source("lib")["resources"]["runs"]["count"], 3);
 }
+
+#[test]
+fn a_window_on_a_source_without_cursor_warns() {
+    let p = crate::util::TestProject::new();
+    p.write("in/a.jsonl", "{\"id\": 1}\n");
+    p.local_source("plain", "in", "*.jsonl", "");
+    let out = p
+        .dango()
+        .args(["sync", "--since", "2024-01-01"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("had no effect on source `plain`") && err.contains("cursor_path"),
+        "{err}"
+    );
+    assert_eq!(p.count("raw_plain.plain"), 1);
+    // without the flags, no warning
+    let out = p.dango().arg("sync").output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("had no effect"));
+}
