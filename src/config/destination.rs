@@ -25,6 +25,10 @@ impl Settings {
     pub fn duckdb(&self) -> Result<DuckDbOptions> {
         let mut options = DuckDbOptions::default();
         for (k, v) in self.config_table("global_config")? {
+            if k == "memory_limit" {
+                // the user's limit holds for merges too
+                options.merge_memory_limit = None;
+            }
             options.global_config.retain(|(name, _)| *name != k);
             options.global_config.push((k, v));
         }
@@ -107,9 +111,21 @@ mod tests {
         let o = s.duckdb().unwrap();
         assert_eq!(
             o.global_config,
-            vec![("memory_limit".to_string(), "192MB".to_string())]
+            vec![(
+                "memory_limit".to_string(),
+                crate::load::destinations::duckdb::default_memory_limit()
+            )]
         );
         assert!(o.local_config.is_empty() && o.pragmas.is_empty());
+        assert_eq!(
+            o.merge_memory_limit,
+            Some(crate::load::destinations::duckdb::default_merge_memory_limit())
+        );
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(
+            crate::load::destinations::duckdb::default_memory_limit(),
+            format!("{}MB", (48 * cores).max(96))
+        );
     }
 
     #[test]
@@ -131,6 +147,8 @@ mod tests {
             vec![("errors_as_json".to_string(), "true".to_string())]
         );
         assert_eq!(o.pragmas, vec!["enable_profiling".to_string()]);
+        // the user's memory_limit holds for merges too
+        assert_eq!(o.merge_memory_limit, None);
     }
 
     #[test]

@@ -195,6 +195,9 @@ pub fn load_package_with(
             "SET preserve_insertion_order = {}",
             !merge_roots.is_empty()
         ))?;
+        if let (false, Some(limit)) = (merge_roots.is_empty(), client.merge_memory_limit()) {
+            client.execute(&format!("SET memory_limit = {}", quote_str(limit)))?;
+        }
         let replace_roots = if from_staging {
             replace_roots(&schema, &manifest)
         } else {

@@ -92,3 +92,41 @@ fn replace_strategy_comes_from_config_toml() {
         "{err}"
     );
 }
+
+/// Merges get twice dango's default buffer pool (their SQL spills less); a `memory_limit` the
+/// user set holds for merges too.
+#[test]
+fn merges_raise_the_default_memory_limit_only() {
+    let p = crate::util::TestProject::new();
+    p.write("in/a.jsonl", "{\"id\": 1, \"v\": \"a\"}\n");
+    p.local_source(
+        "m",
+        "in",
+        "*.jsonl",
+        "      write_disposition: merge\n      primary_key: id\n",
+    );
+    let out = p
+        .dango()
+        .env("RUNTIME__LOG_LEVEL", "debug")
+        .arg("sync")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // setting values are not logged (they may be credentials)
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SQL SET memory_limit = ***"), "{err}");
+    assert_eq!(p.count("raw_m.m"), 1);
+
+    let out = p
+        .dango()
+        .env("RUNTIME__LOG_LEVEL", "debug")
+        .env(
+            "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG",
+            "{\"memory_limit\": \"300MB\"}",
+        )
+        .arg("sync")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("SQL SET memory_limit"));
+}
