@@ -194,8 +194,17 @@ pub fn load_package_with(
         // when the order is kept (in DuckDB 2.0 a third of 1M duplicated keys kept the second
         // row), so keeping it bought nothing but time.
         client.execute("SET preserve_insertion_order = false")?;
-        if let (false, Some(limit)) = (merge_roots.is_empty(), client.merge_memory_limit()) {
-            client.execute(&format!("SET memory_limit = {}", quote_str(limit)))?;
+        // With dango's default buffer pool, merges get twice as much (and other loads of the
+        // same connection go back to the default).
+        match (merge_roots.is_empty(), client.merge_memory_limit()) {
+            (false, Some(limit)) => {
+                client.execute(&format!("SET memory_limit = {}", quote_str(limit)))?
+            }
+            (true, Some(_)) => client.execute(&format!(
+                "SET memory_limit = {}",
+                quote_str(&destinations::duckdb::default_memory_limit())
+            ))?,
+            (_, None) => {}
         }
         let replace_roots = if from_staging {
             replace_roots(&schema, &manifest)

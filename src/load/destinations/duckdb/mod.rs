@@ -419,12 +419,19 @@ impl DuckDbClient {
             quote_ident(dataset),
             quote_ident(table)
         );
-        self.conn
+        let started = std::time::Instant::now();
+        let out = self
+            .conn
             .execute_batch(&sql)
             .map_err(|e| Error::Destination {
                 context: format!("loading into {dataset}.{table}"),
                 reason: e.to_string(),
-            })
+            });
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "SQL INSERT INTO {dataset}.{table} from a job file"
+        );
+        out
     }
 
     /// Drops the job views and releases their streams.

@@ -9,7 +9,7 @@ use super::Parser;
 
 /// A JSON object split into its fields: each key with the text of its value (surrounding
 /// whitespace excluded), in document order, duplicates kept. The value of `items_key`, if it
-/// is an array, also comes split into its items (the last such field wins).
+/// is an array, also comes split into its items (of duplicate keys the last one counts).
 pub struct SplitObject<'a> {
     /// Every field, `items_key` included.
     pub fields: Vec<(Cow<'a, str>, &'a str)>,
@@ -51,6 +51,10 @@ pub fn split_object<'a>(text: &'a str, items_key: &str) -> Option<SplitObject<'a
             if key == items_key && p.peek() == Some(b'[') {
                 out.items = Some(p.array_items()?);
             } else {
+                if key == items_key {
+                    // a later duplicate wins, as in a parsed object
+                    out.items = None;
+                }
                 p.skip_value()?;
             }
             out.fields.push((key, &text[start..p.pos]));
@@ -242,6 +246,10 @@ mod tests {
                 .items
                 .is_none()
         );
+        let dup = split_object(r#"{"data": [1], "data": null}"#, "data").unwrap();
+        assert!(dup.items.is_none());
+        let dup = split_object(r#"{"data": null, "data": [{}]}"#, "data").unwrap();
+        assert_eq!(dup.items.unwrap(), ["{}"]);
     }
 
     /// Whatever the full parser rejects, the splitter rejects too, and the other way round.
