@@ -36,11 +36,16 @@ struct OpenJob {
 /// has little left, and the disk works while normalize goes on.
 const WRITEBACK_EVERY: usize = 32 << 20;
 
+/// Closed job files whose fsync may wait for `finish`.
+const MAX_UNSYNCED: usize = 32;
+
 /// The open job files of a package being normalized.
 pub struct JobWriters {
     dir: PathBuf,
     open: HashMap<String, OpenJob>,
     done: Vec<NormalizedJob>,
+    /// Closed files whose fsync is still due (all of them run together in `finish`).
+    unsynced: Vec<(PathBuf, File)>,
 }
 
 impl JobWriters {
@@ -50,6 +55,7 @@ impl JobWriters {
             dir,
             open: HashMap::new(),
             done: Vec::new(),
+            unsynced: Vec::new(),
         }
     }
 
@@ -134,8 +140,15 @@ impl JobWriters {
         let f = inner
             .into_inner()
             .map_err(|e| Error::io(&job.path, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&job.path, e))?;
+        crate::storage::start_writeback(&f);
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if self.unsynced.len() >= MAX_UNSYNCED {
+            // Many schema changes rotate many files: do not hold their descriptors open.
+            for (path, f) in self.unsynced.drain(..) {
+                f.sync_all().map_err(|e| Error::io(&path, e))?;
+            }
+        }
+        self.unsynced.push((job.path.clone(), f));
         self.done.push(NormalizedJob {
             table: job.table,
             file: job.file,
@@ -157,6 +170,22 @@ impl JobWriters {
         for job in open {
             self.close(job)?;
         }
+        // The fsyncs of all files run at once, so the disk flushes them together rather
+        // than one after the other.
+        std::thread::scope(|s| {
+            let syncs: Vec<_> = self
+                .unsynced
+                .iter()
+                .map(|(path, f)| s.spawn(move || f.sync_all().map_err(|e| Error::io(path, e))))
+                .collect();
+            syncs
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Internal("an fsync thread panicked".into())))
+                })
+                .collect::<Result<Vec<()>>>()
+        })?;
         let order: HashMap<&str, usize> = schema
             .tables
             .keys()
