@@ -369,6 +369,17 @@ fn measured(wall: Duration, usage: &libc::rusage, cpu_before: Duration) -> Run {
     }
 }
 
+/// The root table's columns from the raw orders, with dlt's names (the file reference and
+/// the merge reference share them).
+const ORDERS_COLUMNS: &str =
+    "orderId AS order_id, customerId AS customer_id, customerEmail AS customer_email, status,
+    createdAt AS created_at, updatedAt AS updated_at, totalAmount AS total_amount, currency,
+    shippingAddress.street AS shipping_address__street,
+    shippingAddress.city AS shipping_address__city,
+    shippingAddress.zipCode AS shipping_address__zip_code,
+    shippingAddress.countryCode AS shipping_address__country_code,
+    isGift AS is_gift, notes, '{load_id}' AS _dlt_load_id, _dlt_id";
+
 /// DuckDB's own load: `read_json` into a temp table, then the three tables
 /// with dlt names and system columns (`_dlt_id` as random UUIDs, parent keys,
 /// list indexes), in one transaction.
@@ -379,13 +390,7 @@ CREATE SCHEMA {schema};
 CREATE TEMP TABLE raw AS SELECT *, gen_random_uuid()::VARCHAR AS _dlt_id
   FROM read_json('{input}', format = 'newline_delimited');
 CREATE TABLE {schema}.{orders} AS
-  SELECT orderId AS order_id, customerId AS customer_id, customerEmail AS customer_email, status,
-    createdAt AS created_at, updatedAt AS updated_at, totalAmount AS total_amount, currency,
-    shippingAddress.street AS shipping_address__street,
-    shippingAddress.city AS shipping_address__city,
-    shippingAddress.zipCode AS shipping_address__zip_code,
-    shippingAddress.countryCode AS shipping_address__country_code,
-    isGift AS is_gift, notes, '{load_id}' AS _dlt_load_id, _dlt_id
+  SELECT {orders_columns}
   FROM raw;
 CREATE TEMP TABLE items AS
   SELECT unnest(lineItems) AS item, unnest(range(len(lineItems))) AS _dlt_list_idx,
@@ -432,6 +437,7 @@ fn native_load(input: &Path, db: &Path) -> Result<()> {
     let load_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64();
     let input = input.to_str().context("work dir is not UTF-8")?;
     let sql = NATIVE_SQL
+        .replace("{orders_columns}", ORDERS_COLUMNS)
         .replace("{load_id}", &format!("{load_id:.6}"))
         .replace("{schema}", SCHEMA)
         .replace("{orders}", ROOT_TABLE)

@@ -77,13 +77,7 @@ BEGIN;
 CREATE TEMP TABLE raw AS SELECT *, gen_random_uuid()::VARCHAR AS _dlt_id
   FROM read_json('{input}', format = 'newline_delimited');
 CREATE TEMP TABLE stg_orders AS
-  SELECT orderId AS order_id, customerId AS customer_id, customerEmail AS customer_email, status,
-    createdAt AS created_at, updatedAt AS updated_at, totalAmount AS total_amount, currency,
-    shippingAddress.street AS shipping_address__street,
-    shippingAddress.city AS shipping_address__city,
-    shippingAddress.zipCode AS shipping_address__zip_code,
-    shippingAddress.countryCode AS shipping_address__country_code,
-    isGift AS is_gift, notes, '{load_id}' AS _dlt_load_id, _dlt_id
+  SELECT {orders_columns}
   FROM raw;
 CREATE TEMP TABLE items AS
   SELECT unnest(lineItems) AS item, unnest(range(len(lineItems))) AS _dlt_list_idx,
@@ -118,6 +112,7 @@ fn run_native_merge(changed: &Path, db: &Path) -> Result<Run> {
         .as_secs_f64();
     let input = changed.to_str().context("work dir is not UTF-8")?;
     let sql = MERGE_SQL
+        .replace("{orders_columns}", super::ORDERS_COLUMNS)
         .replace("{load_id}", &format!("{load_id:.6}"))
         .replace("{schema}", SCHEMA)
         .replace("{orders}", ROOT_TABLE)

@@ -186,9 +186,14 @@ impl<'a> Parser<'a> {
     }
 
     fn literal(&mut self, word: &[u8], v: Value<'a>) -> Option<Value<'a>> {
+        self.word(word).map(|()| v)
+    }
+
+    /// Moves past `word` (`true`, `false`, `null`).
+    fn word(&mut self, word: &[u8]) -> Option<()> {
         if self.bytes[self.pos..].starts_with(word) {
             self.pos += word.len();
-            Some(v)
+            Some(())
         } else {
             self.fail("expected value")
         }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use arrow::ipc::reader::FileReader;
 
 use crate::error::{Error, Result};
+use crate::normalize::relational::{C_DLT_ID, C_DLT_PARENT_ID, C_DLT_ROOT_ID};
 use crate::schema::{Column, DataType, Schema, Table};
 use raw::{RawConnection, RawDatabase};
 
@@ -78,8 +79,8 @@ fn statement_head(sql: &str) -> String {
     head
 }
 
-/// Columns of random row ids: `_dlt_id`, `_dlt_parent_id`, `_dlt_root_id`.
-const ROW_ID_COLUMNS: [&str; 3] = ["_dlt_id", "_dlt_parent_id", "_dlt_root_id"];
+/// Columns of random row ids.
+const ROW_ID_COLUMNS: [&str; 3] = [C_DLT_ID, C_DLT_PARENT_ID, C_DLT_ROOT_ID];
 
 fn column_def(c: &Column) -> String {
     let not_null = if c.nullable { "" } else { "NOT NULL" };

@@ -25,50 +25,24 @@ pub fn split_object<'a>(text: &'a str, items_key: &str) -> Option<SplitObject<'a
     if p.peek() != Some(b'{') {
         return None;
     }
-    p.enter()?;
     let mut out = SplitObject {
         fields: Vec::new(),
         items: None,
     };
-    p.skip_ws();
-    if p.peek() == Some(b'}') {
-        p.pos += 1;
-    } else {
-        loop {
-            p.skip_ws();
-            if p.peek() != Some(b'"') {
-                return None;
-            }
-            p.pos += 1;
-            let key = p.string()?;
-            p.skip_ws();
-            if p.peek() != Some(b':') {
-                return None;
-            }
-            p.pos += 1;
-            p.skip_ws();
-            let start = p.pos;
-            if key == items_key && p.peek() == Some(b'[') {
-                out.items = Some(p.array_items()?);
-            } else {
-                if key == items_key {
-                    // a later duplicate wins, as in a parsed object
-                    out.items = None;
-                }
-                p.skip_value()?;
-            }
-            out.fields.push((key, &text[start..p.pos]));
-            p.skip_ws();
-            match p.peek() {
-                Some(b',') => p.pos += 1,
-                Some(b'}') => {
-                    p.pos += 1;
-                    break;
-                }
-                _ => return None,
-            }
+    p.walk_object(|p, key| {
+        let start = p.pos;
+        if key == items_key {
+            // of duplicate keys the last one counts, as in a parsed object
+            out.items = match p.peek() {
+                Some(b'[') => Some(p.array_items()?),
+                _ => p.skip_value().map(|()| None)?,
+            };
+        } else {
+            p.skip_value()?;
         }
-    }
+        out.fields.push((key, &text[start..p.pos]));
+        Some(())
+    })?;
     p.skip_ws();
     (p.pos == p.bytes.len()).then_some(out)
 }
@@ -88,135 +62,96 @@ pub fn split_array(text: &str) -> Option<Vec<&str>> {
 impl<'a> Parser<'a> {
     /// The items of the array at the current position, validated, as text slices.
     fn array_items(&mut self) -> Option<Vec<&'a str>> {
-        self.enter()?;
         let mut items = Vec::new();
+        self.walk_array(|p| {
+            let start = p.pos;
+            p.skip_value()?;
+            items.push(&p.text[start..p.pos]);
+            Some(())
+        })?;
+        Some(items)
+    }
+
+    /// Moves past one valid JSON value without building it.
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek() {
+            Some(b'"') => {
+                self.pos += 1;
+                // Builds only strings with escapes, which are rare.
+                self.string().map(drop)
+            }
+            Some(b'{') => self.walk_object(|p, _| p.skip_value()),
+            Some(b'[') => self.walk_array(Parser::skip_value),
+            Some(b'-' | b'0'..=b'9') => self.scan_number().map(drop),
+            Some(b't') => self.word(b"true"),
+            Some(b'f') => self.word(b"false"),
+            Some(b'n') => self.word(b"null"),
+            Some(_) => self.fail("expected value"),
+            None => self.fail("EOF while parsing a value"),
+        }
+    }
+
+    /// Walks the object at the current position (`{`): `value` reads each field's value
+    /// after its key.
+    fn walk_object(
+        &mut self,
+        mut value: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+    ) -> Option<()> {
+        self.enter()?;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return self.fail("key must be a string");
+            }
+            self.pos += 1;
+            let key = self.string()?;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return self.fail("expected `:`");
+            }
+            self.pos += 1;
+            self.skip_ws();
+            value(self, key)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                _ => return self.fail("expected `,` or `}`"),
+            }
+        }
+    }
+
+    /// Walks the array at the current position (`[`): `item` reads each item.
+    fn walk_array(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.enter()?;
         self.skip_ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
             self.depth -= 1;
-            return Some(items);
+            return Some(());
         }
         loop {
             self.skip_ws();
-            let start = self.pos;
-            self.skip_value()?;
-            items.push(&self.text[start..self.pos]);
+            item(self)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
                     self.depth -= 1;
-                    return Some(items);
+                    return Some(());
                 }
                 _ => return self.fail("expected `,` or `]`"),
-            }
-        }
-    }
-}
-
-impl Parser<'_> {
-    /// Moves past one valid JSON value without building it.
-    fn skip_value(&mut self) -> Option<()> {
-        match self.peek()? {
-            b'"' => {
-                self.pos += 1;
-                self.skip_string()
-            }
-            b'{' => {
-                self.enter()?;
-                self.skip_ws();
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                loop {
-                    self.skip_ws();
-                    if self.peek() != Some(b'"') {
-                        return self.fail("key must be a string");
-                    }
-                    self.pos += 1;
-                    self.skip_string()?;
-                    self.skip_ws();
-                    if self.peek() != Some(b':') {
-                        return self.fail("expected `:`");
-                    }
-                    self.pos += 1;
-                    self.skip_ws();
-                    self.skip_value()?;
-                    self.skip_ws();
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b'}') => {
-                            self.pos += 1;
-                            self.depth -= 1;
-                            return Some(());
-                        }
-                        _ => return self.fail("expected `,` or `}`"),
-                    }
-                }
-            }
-            b'[' => {
-                self.enter()?;
-                self.skip_ws();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                loop {
-                    self.skip_ws();
-                    self.skip_value()?;
-                    self.skip_ws();
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b']') => {
-                            self.pos += 1;
-                            self.depth -= 1;
-                            return Some(());
-                        }
-                        _ => return self.fail("expected `,` or `]`"),
-                    }
-                }
-            }
-            b'-' | b'0'..=b'9' => self.scan_number().map(|_| ()),
-            b't' => self.skip_literal(b"true"),
-            b'f' => self.skip_literal(b"false"),
-            b'n' => self.skip_literal(b"null"),
-            _ => self.fail("expected value"),
-        }
-    }
-
-    fn skip_literal(&mut self, word: &[u8]) -> Option<()> {
-        if self.bytes[self.pos..].starts_with(word) {
-            self.pos += word.len();
-            Some(())
-        } else {
-            self.fail("expected value")
-        }
-    }
-
-    /// Moves past a string whose opening quote was consumed, checking its escapes.
-    fn skip_string(&mut self) -> Option<()> {
-        let mut scratch = String::new();
-        loop {
-            self.pos = super::string_run_end(self.bytes, self.pos);
-            match self.peek() {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                Some(b'\\') => {
-                    self.pos += 1;
-                    scratch.clear();
-                    self.escape(&mut scratch)?;
-                }
-                Some(_) => {
-                    return self
-                        .fail("control character (\\u0000-\\u001F) found while parsing a string");
-                }
-                None => return self.fail("EOF while parsing a string"),
             }
         }
     }
