@@ -20,6 +20,7 @@ pub mod inspect;
 pub mod load;
 pub mod normalize;
 pub mod pipeline;
+pub mod pycompat;
 pub mod sample;
 pub mod schema;
 pub mod sources;

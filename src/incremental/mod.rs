@@ -575,13 +575,9 @@ impl Incremental {
 /// JSON of `value` (12 characters).
 pub fn digest_dedup_value(value: &Value) -> String {
     use base64::Engine;
-    use sha3::Shake128;
-    use sha3::digest::{ExtendableOutput, Update, XofReader};
     let text = crate::state::sorted_compact_json(value);
-    let mut h = Shake128::default();
-    h.update(text.as_bytes());
     let mut out = [0u8; 9];
-    h.finalize_xof().read(&mut out);
+    crate::pycompat::hash::shake128(text.as_bytes(), &mut out);
     base64::engine::general_purpose::STANDARD.encode(out)
 }
 

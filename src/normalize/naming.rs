@@ -12,8 +12,6 @@
 use std::collections::HashMap;
 
 use base64::Engine as _;
-use sha3::Shake128;
-use sha3::digest::{ExtendableOutput, Update, XofReader};
 
 /// Separator of nested path components in column and table names.
 pub const PATH_SEPARATOR: &str = "__";
@@ -281,10 +279,8 @@ pub fn shorten_identifier(normalized: &str, original: &str, max_len: usize) -> S
 
 /// The shortening tag of an identifier.
 fn compute_tag(identifier: &str) -> String {
-    let mut hasher = Shake128::default();
-    hasher.update(identifier.as_bytes());
     let mut digest = [0u8; TAG_BYTES];
-    hasher.finalize_xof().read(&mut digest);
+    crate::pycompat::hash::shake128(identifier.as_bytes(), &mut digest);
     base64::engine::general_purpose::STANDARD_NO_PAD
         .encode(digest)
         .chars()

@@ -11,7 +11,6 @@ use std::rc::Rc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
-use tiny_keccak::{Hasher, Shake, Xof};
 
 use super::naming;
 use super::value::Value;
@@ -636,11 +635,7 @@ pub fn digest128(data: &[u8], len: usize) -> String {
     STANDARD_NO_PAD.encode(out)
 }
 
-fn shake128(data: &[u8], out: &mut [u8]) {
-    let mut hasher = Shake::v128();
-    hasher.update(data);
-    hasher.squeeze(out);
-}
+use crate::pycompat::hash::shake128;
 
 /// Unpadded base64 of at most 16 bytes, as an `Rc<str>` (one allocation).
 fn base64_rc(bytes: &[u8]) -> Rc<str> {

@@ -27,7 +27,7 @@
 use base64::Engine as _;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
-use sha3::{Digest, Sha3_256};
+use crate::pycompat::hash::Sha3_256;
 
 use super::{
     Column, DataType, LOADS_TABLE, SCHEMA_ENGINE_VERSION, STATE_TABLE, Schema, Table,
@@ -642,7 +642,7 @@ fn table_map(name: &str, t: &Table, mode: Mode) -> Map<String, Value> {
 pub fn version_hash(schema: &Schema) -> String {
     let content = sorted_keys(&Value::Object(schema_map(schema, Mode::Hash)));
     let bytes = serde_json::to_vec(&content).unwrap_or_default();
-    let mut h = Sha3_256::new();
+    let mut h = Sha3_256::default();
     h.update(&bytes);
     let mut names: Vec<&String> = schema.tables.keys().collect();
     names.sort();

@@ -7,7 +7,6 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
-use sha3::{Digest, Sha3_256};
 
 use crate::error::{Error, Result};
 use crate::storage;
@@ -116,7 +115,7 @@ impl PipelineState {
             m.remove(k);
         }
         let text = sorted_compact_json(&Value::Object(m));
-        STANDARD.encode(Sha3_256::digest(text.as_bytes()))
+        STANDARD.encode(crate::pycompat::hash::sha3_256(text.as_bytes()))
     }
 
     /// Bumps `_state_version` and `_version_hash` if the content changed. Returns whether it did.
