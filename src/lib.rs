@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod destinations;
 pub mod error;
 pub mod extract;
 pub mod fault;

@@ -260,7 +260,7 @@ pub fn normalize_package(
     if out.exists() {
         std::fs::remove_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     }
-    std::fs::create_dir_all(out.join("new_jobs")).map_err(|e| Error::io(&out, e))?;
+    crate::storage::jobs::create_folders(&out)?;
 
     let settings = apply_resource_hints(schema, &manifest.resources);
     if !schema.tables.contains_key(crate::schema::STATE_TABLE) {

@@ -20,4 +20,5 @@ mod merge;
 mod merge_replay;
 mod quickstart;
 mod rest_api;
+mod run_context;
 mod sync_local_files;

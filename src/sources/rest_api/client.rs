@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::secrets::Redactor;
 use crate::config::Project;
+use crate::extract::CancelToken;
 use crate::error::{Error, Result};
 
 /// `[runtime]` HTTP settings (dlt's names and defaults).
@@ -194,6 +195,8 @@ pub struct HttpClient {
     pub settings: HttpSettings,
     /// Hides secrets in messages.
     pub redactor: Redactor,
+    /// Cancels requests in flight and the waits between retries.
+    cancel: CancelToken,
 }
 
 fn retryable_status(s: u16) -> bool {
@@ -222,7 +225,17 @@ impl HttpClient {
             rt: Arc::new(rt),
             settings,
             redactor,
+            cancel: CancelToken::new(),
         })
+    }
+
+    /// The same client (sharing its connection pool) whose requests end with
+    /// [`HttpFailure::Interrupted`] as soon as `cancel` trips.
+    pub fn with_cancel(&self, cancel: &CancelToken) -> HttpClient {
+        HttpClient {
+            cancel: cancel.clone(),
+            ..self.clone()
+        }
     }
 
     /// Runs a future to completion from blocking code.
@@ -241,7 +254,7 @@ impl HttpClient {
         self.block_on(async {
             tokio::select! {
                 r = self.send_async(req, accept) => r,
-                () = interrupted() => Err(HttpFailure::Interrupted),
+                () = self.cancel.cancelled() => Err(HttpFailure::Interrupted),
             }
         })
     }
@@ -377,12 +390,6 @@ impl HttpClient {
     }
 }
 
-/// Resolves once Ctrl-C was pressed (polled: the signal handler only sets a flag).
-async fn interrupted() {
-    while !crate::pipeline::interrupt::requested() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn is_sensitive_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
