@@ -422,3 +422,137 @@ fn parquet_normalizer_keys_resolve_like_dlts() {
         "{err}"
     );
 }
+
+/// dlt 1.31 on the same data (`pyarrow.table`, a second load with a new column `Extra` =
+/// `[None, "x"]` for ids 2 and 3): `discard_row` keeps ids 1, 2 and no `extra` column,
+/// `discard_value` keeps 1, 2, 3 without it, `freeze` fails naming the column.
+#[test]
+fn arrow_tables_follow_column_contracts_as_dlt_does() {
+    let first =
+        RecordBatch::try_from_iter([("id", Arc::new(Int64Array::from(vec![1])) as ArrayRef)])
+            .unwrap();
+    let second = RecordBatch::try_from_iter([
+        ("id", Arc::new(Int64Array::from(vec![2, 3])) as ArrayRef),
+        (
+            "Extra",
+            Arc::new(StringArray::from(vec![None, Some("x")])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    for (mode, ids) in [
+        ("discard_row", Some(vec!["1", "2"])),
+        ("discard_value", Some(vec!["1", "2", "3"])),
+        ("freeze", None),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("w.duckdb");
+        let mut pipeline = Pipeline::builder("typed_contract")
+            .dataset("typed")
+            .duckdb(&db)
+            .working_dir(tmp.path().join("pipe"))
+            .build()
+            .unwrap();
+        let run = |pipeline: &mut Pipeline, batch: &RecordBatch, contract: Option<&str>| {
+            let mut r =
+                ArrowResource::new("items", vec![batch.clone()].into_iter(), ArrowMode::Tables);
+            if let Some(c) = contract {
+                r = r.schema_contract(serde_json::json!({ "columns": c }));
+            }
+            pipeline.run(Source::new("typed_contract", vec![Box::new(r)]))
+        };
+        run(&mut pipeline, &first, None).unwrap();
+        let second_run = run(&mut pipeline, &second, Some(mode));
+        let conn = duckdb::Connection::open(&db).unwrap();
+        let got = strings(
+            &conn,
+            "SELECT CAST(id AS VARCHAR) FROM typed.items ORDER BY id",
+            &[],
+        );
+        let columns = strings(
+            &conn,
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'typed' \
+             AND table_name = 'items' ORDER BY ordinal_position",
+            &[],
+        );
+        assert_eq!(columns, vec![vec![Some("id".to_string())]], "{mode}");
+        match ids {
+            Some(ids) => {
+                second_run.unwrap();
+                let want: Vec<Vec<Option<String>>> =
+                    ids.iter().map(|i| vec![Some(i.to_string())]).collect();
+                assert_eq!(got, want, "{mode}");
+            }
+            None => {
+                let err = second_run.unwrap_err().to_string();
+                assert!(
+                    err.contains(
+                        "Column: `extra` . Contract on `columns` with `contract_mode=freeze` is violated"
+                    ),
+                    "{err}"
+                );
+                assert_eq!(got, vec![vec![Some("1".to_string())]]);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_new_batch_schema_starts_a_new_job_and_both_load() {
+    let a = RecordBatch::try_from_iter([("id", Arc::new(Int64Array::from(vec![1])) as ArrayRef)])
+        .unwrap();
+    // nullable fields, as pyarrow makes them by default (a NOT NULL `name` would reject the
+    // first batch's rows, in dlt too)
+    let b = RecordBatch::try_from_iter_with_nullable([
+        ("id", Arc::new(Int64Array::from(vec![2])) as ArrayRef, true),
+        (
+            "name",
+            Arc::new(StringArray::from(vec!["b"])) as ArrayRef,
+            true,
+        ),
+    ])
+    .unwrap();
+    for mode in [ArrowMode::Tables, ArrowMode::Dicts] {
+        let loaded = load(
+            "typed_schemas",
+            vec![a.clone(), b.clone()],
+            mode,
+            NormalizeConfig::default(),
+        );
+        let conn = duckdb::Connection::open(&loaded.db).unwrap();
+        let got = strings(
+            &conn,
+            "SELECT CAST(id AS VARCHAR), name FROM typed.items ORDER BY id",
+            &[],
+        );
+        assert_eq!(
+            got,
+            vec![
+                vec![Some("1".into()), None],
+                vec![Some("2".into()), Some("b".into())]
+            ],
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn extracted_job_formats_read_old_manifests() {
+    use dango::storage::{ExtractedJob, JobFormat};
+    let old = serde_json::json!({
+        "file": "t.1.jsonl",
+        "resource": "t",
+        "origin": {"origin": "x", "same_lines": true},
+        "items": 2
+    });
+    let job: ExtractedJob = serde_json::from_value(old.clone()).unwrap();
+    assert_eq!(job.format, JobFormat::Jsonl);
+    assert_eq!(serde_json::to_value(&job).unwrap(), old);
+    let arrow = ExtractedJob {
+        format: JobFormat::Arrow(ArrowMode::Tables),
+        ..job
+    };
+    let v = serde_json::to_value(&arrow).unwrap();
+    assert_eq!(v["format"], serde_json::json!({"arrow": "tables"}));
+    let back: ExtractedJob = serde_json::from_value(v).unwrap();
+    assert_eq!(back.format, JobFormat::Arrow(ArrowMode::Tables));
+}

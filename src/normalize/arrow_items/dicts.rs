@@ -540,7 +540,10 @@ mod tests {
             ts(-1, TimeUnit::Microsecond, Some("UTC")),
             "1969-12-31T23:59:59.999999+00:00"
         );
-        assert_eq!(time(3_600_000_000 + 61_000_001), "01:01:01.000001");
+        assert_eq!(
+            time(3_600_000_000 + 61_000_001),
+            Value::Str("01:01:01.000001".into())
+        );
         assert_eq!(date(19_724).unwrap(), Value::Str("2024-01-02".into()));
     }
 
