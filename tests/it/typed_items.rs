@@ -556,3 +556,46 @@ fn extracted_job_formats_read_old_manifests() {
     let back: ExtractedJob = serde_json::from_value(v).unwrap();
     assert_eq!(back.format, JobFormat::Arrow(ArrowMode::Tables));
 }
+
+#[test]
+fn merged_arrow_items_replace_rows_by_key() {
+    let batch = |ids: Vec<i64>, names: Vec<&str>| {
+        RecordBatch::try_from_iter_with_nullable([
+            ("id", Arc::new(Int64Array::from(ids)) as ArrayRef, true),
+            ("name", Arc::new(StringArray::from(names)) as ArrayRef, true),
+        ])
+        .unwrap()
+    };
+    for mode in [ArrowMode::Tables, ArrowMode::Dicts] {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("w.duckdb");
+        let mut pipeline = Pipeline::builder("typed_merge")
+            .dataset("typed")
+            .duckdb(&db)
+            .working_dir(tmp.path().join("pipe"))
+            .build()
+            .unwrap();
+        for b in [
+            batch(vec![1, 2], vec!["a", "b"]),
+            batch(vec![2, 3], vec!["B", "c"]),
+        ] {
+            let r = ArrowResource::new("items", vec![b].into_iter(), mode)
+                .write_disposition(dango::schema::WriteDisposition::Merge)
+                .primary_key(["id"]);
+            pipeline
+                .run(Source::new("typed_merge", vec![Box::new(r)]))
+                .unwrap();
+        }
+        let conn = duckdb::Connection::open(&db).unwrap();
+        let got = strings(
+            &conn,
+            "SELECT CAST(id AS VARCHAR), name FROM typed.items ORDER BY id",
+            &[],
+        );
+        let want: Vec<Vec<Option<String>>> = [("1", "a"), ("2", "B"), ("3", "c")]
+            .iter()
+            .map(|(i, n)| vec![Some(i.to_string()), Some(n.to_string())])
+            .collect();
+        assert_eq!(got, want, "{mode:?}");
+    }
+}
