@@ -11,9 +11,9 @@ use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 
+use super::interrupt;
 use crate::config::redact::redact;
 use crate::config::{Project, Settings, SourceConfig, SourceEntry};
-use super::interrupt;
 use crate::pipeline::{CancelToken, LoadInfo, Pipeline, Progress, ProgressFn};
 use crate::sources::{local_files, rest_api};
 
@@ -109,13 +109,15 @@ fn build_pipeline(
     let mut b = Pipeline::builder(&name)
         .normalize(normalize)
         .dataset(entry.dataset_name())
-        .destination(crate::destinations::configured("duckdb", project, settings)?)
+        .destination(crate::destinations::configured(
+            "duckdb", project, settings,
+        )?)
         .working_dir(project.pipeline_dir(&name))
         .limit(opts.limit)
         .extract_workers(extract_workers)
         .full_refresh(opts.full_refresh)
         .window(opts.window.clone())
-        .replace_strategy(settings.replace_strategy()?);
+        .replace_strategy(crate::destinations::replace_strategy("duckdb", settings)?);
     if let Some(p) = &opts.progress {
         b = b.progress(p.clone());
     }

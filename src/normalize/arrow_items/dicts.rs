@@ -42,7 +42,7 @@ use super::JobContext;
 use super::types::{dlt_type, python_value_type};
 use crate::error::{Error, Result};
 use crate::normalize::chunk::{self, ChunkOutput, ChunkWriter, RowError};
-use crate::normalize::naming;
+use crate::normalize::naming::{self, Naming};
 use crate::normalize::relational::Normalizer;
 use crate::normalize::value::Value;
 use crate::normalize::writer::JobWriters;
@@ -70,7 +70,8 @@ pub(super) fn normalize_job(
     let table = &ctx.settings.root_table;
     declare_columns(ctx, input.fields(), schema, table)?;
     let mut leaves = Leaves::new();
-    collect_leaves(table, "", input.fields(), true, &mut leaves);
+    let naming = ctx.settings.naming;
+    collect_leaves(naming, table, "", input.fields(), true, &mut leaves);
     let mut items = 0u64;
     for batch in reader {
         let batch = decode_dictionaries(ctx, batch.map_err(|e| ctx.error(e))?)?;
@@ -103,7 +104,7 @@ fn declare_columns(
         let t = dlt_type(field.data_type())
             .map_err(|e| ctx.error(format!("column `{}`: {e}", field.name())))?;
         let Some(t) = t else { continue };
-        let name = row_key_name(field.name());
+        let name = row_key_name(ctx.settings.naming, field.name());
         match table.columns.get_mut(&name) {
             Some(c) if c.is_complete() => {}
             Some(hinted) => t.apply(hinted),
@@ -137,8 +138,8 @@ fn is_nested(t: &ArrowType) -> bool {
 }
 
 /// The column name of a row key, as the relational normalizer names it.
-fn row_key_name(key: &str) -> String {
-    let n = naming::normalize_key(key);
+fn row_key_name(naming: Naming, key: &str) -> String {
+    let n = naming.normalize_key(key);
     if n.is_empty() {
         naming::EMPTY_KEY.to_string()
     } else {
@@ -147,32 +148,45 @@ fn row_key_name(key: &str) -> String {
 }
 
 /// The name of the nested table for a list at `key` (under flattened `prefix`) of `table`.
-fn list_table(table: &str, prefix: &str, key: &str) -> String {
+fn list_table(naming: Naming, table: &str, prefix: &str, key: &str) -> String {
     let frag = if naming::py_strip(key).is_empty() {
         naming::EMPTY_KEY.to_string()
     } else {
-        naming::normalize_tables_path(key)
+        naming.normalize_tables_path(key)
     };
     let frag = if frag.is_empty() {
         naming::EMPTY_KEY.to_string()
     } else {
         frag
     };
-    naming::make_path(&[table, prefix, &frag])
+    naming.shorten_fragments(&[table, prefix, &frag])
 }
 
 /// Records the typed leaves below the top level (flattened struct fields, list elements).
-fn collect_leaves(table: &str, prefix: &str, fields: &Fields, top: bool, out: &mut Leaves) {
+fn collect_leaves(
+    naming: Naming,
+    table: &str,
+    prefix: &str,
+    fields: &Fields,
+    top: bool,
+    out: &mut Leaves,
+) {
     for f in fields {
-        let key = row_key_name(f.name());
-        let column = naming::make_path(&[prefix, &key]);
+        let key = row_key_name(naming, f.name());
+        let column = if prefix.is_empty() {
+            key
+        } else {
+            naming.shorten_fragments(&[prefix, &key])
+        };
         match f.data_type() {
-            ArrowType::Struct(children) => collect_leaves(table, &column, children, false, out),
+            ArrowType::Struct(children) => {
+                collect_leaves(naming, table, &column, children, false, out)
+            }
             ArrowType::List(child)
             | ArrowType::LargeList(child)
             | ArrowType::FixedSizeList(child, _) => {
-                let nested = list_table(table, prefix, f.name());
-                collect_element(&nested, child.data_type(), out);
+                let nested = list_table(naming, table, prefix, f.name());
+                collect_element(naming, &nested, child.data_type(), out);
             }
             t if !top => {
                 if let Some(py) = python_value_type(t) {
@@ -184,14 +198,17 @@ fn collect_leaves(table: &str, prefix: &str, fields: &Fields, top: bool, out: &m
     }
 }
 
-fn collect_element(table: &str, t: &ArrowType, out: &mut Leaves) {
+fn collect_element(naming: Naming, table: &str, t: &ArrowType, out: &mut Leaves) {
     match t {
-        ArrowType::Struct(children) => collect_leaves(table, "", children, false, out),
+        ArrowType::Struct(children) => collect_leaves(naming, table, "", children, false, out),
         ArrowType::List(child)
         | ArrowType::LargeList(child)
-        | ArrowType::FixedSizeList(child, _) => {
-            collect_element(&list_table(table, "", "list"), child.data_type(), out)
-        }
+        | ArrowType::FixedSizeList(child, _) => collect_element(
+            naming,
+            &list_table(naming, table, "", "list"),
+            child.data_type(),
+            out,
+        ),
         t => {
             if let Some(py) = python_value_type(t) {
                 out.insert((table.to_string(), "value".to_string()), py);
@@ -569,7 +586,7 @@ mod tests {
             Field::new("top", ArrowType::Decimal128(5, 1), true),
         ]);
         let mut out = Leaves::new();
-        collect_leaves("t", "", &fields, true, &mut out);
+        collect_leaves(Naming::default(), "t", "", &fields, true, &mut out);
         assert_eq!(
             out.get(&("t".into(), "address__price".into())),
             Some(&DataType::Decimal)

@@ -25,7 +25,6 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use super::JobContext;
 use super::types::dlt_type;
 use crate::error::{Error, Result};
-use crate::normalize::naming;
 use crate::normalize::relational::{C_DLT_ID, C_DLT_LOAD_ID, DLT_ID_LENGTH_BYTES};
 use crate::schema::contract::{ContractMode, DataValidationError, Entity};
 use crate::schema::dlt_dict::KeyOrder;
@@ -160,7 +159,7 @@ fn plan_columns(
     let names: Vec<String> = input
         .fields()
         .iter()
-        .map(|f| naming::normalize_path(f.name()))
+        .map(|f| ctx.settings.naming.normalize_path(f.name()))
         .collect();
     let mut seen = std::collections::HashSet::new();
     if names

@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use super::secrets::Redactor;
 use crate::config::Project;
-use crate::extract::CancelToken;
 use crate::error::{Error, Result};
+use crate::extract::CancelToken;
 
 /// `[runtime]` HTTP settings (dlt's names and defaults).
 #[derive(Debug, Clone, PartialEq)]
@@ -389,7 +389,6 @@ impl HttpClient {
         self.redactor.redact(&msg)
     }
 }
-
 
 fn is_sensitive_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
