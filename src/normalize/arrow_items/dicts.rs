@@ -19,6 +19,11 @@
 //! As in dlt, `-0.0` becomes `0.0` and an empty binary value becomes the marker text
 //! `"\u{f02b}"` in a `<col>__v_text` variant (dlt's typed-JSON encoding of empty bytes is not
 //! decoded back).
+//!
+//! Known gap: the shared column builders hold decimals as `DECIMAL(38,9)` whatever the column's
+//! precision and scale, so on this path a decimal with more than 9 fraction digits is rounded
+//! to 9 and one with more than 29 integer digits goes to a variant column (the Arrow path
+//! passes every decimal through unchanged).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
