@@ -22,3 +22,4 @@ mod quickstart;
 mod rest_api;
 mod run_context;
 mod sync_local_files;
+mod typed_items;
