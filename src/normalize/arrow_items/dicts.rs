@@ -154,7 +154,7 @@ fn row_key_name(naming: Naming, key: &str) -> String {
 
 /// The name of the nested table for a list at `key` (under flattened `prefix`) of `table`.
 fn list_table(naming: Naming, table: &str, prefix: &str, key: &str) -> String {
-    let frag = if naming::py_strip(key).is_empty() {
+    let frag = if crate::pycompat::unicode::py_strip(key).is_empty() {
         naming::EMPTY_KEY.to_string()
     } else {
         naming.normalize_tables_path(key)
