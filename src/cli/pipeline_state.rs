@@ -7,8 +7,8 @@ use anyhow::bail;
 use serde_json::{Value, json};
 
 use crate::config::Project;
-use crate::inspect::PipelineView;
 use crate::destinations::{Destination, OpenMode};
+use crate::inspect::PipelineView;
 use crate::state::PipelineState;
 use crate::state::drop::{self, DropRequest};
 use crate::storage::PipelineDir;
@@ -298,7 +298,7 @@ pub(super) fn drop_cmd(
         schema.clone(),
         state,
         &schema.name,
-        client.as_deref_mut(),
+        client.as_mut().map(|c| c.as_mut() as &mut dyn Destination),
         &view.dataset,
         &view.dir,
     )?;

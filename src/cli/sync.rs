@@ -120,7 +120,7 @@ fn build_pipeline(
         .extract_workers(extract_workers)
         .full_refresh(opts.full_refresh)
         .window(opts.window.clone())
-        .replace_strategy(settings.replace_strategy()?);
+        .replace_strategy(crate::destinations::replace_strategy("duckdb", settings)?);
     if let Some(p) = &opts.progress {
         b = b.progress(p.clone());
     }

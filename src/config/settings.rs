@@ -537,7 +537,9 @@ impl Settings {
         }
     }
 
-    fn parse<T: std::str::FromStr>(
+    /// `key` of `sections` parsed as `T`; the error names the key, the value, where it came
+    /// from and `what` it must be.
+    pub fn parse<T: std::str::FromStr>(
         &self,
         sections: &[&str],
         key: &str,
@@ -642,21 +644,6 @@ impl Settings {
                 .parse(&["normalize"], "workers", "a whole number")?
                 .unwrap_or(0),
         })
-    }
-
-    /// `[destination] replace_strategy` (`[destination.duckdb]` first), dlt's
-    /// `DESTINATION__REPLACE_STRATEGY`: how `replace` tables are loaded.
-    pub fn replace_strategy(&self) -> Result<crate::load::ReplaceStrategy> {
-        for sections in [&["destination", "duckdb"][..], &["destination"][..]] {
-            if let Some(v) = self.parse(
-                sections,
-                "replace_strategy",
-                "one of truncate-and-insert, insert-from-staging, staging-optimized",
-            )? {
-                return Ok(v);
-            }
-        }
-        Ok(crate::load::ReplaceStrategy::default())
     }
 
     /// The default `schema_contract` of source `source` for resources without their own:

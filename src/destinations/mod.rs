@@ -42,7 +42,6 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::schema::{Column, MergeStrategy, Schema, Table, WriteDisposition};
-use crate::state::PipelineState;
 
 /// How tables with write disposition `replace` are loaded (dlt's
 /// `[destination] replace_strategy`).
@@ -66,6 +65,21 @@ impl std::str::FromStr for ReplaceStrategy {
             _ => Err(()),
         }
     }
+}
+
+/// `[destination.<kind>] replace_strategy`, then `[destination] replace_strategy` (dlt's
+/// `DESTINATION__REPLACE_STRATEGY`): how `replace` tables are loaded.
+pub fn replace_strategy(kind: &str, settings: &crate::config::Settings) -> Result<ReplaceStrategy> {
+    for sections in [&["destination", kind][..], &["destination"][..]] {
+        if let Some(v) = settings.parse(
+            sections,
+            "replace_strategy",
+            "one of truncate-and-insert, insert-from-staging, staging-optimized",
+        )? {
+            return Ok(v);
+        }
+    }
+    Ok(ReplaceStrategy::default())
 }
 
 /// The file format of normalized job files (dlt's `loader_file_format`).
@@ -198,8 +212,9 @@ pub trait Destination: Send {
     fn last_load(&self, dataset: &str, schema_name: &str) -> Result<Option<(String, String)>>;
 
     /// The newest committed state of `pipeline` (dlt's `get_stored_state`: the latest
-    /// `_dlt_pipeline_state` row whose load is in `_dlt_loads` with status 0).
-    fn stored_state(&self, dataset: &str, pipeline: &str) -> Result<Option<PipelineState>>;
+    /// `_dlt_pipeline_state` row whose load is in `_dlt_loads` with status 0), as stored:
+    /// zlib + base64 of the state document.
+    fn stored_state(&self, dataset: &str, pipeline: &str) -> Result<Option<String>>;
 
     /// The `version_hash` of the newest stored state row of `pipeline`.
     fn stored_state_hash(&self, dataset: &str, pipeline: &str) -> Result<Option<String>>;
@@ -252,14 +267,13 @@ pub trait Destination: Send {
     ) -> Result<()>;
 
     /// Replaces the rows of `table` with its staged rows (insert-from-staging).
-    fn replace_from_staging(&mut self, dataset: &str, staging: &str, table: &Table)
-    -> Result<()>;
+    fn replace_from_staging(&mut self, dataset: &str, staging: &str, table: &Table) -> Result<()>;
 
     /// Stores `schema` in `_dlt_version`.
     fn store_schema(&mut self, dataset: &str, schema: &Schema) -> Result<()>;
 
-    /// Stores `state` in `_dlt_pipeline_state`, attributed to `load_id`.
-    fn store_state(&mut self, dataset: &str, state: &PipelineState, load_id: &str) -> Result<()>;
+    /// Stores a `_dlt_pipeline_state` row, attributed to `load_id`.
+    fn store_state(&mut self, dataset: &str, row: &StateRow, load_id: &str) -> Result<()>;
 
     /// Writes the `_dlt_loads` row (status 0) of `load_id`: the marker that the package is
     /// complete in the destination.
@@ -278,13 +292,37 @@ pub trait Destination: Send {
     fn drop_tables(&mut self, dataset: &str, tables: &[String]) -> Result<()>;
 }
 
+/// A `_dlt_pipeline_state` row (dlt's state table), without its load id and `_dlt_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateRow {
+    /// The state's `_state_version`.
+    pub version: i64,
+    /// dlt's state engine version.
+    pub engine_version: i64,
+    /// Pipeline name.
+    pub pipeline_name: String,
+    /// The state document, zlib-compressed and base64-encoded.
+    pub state: String,
+    /// The state's `_version_hash`.
+    pub version_hash: String,
+}
+
+/// A random 14-character `_dlt_id` (for rows dango writes itself, like state rows).
+pub fn random_dlt_id() -> String {
+    use base64::Engine;
+    let bytes: [u8; 10] = rand::random();
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+}
+
 /// Column names and rows of [`Destination::sample`].
 pub type Sample = (Vec<String>, Vec<Vec<Option<String>>>);
 
+/// Makes a configured destination of one type from the project and its settings.
+pub type MakeDestination =
+    fn(&crate::config::Project, &crate::config::Settings) -> Result<Arc<dyn DestinationFactory>>;
+
 /// Destination types, by the name dlt gives them: one line per type.
-const TYPES: &[(&str, fn(&crate::config::Project, &crate::config::Settings) -> Result<Arc<dyn DestinationFactory>>)] = &[
-    ("duckdb", duckdb::from_project),
-];
+const TYPES: &[(&str, MakeDestination)] = &[("duckdb", duckdb::from_project)];
 
 /// The destination `kind` of `project`, configured from `settings` (dlt's
 /// `[destination.<kind>]` sections).

@@ -17,8 +17,8 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::config::Project;
-use crate::error::{Error, Result};
 use crate::destinations::{DestinationFactory, OpenMode};
+use crate::error::{Error, Result};
 use crate::pipeline::PipelineTrace;
 use crate::schema::{Schema, dlt_dict};
 use crate::state::PipelineState;
@@ -292,7 +292,6 @@ fn package_view(path: &Path, id: &str, state: &str) -> Result<PackageView> {
         truncated_tables: m.truncate_tables,
     })
 }
-
 
 /// Columns whose warehouse type differs from the type the package `load_id` would load:
 /// "table.column: warehouse BIGINT, new data VARCHAR". Empty when nothing differs or the

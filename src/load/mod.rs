@@ -228,7 +228,12 @@ impl PackageSteps<'_> {
         }
         // insert-from-staging: each replaced table (nested ones too, even without new rows) is
         // emptied and refilled from staging.
-        for t in self.manifest.truncate_tables.iter().filter(|_| from_staging) {
+        for t in self
+            .manifest
+            .truncate_tables
+            .iter()
+            .filter(|_| from_staging)
+        {
             if let Some(table) = schema.table(t).filter(|t| t.has_complete_columns()) {
                 dest.replace_from_staging(dataset, &staging, table)?;
             }
@@ -237,7 +242,7 @@ impl PackageSteps<'_> {
             dest.store_schema(dataset, schema)?;
         }
         if self.state_changed {
-            dest.store_state(dataset, self.state, self.plan.load_id)?;
+            dest.store_state(dataset, &self.state.to_row(), self.plan.load_id)?;
         }
         dest.complete_load(dataset, self.plan.load_id, schema)?;
         Ok(migrations)
@@ -284,12 +289,7 @@ fn finish_package(dir: &PipelineDir, load_id: &str, manifest: &NormalizedManifes
     Ok(())
 }
 
-/// A random 14-character `_dlt_id`.
-pub fn random_dlt_id() -> String {
-    use base64::Engine;
-    let bytes: [u8; 10] = rand::random();
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
-}
+pub use crate::destinations::random_dlt_id;
 
 #[cfg(test)]
 mod tests;

@@ -61,7 +61,7 @@ impl Destination for Recording {
     fn last_load(&self, _: &str, _: &str) -> Result<Option<(String, String)>> {
         Ok(None)
     }
-    fn stored_state(&self, _: &str, _: &str) -> Result<Option<PipelineState>> {
+    fn stored_state(&self, _: &str, _: &str) -> Result<Option<String>> {
         Ok(None)
     }
     fn stored_state_hash(&self, _: &str, _: &str) -> Result<Option<String>> {
@@ -97,8 +97,19 @@ impl Destination for Recording {
         Ok(())
     }
     fn load_job(&mut self, index: usize, job: &JobFile, _: &str) -> Result<()> {
-        assert!(job.path.is_file(), "job file {} is where it is said to be", job.path.display());
-        let folder = job.path.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            job.path.is_file(),
+            "job file {} is where it is said to be",
+            job.path.display()
+        );
+        let folder = job
+            .path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         self.call(format!("job {index} from {folder}"));
         let mut log = self.log.lock().unwrap();
         if log.fail_job == Some(index) {
@@ -120,7 +131,7 @@ impl Destination for Recording {
         self.call("store_schema".into());
         Ok(())
     }
-    fn store_state(&mut self, _: &str, _: &PipelineState, _: &str) -> Result<()> {
+    fn store_state(&mut self, _: &str, _: &crate::destinations::StateRow, _: &str) -> Result<()> {
         self.call("store_state".into());
         Ok(())
     }

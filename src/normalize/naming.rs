@@ -19,8 +19,91 @@ pub const PATH_SEPARATOR: &str = "__";
 /// Name given to a row key that is empty or only whitespace (`EMPTY_KEY_IDENTIFIER`).
 pub const EMPTY_KEY: &str = "_empty";
 
-/// DuckDB's maximum identifier length, which dlt uses as the naming convention's `max_length`.
+/// The naming convention's `max_length` when no destination sets one: DuckDB's maximum
+/// identifier length (the default destination's). Normalize uses the destination's
+/// [`crate::destinations::Capabilities::max_identifier_length`] through [`Naming`].
 pub const MAX_IDENTIFIER_LENGTH: usize = 65536;
+
+/// dlt's `snake_case` naming convention with a destination's identifier limit (dlt creates the
+/// convention with `max_length = capabilities.max_identifier_length`): names longer than the
+/// limit are shortened with dlt's hash tag ([`shorten_identifier`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Naming {
+    max_length: usize,
+}
+
+impl Default for Naming {
+    fn default() -> Naming {
+        Naming::new(MAX_IDENTIFIER_LENGTH)
+    }
+}
+
+impl Naming {
+    /// The convention with identifiers of at most `max_length` characters.
+    pub const fn new(max_length: usize) -> Naming {
+        Naming { max_length }
+    }
+
+    /// The convention of a destination.
+    pub fn for_destination(caps: &crate::destinations::Capabilities) -> Naming {
+        Naming::new(caps.max_identifier_length)
+    }
+
+    /// The identifier limit.
+    pub fn max_length(self) -> usize {
+        self.max_length
+    }
+
+    /// [`normalize_identifier`] with this limit.
+    pub fn normalize_identifier(self, s: &str) -> String {
+        let stripped = py_strip(s);
+        if stripped.is_empty() {
+            return EMPTY_KEY.to_string();
+        }
+        shorten_identifier(&snake_identifier(stripped), stripped, self.max_length)
+    }
+
+    /// [`normalize_table_identifier`] with this limit.
+    pub fn normalize_table_identifier(self, s: &str) -> String {
+        self.normalize_identifier(s)
+    }
+
+    /// Splits on `__`, drops blank parts, normalizes each part, re-joins and shortens.
+    fn normalize_path_parts(self, s: &str) -> String {
+        let parts: Vec<String> = s
+            .split(PATH_SEPARATOR)
+            .filter(|p| !py_strip(p).is_empty())
+            .map(|p| self.normalize_identifier(p))
+            .collect();
+        let joined = parts.join(PATH_SEPARATOR);
+        shorten_identifier(&joined, s, self.max_length)
+    }
+
+    /// [`normalize_path`] with this limit.
+    pub fn normalize_path(self, s: &str) -> String {
+        self.normalize_path_parts(s)
+    }
+
+    /// [`normalize_tables_path`] with this limit.
+    pub fn normalize_tables_path(self, s: &str) -> String {
+        self.normalize_path_parts(s)
+    }
+
+    /// [`normalize_key`] with this limit.
+    pub fn normalize_key(self, key: &str) -> String {
+        if key.chars().all(is_py_space) {
+            EMPTY_KEY.to_string()
+        } else {
+            self.normalize_path(key)
+        }
+    }
+
+    /// [`shorten_fragments`] with this limit.
+    pub fn shorten_fragments(self, parts: &[&str]) -> String {
+        let path = make_path(parts);
+        shorten_identifier(&path, &path, self.max_length)
+    }
+}
 
 /// Length in bytes of the shake_128 digest used for the shortening tag (0.001 collision odds).
 const TAG_BYTES: usize = 4;
@@ -91,10 +174,11 @@ pub fn py_strip(s: &str) -> &str {
 /// dlt raises `ValueError` for an empty or all-whitespace input; this returns [`EMPTY_KEY`]
 /// instead, which is what dlt's relational normalizer puts in place of such a row key.
 pub fn normalize_identifier(s: &str) -> String {
-    let stripped = py_strip(s);
-    if stripped.is_empty() {
-        return EMPTY_KEY.to_string();
-    }
+    Naming::default().normalize_identifier(s)
+}
+
+/// The snake_case form of a stripped, non-empty identifier, before shortening.
+fn snake_identifier(stripped: &str) -> String {
     // translate + replace runs of non-alphanumerics with a single `_`
     let mut chars: Vec<char> = Vec::with_capacity(stripped.len());
     let mut in_run = false;
@@ -114,8 +198,7 @@ pub fn normalize_identifier(s: &str) -> String {
             in_run = true;
         }
     }
-    let snake = to_snake_case(&chars);
-    shorten_identifier(&snake, stripped, MAX_IDENTIFIER_LENGTH)
+    to_snake_case(&chars)
 }
 
 /// `_to_snake_case` on an already reduced alphabet (ASCII letters, Unicode digits, `_`).
@@ -189,29 +272,18 @@ pub fn normalize_table_identifier(s: &str) -> String {
     normalize_identifier(s)
 }
 
-/// Splits on `__`, drops blank parts, normalizes each part with `normalize`, re-joins and shortens.
-fn normalize_path_with(s: &str, normalize: fn(&str) -> String) -> String {
-    let parts: Vec<String> = s
-        .split(PATH_SEPARATOR)
-        .filter(|p| !py_strip(p).is_empty())
-        .map(normalize)
-        .collect();
-    let joined = parts.join(PATH_SEPARATOR);
-    shorten_identifier(&joined, s, MAX_IDENTIFIER_LENGTH)
-}
-
 /// Normalizes a path of identifiers (`NamingConvention.normalize_path`), used for row keys.
 ///
 /// `a__B` → `a__b`, `__dunder` → `dunder`, `x__` → `x`. A path with no non-blank part (e.g.
 /// `__`) gives the empty string, as in dlt.
 pub fn normalize_path(s: &str) -> String {
-    normalize_path_with(s, normalize_identifier)
+    Naming::default().normalize_path(s)
 }
 
 /// Normalizes a path of table identifiers (`NamingConvention.normalize_tables_path`), used for
 /// table names: `Orders.Items V2` → `orders_items_v2`.
 pub fn normalize_tables_path(s: &str) -> String {
-    normalize_path_with(s, normalize_table_identifier)
+    Naming::default().normalize_tables_path(s)
 }
 
 /// Normalizes a key of a data item into a column name, as dlt's relational normalizer does:
@@ -220,11 +292,7 @@ pub fn normalize_tables_path(s: &str) -> String {
 /// A key made only of `__` separators and blanks (`"__"`, `" __ "`) gives the empty string;
 /// dlt then fails the load on the empty column name, so callers should reject or rename it.
 pub fn normalize_key(key: &str) -> String {
-    if key.chars().all(is_py_space) {
-        EMPTY_KEY.to_string()
-    } else {
-        normalize_path(key)
-    }
+    Naming::default().normalize_key(key)
 }
 
 /// Joins identifiers with `__`, skipping blank ones; neither normalizes nor shortens (`make_path`).
@@ -243,8 +311,7 @@ pub fn make_path(parts: &[&str]) -> String {
 /// path (`NamingConvention.shorten_fragments`). Used for flattened columns, nested tables and
 /// variant columns.
 pub fn shorten_fragments(parts: &[&str]) -> String {
-    let path = make_path(parts);
-    shorten_identifier(&path, &path, MAX_IDENTIFIER_LENGTH)
+    Naming::default().shorten_fragments(parts)
 }
 
 /// Shortens `normalized` to `max_len` characters if it is longer (`NamingConvention.shorten_identifier`).

@@ -52,6 +52,8 @@ pub struct TableSettings {
     pub propagate_root_id: bool,
     /// How root row ids are made.
     pub root_id: RootIdKind,
+    /// The naming convention (the destination's identifier limit).
+    pub naming: naming::Naming,
 }
 
 /// A cell of a normalized row.
@@ -144,15 +146,17 @@ struct Namer {
     names: FastMap<Rc<str>, ()>,
     /// Names that must stay interned across [`Namer::clear_if_huge`].
     pinned: Vec<Rc<str>>,
+    naming: naming::Naming,
 }
 
 impl Namer {
-    fn new(pinned: Vec<Rc<str>>) -> Namer {
+    fn new(pinned: Vec<Rc<str>>, naming: naming::Naming) -> Namer {
         let mut namer = Namer {
             nodes: Vec::new(),
             table_roots: FastMap::default(),
             names: FastMap::default(),
             pinned,
+            naming,
         };
         namer.seed();
         namer
@@ -206,11 +210,11 @@ impl Namer {
         let i = match node.keys.get(key) {
             Some(&i) => i,
             None => {
-                let norm_key = row_key_name(key);
+                let norm_key = row_key_name(self.naming, key);
                 let column = if node.prefix.is_empty() {
                     norm_key
                 } else {
-                    naming::make_path(&[&node.prefix, &norm_key])
+                    self.naming.shorten_fragments(&[&node.prefix, &norm_key])
                 };
                 let column = self.intern(&column);
                 let node = &mut self.nodes[path as usize];
@@ -263,7 +267,7 @@ impl Namer {
         let frag = if naming::py_strip(key).is_empty() {
             naming::EMPTY_KEY.to_string()
         } else {
-            naming::normalize_tables_path(key)
+            self.naming.normalize_tables_path(key)
         };
         let frag = if frag.is_empty() {
             naming::EMPTY_KEY.to_string()
@@ -271,9 +275,9 @@ impl Namer {
             frag
         };
         let name: Rc<str> = if prefix.is_empty() {
-            Rc::from(naming::make_path(&[&table, &frag]))
+            Rc::from(self.naming.shorten_fragments(&[&table, &frag]))
         } else {
-            Rc::from(naming::make_path(&[&table, &prefix, &frag]))
+            Rc::from(self.naming.shorten_fragments(&[&table, &prefix, &frag]))
         };
         self.nodes[path as usize].infos[i].list_table = Some(name.clone());
         name
@@ -331,11 +335,12 @@ impl Normalizer {
             c_list_idx.clone(),
             c_value.clone(),
         ];
+        let naming = settings.naming;
         Normalizer {
             settings,
             root,
             load_id: Rc::from(load_id),
-            namer: Namer::new(pinned),
+            namer: Namer::new(pinned, naming),
             rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
             id_input: String::new(),
             c_dlt_id,
@@ -608,8 +613,8 @@ impl Normalizer {
 
 /// The column name of a row key. A key that normalizes to nothing (such as `__`) becomes
 /// `_empty`, like an empty key; dlt would fail the load on it.
-fn row_key_name(key: &str) -> String {
-    let n = naming::normalize_key(key);
+fn row_key_name(naming: naming::Naming, key: &str) -> String {
+    let n = naming.normalize_key(key);
     if n.is_empty() {
         naming::EMPTY_KEY.to_string()
     } else {

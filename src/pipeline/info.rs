@@ -1,7 +1,7 @@
 //! `LoadInfo`: what a run loaded, in dlt's vocabulary.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use indexmap::IndexMap;

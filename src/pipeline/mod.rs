@@ -157,8 +157,6 @@ impl PipelineBuilder {
         if name.is_empty() {
             return Err(Error::Config("pipeline name is empty".into()));
         }
-        let dataset = self.dataset.unwrap_or_else(|| format!("{name}_dataset"));
-        let dataset = normalize::naming::normalize_table_identifier(&dataset);
         let destination = match self.destination {
             Some(d) => d,
             None => Arc::new(DuckDb::new(
@@ -167,6 +165,13 @@ impl PipelineBuilder {
                 self.duckdb_options,
             )),
         };
+        // Names follow the destination's limits (dlt's naming convention gets the
+        // destination's `max_identifier_length`).
+        let naming = normalize::naming::Naming::for_destination(&destination.capabilities());
+        let mut normalize = self.normalize;
+        normalize.naming = naming;
+        let dataset = self.dataset.unwrap_or_else(|| format!("{name}_dataset"));
+        let dataset = naming.normalize_table_identifier(&dataset);
         let dir = PipelineDir::new(
             self.working_dir
                 .unwrap_or_else(|| Path::new(".dlt").join("pipelines").join(&name)),
@@ -183,7 +188,7 @@ impl PipelineBuilder {
             dataset,
             destination,
             dir,
-            normalize: self.normalize,
+            normalize,
             limit: self.limit,
             extract_workers: self.extract_workers,
             full_refresh: self.full_refresh,
@@ -313,8 +318,6 @@ impl Pipeline {
         PipelineTrace::load(&self.dir.root().join("trace.json"))
     }
 
-
-
     fn report(&self, p: Progress) {
         self.ctx.report(p);
     }
@@ -323,7 +326,6 @@ impl Pipeline {
     pub fn cancel_token(&self) -> &CancelToken {
         &self.ctx.cancel
     }
-
 
     /// Runs `source`: finishes pending work, then extracts, normalizes and loads it. The
     /// run's trace is saved as `trace.json` (see [`Pipeline::last_trace`]).

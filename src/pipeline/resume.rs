@@ -63,7 +63,9 @@ impl Pipeline {
     pub(super) fn mark_refresh(&self, load_id: &str) -> Result<()> {
         crate::storage::write_atomic(
             &self.refresh_marker(),
-            serde_json::to_string(load_id).unwrap_or_default().as_bytes(),
+            serde_json::to_string(load_id)
+                .unwrap_or_default()
+                .as_bytes(),
         )
     }
 

@@ -33,7 +33,6 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use indexmap::IndexMap;

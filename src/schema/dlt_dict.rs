@@ -24,10 +24,10 @@
 //! are always included and root tables get `write_disposition: append` / `resource: <table>`
 //! when missing.
 
+use crate::pycompat::hash::Sha3_256;
 use base64::Engine as _;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
-use crate::pycompat::hash::Sha3_256;
 
 use super::{
     Column, DataType, LOADS_TABLE, SCHEMA_ENGINE_VERSION, STATE_TABLE, Schema, Table,

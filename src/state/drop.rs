@@ -6,8 +6,8 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::PipelineState;
-use crate::error::{Error, Result};
 use crate::destinations::{Destination, LoadPlan};
+use crate::error::{Error, Result};
 use crate::schema::{Schema, dlt_dict};
 use crate::storage::PipelineDir;
 
@@ -259,7 +259,7 @@ fn commit_drop(
         if existing.contains_key(crate::schema::STATE_TABLE)
             && existing.contains_key(crate::schema::LOADS_TABLE)
         {
-            dest.store_state(dataset, state, &load_id)?;
+            dest.store_state(dataset, &state.to_row(), &load_id)?;
             dest.complete_load(dataset, &load_id, schema)?;
         }
         Ok(())

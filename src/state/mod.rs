@@ -118,6 +118,22 @@ impl PipelineState {
         STANDARD.encode(crate::pycompat::hash::sha3_256(text.as_bytes()))
     }
 
+    /// The `_dlt_pipeline_state` row of this state.
+    pub fn to_row(&self) -> crate::destinations::StateRow {
+        crate::destinations::StateRow {
+            version: self.state_version(),
+            engine_version: STATE_ENGINE_VERSION,
+            pipeline_name: self
+                .doc
+                .get("pipeline_name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            state: self.compressed(),
+            version_hash: self.stored_hash().to_string(),
+        }
+    }
+
     /// Bumps `_state_version` and `_version_hash` if the content changed. Returns whether it did.
     pub fn bump(&mut self) -> bool {
         let hash = self.compute_hash();

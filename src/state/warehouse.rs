@@ -35,7 +35,11 @@ pub fn restore_if_newer(
         return Ok(Restored::Nothing);
     }
     let client = destination.open(OpenMode::ReadOnly)?;
-    let Some(mut remote) = client.stored_state(dataset, pipeline)? else {
+    let Some(mut remote) = client
+        .stored_state(dataset, pipeline)?
+        .map(|t| PipelineState::decompress(&t))
+        .transpose()?
+    else {
         return Ok(Restored::Nothing);
     };
     let local = PipelineState::load(&dir.state_path())?;

@@ -16,7 +16,6 @@
 //! Every stage writes into an "in progress" folder and publishes it with one `rename`, so a
 //! package is either complete or absent: a crash at any moment leaves nothing half-visible.
 
-
 pub mod jobs;
 
 use std::fs;

@@ -11,9 +11,9 @@
 //! From the environment, each key holds JSON or TOML text, as dlt accepts it:
 //! `DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG='{"memory_limit": "2GB"}'`.
 
-use crate::error::{Error, Result};
 use super::DuckDbOptions;
 use crate::config::settings::{Resolved, Settings};
+use crate::error::{Error, Result};
 
 const SECTIONS: &[&str] = &["destination", "duckdb", "credentials"];
 

@@ -9,10 +9,9 @@ use super::client::{DuckDbClient, default_memory_limit};
 use super::merge;
 use super::sql::{create_table_sql, now_literal, package_time_literal};
 use super::sql::{quote_ident, quote_str};
-use crate::destinations::{Capabilities, Destination, JobFile, LoadPlan, Sample};
+use crate::destinations::{Capabilities, Destination, JobFile, LoadPlan, Sample, StateRow};
 use crate::error::{Error, Result};
 use crate::schema::{Schema, Table, dlt_dict};
-use crate::state::{PipelineState, STATE_ENGINE_VERSION};
 
 impl DuckDbClient {
     fn query_text(&self, sql: &str, param: &str) -> Result<Option<String>> {
@@ -123,7 +122,7 @@ impl Destination for DuckDbClient {
             .optional()?)
     }
 
-    fn stored_state(&self, dataset: &str, pipeline: &str) -> Result<Option<PipelineState>> {
+    fn stored_state(&self, dataset: &str, pipeline: &str) -> Result<Option<String>> {
         let tables = [crate::schema::STATE_TABLE, crate::schema::LOADS_TABLE];
         if !self.has_tables(dataset, &tables)? {
             return Ok(None);
@@ -134,8 +133,7 @@ impl Destination for DuckDbClient {
              ON l.load_id = s._dlt_load_id WHERE l.status = 0 AND s.pipeline_name = ? \
              ORDER BY l.load_id DESC, s.version DESC LIMIT 1"
         );
-        let text = self.query_text(&sql, pipeline)?;
-        text.map(|t| PipelineState::decompress(&t)).transpose()
+        self.query_text(&sql, pipeline)
     }
 
     fn stored_state_hash(&self, dataset: &str, pipeline: &str) -> Result<Option<String>> {
@@ -307,12 +305,7 @@ impl Destination for DuckDbClient {
         Ok(())
     }
 
-    fn replace_from_staging(
-        &mut self,
-        dataset: &str,
-        staging: &str,
-        table: &Table,
-    ) -> Result<()> {
+    fn replace_from_staging(&mut self, dataset: &str, staging: &str, table: &Table) -> Result<()> {
         for sql in merge::copy_from_staging(dataset, staging, table) {
             self.execute(&sql)?;
         }
@@ -333,25 +326,19 @@ impl Destination for DuckDbClient {
         ))
     }
 
-    fn store_state(&mut self, dataset: &str, state: &PipelineState, load_id: &str) -> Result<()> {
-        let name = state
-            .doc()
-            .get("pipeline_name")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string();
+    fn store_state(&mut self, dataset: &str, row: &StateRow, load_id: &str) -> Result<()> {
         self.execute(&format!(
             "INSERT INTO {}.\"_dlt_pipeline_state\" (version, engine_version, pipeline_name, state, created_at, version_hash, _dlt_load_id, _dlt_id) \
              VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
             quote_ident(dataset),
-            state.state_version(),
-            STATE_ENGINE_VERSION,
-            quote_str(&name),
-            quote_str(&state.compressed()),
+            row.version,
+            row.engine_version,
+            quote_str(&row.pipeline_name),
+            quote_str(&row.state),
             now_literal(),
-            quote_str(state.stored_hash()),
+            quote_str(&row.version_hash),
             quote_str(load_id),
-            quote_str(&crate::load::random_dlt_id()),
+            quote_str(&crate::destinations::random_dlt_id()),
         ))
     }
 

@@ -21,6 +21,7 @@ pub mod sql;
 use std::path::{Path, PathBuf};
 
 pub use client::{DuckDbClient, DuckDbOptions, default_memory_limit, default_merge_memory_limit};
+pub use destination::render;
 pub use sql::{create_table_sql, duckdb_type, quote_ident, quote_str};
 
 use super::{
