@@ -640,7 +640,7 @@ fn dry_run(
                     }
                     lines = plan.lines;
                 }
-                Err(e) => errs.push(e.to_string()),
+                Err(e) => errs.push(redact(&e.to_string())),
             },
             Err(e) => errs.push(redact(&e.to_string())),
         }

@@ -178,4 +178,106 @@ mod tests {
         cursors.save(&state);
         assert_eq!(state.cursor("users", "id").unwrap()["last_value"], 5);
     }
+
+    /// A parent resource writing raw items, and a dependent one through a sibling writer,
+    /// both with a cursor: extract filters both and saves both, and a failed run saves none.
+    struct Tree {
+        hints: crate::storage::ResourceHints,
+        child: crate::storage::ResourceHints,
+        parent_cursor: IncrementalConfig,
+        child_cursor: IncrementalConfig,
+        fail: bool,
+    }
+
+    impl crate::sources::Resource for Tree {
+        fn hints(&self) -> &crate::storage::ResourceHints {
+            &self.hints
+        }
+
+        fn tables(&self) -> Vec<crate::storage::ResourceHints> {
+            vec![self.hints.clone(), self.child.clone()]
+        }
+
+        fn cursors(&self) -> Vec<ResourceCursor<'_>> {
+            vec![
+                ResourceCursor {
+                    resource: &self.hints.name,
+                    config: &self.parent_cursor,
+                    primary_key: &self.hints.primary_key,
+                },
+                ResourceCursor {
+                    resource: &self.child.name,
+                    config: &self.child_cursor,
+                    primary_key: &[],
+                },
+            ]
+        }
+
+        fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()> {
+            // The bound values are there before the first request.
+            assert_eq!(
+                out.cursor("children").map(|c| c.placeholder("start_value")),
+                Some(json!(10))
+            );
+            for id in 1..=4 {
+                out.write_raw(&format!("{{\"id\":{id}}}"))?;
+            }
+            let mut child = out.sibling("children");
+            child.write_page(&[json!({"n": 5}), json!({"n": 11}), json!({"n": 12})])?;
+            child.close()?;
+            if self.fail {
+                return Err(Error::Internal("boom".into()));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn extract_filters_every_writer_of_a_resource_and_saves_on_success() {
+        let dir = tempfile::tempdir().unwrap();
+        let pdir = crate::storage::PipelineDir::new(dir.path());
+        pdir.create().unwrap();
+        let hints = |name: &str| crate::storage::ResourceHints {
+            name: name.into(),
+            table_name: name.into(),
+            ..Default::default()
+        };
+        let run = |fail: bool| {
+            let state = SourceState::new(
+                serde_json::from_value(json!({"resources": {
+                    "parents": {"incremental": {"id": {"last_value": 2, "unique_hashes": []}}},
+                    "children": {"incremental": {"n": {"last_value": 10, "unique_hashes": []}}}
+                }}))
+                .unwrap(),
+                None,
+            );
+            let mut pkg = super::super::PackageWriter::new(&pdir, "src").unwrap();
+            pkg.set_state(state.clone());
+            let mut resources: Vec<Box<dyn crate::sources::Resource>> = vec![Box::new(Tree {
+                hints: hints("parents"),
+                child: hints("children"),
+                parent_cursor: IncrementalConfig::new("id").initial_value(json!(0)),
+                child_cursor: IncrementalConfig::new("n").initial_value(json!(0)),
+                fail,
+            })];
+            let r = super::super::extract_resources(&pkg, &mut resources, 1);
+            let items = pkg.resource_items();
+            pkg.abort();
+            (r, items, state)
+        };
+        let (r, items, state) = run(false);
+        r.unwrap();
+        // id 1 is before the stored cursor; id 2 equals it but its hash is not among the
+        // stored ones, so it stays; n 5 is before 10.
+        assert_eq!(
+            items,
+            vec![("parents".to_string(), 3), ("children".to_string(), 2)]
+        );
+        assert_eq!(state.cursor("parents", "id").unwrap()["last_value"], 4);
+        assert_eq!(state.cursor("children", "n").unwrap()["last_value"], 12);
+        let (r, _, state) = run(true);
+        assert!(r.is_err());
+        assert_eq!(state.cursor("parents", "id").unwrap()["last_value"], 2);
+        assert_eq!(state.cursor("children", "n").unwrap()["last_value"], 10);
+    }
 }
