@@ -18,6 +18,7 @@ pub mod extract;
 pub mod fault;
 pub mod incremental;
 pub mod inspect;
+pub mod json;
 pub mod load;
 pub mod normalize;
 pub mod pipeline;

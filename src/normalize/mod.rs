@@ -14,7 +14,6 @@ pub mod columns;
 pub mod contract;
 pub mod detect;
 pub mod naming;
-pub mod pynum;
 pub mod relational;
 pub mod value;
 mod writer;

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 use base64::Engine;
@@ -14,6 +15,9 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 
 use super::naming;
 use super::value::Value;
+use crate::pycompat::hash::shake128;
+use crate::pycompat::json::{self, Keys};
+use crate::pycompat::unicode::py_strip;
 
 /// `_dlt_id` column name.
 pub const C_DLT_ID: &str = "_dlt_id";
@@ -264,7 +268,7 @@ impl Namer {
         let node = &self.nodes[path as usize];
         let table = node.table.clone();
         let prefix = node.prefix.clone();
-        let frag = if naming::py_strip(key).is_empty() {
+        let frag = if py_strip(key).is_empty() {
             naming::EMPTY_KEY.to_string()
         } else {
             self.naming.normalize_tables_path(key)
@@ -640,8 +644,6 @@ pub fn digest128(data: &[u8], len: usize) -> String {
     STANDARD_NO_PAD.encode(out)
 }
 
-use crate::pycompat::hash::shake128;
-
 /// Unpadded base64 of at most 16 bytes, as an `Rc<str>` (one allocation).
 fn base64_rc(bytes: &[u8]) -> Rc<str> {
     let mut buf = [0u8; 24];
@@ -658,7 +660,6 @@ pub fn nested_row_id(parent_id: &str, table: &str, idx: i64) -> Rc<str> {
 
 /// [`nested_row_id`] with a reusable input buffer.
 fn nested_row_id_with(buf: &mut String, parent_id: &str, table: &str, idx: i64) -> Rc<str> {
-    use std::fmt::Write;
     buf.clear();
     buf.push_str(parent_id);
     buf.push('_');
@@ -670,11 +671,16 @@ fn nested_row_id_with(buf: &mut String, parent_id: &str, table: &str, idx: i64) 
     base64_rc(&digest)
 }
 
+/// Writes a cell's value as sorted compact JSON.
 fn cell_json(cell: &Cell<'_, '_>, out: &mut String) {
     match cell {
-        Cell::V(v) => v.write_json(out),
-        Cell::Str(s) => Value::Str(Cow::Borrowed(s)).write_json(out),
-        Cell::Int(i) => out.push_str(&i.to_string()),
+        Cell::V(v) => {
+            json::write(*v, Keys::Sorted, out);
+        }
+        Cell::Str(s) => json::write_str(s, out),
+        Cell::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
     }
 }
 
@@ -682,12 +688,13 @@ fn cell_json(cell: &Cell<'_, '_>, out: &mut String) {
 fn key_hash(cells: &[(Rc<str>, Cell<'_, '_>)], keys: &[String]) -> String {
     let mut sorted: Vec<&String> = keys.iter().collect();
     sorted.sort();
+    sorted.dedup();
     let mut s = String::from("{");
     for (i, k) in sorted.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        Value::Str(Cow::Borrowed(k.as_str())).write_json(&mut s);
+        json::write_str(k, &mut s);
         s.push(':');
         match cells.iter().find(|(n, _)| n.as_ref() == k.as_str()) {
             Some((_, c)) => cell_json(c, &mut s),
@@ -703,55 +710,17 @@ fn row_hash(item: &Value<'_>) -> String {
     let mut s = String::new();
     match item {
         Value::Object(fields) => {
-            let mut kept: Vec<&(Cow<str>, Value)> = fields
+            let kept = fields
                 .iter()
                 .filter(|(k, _)| !k.starts_with("_dlt"))
-                .collect();
-            kept.sort_by(|a, b| a.0.cmp(&b.0));
-            s.push('{');
-            for (i, (k, v)) in kept.iter().enumerate() {
-                if i > 0 {
-                    s.push(',');
-                }
-                Value::Str(Cow::Borrowed(k)).write_json(&mut s);
-                s.push(':');
-                write_sorted_json(v, &mut s);
-            }
-            s.push('}');
+                .map(|(k, v)| (k.as_ref(), v));
+            json::write_object(kept, Keys::Sorted, &mut s);
         }
-        other => write_sorted_json(other, &mut s),
+        other => {
+            json::write(other, Keys::Sorted, &mut s);
+        }
     }
     digest128(s.as_bytes(), DLT_ID_LENGTH_BYTES)
-}
-
-fn write_sorted_json(v: &Value<'_>, out: &mut String) {
-    match v {
-        Value::Object(fields) => {
-            let mut sorted: Vec<&(Cow<str>, Value)> = fields.iter().collect();
-            sorted.sort_by(|a, b| a.0.cmp(&b.0));
-            out.push('{');
-            for (i, (k, v)) in sorted.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                Value::Str(Cow::Borrowed(k)).write_json(out);
-                out.push(':');
-                write_sorted_json(v, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_sorted_json(v, out);
-            }
-            out.push(']');
-        }
-        other => other.write_json(out),
-    }
 }
 
 #[cfg(test)]

@@ -114,7 +114,7 @@ impl PipelineState {
         ] {
             m.remove(k);
         }
-        let text = sorted_compact_json(&Value::Object(m));
+        let text = crate::pycompat::json::dumps_sorted(&Value::Object(m));
         STANDARD.encode(crate::pycompat::hash::sha3_256(text.as_bytes()))
     }
 
@@ -229,42 +229,6 @@ pub fn carry_package_state(from: &Path, to: &Path) -> Result<()> {
 /// The pipeline state a package folder commits, if it carries one.
 pub fn package_state(package_dir: &Path) -> Result<Option<PipelineState>> {
     PipelineState::load(&package_dir.join(PACKAGE_STATE_FILE))
-}
-
-/// Compact JSON with object keys sorted recursively (orjson `OPT_SORT_KEYS`).
-pub fn sorted_compact_json(v: &Value) -> String {
-    fn write(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&serde_json::to_string(k).unwrap_or_default());
-                    out.push(':');
-                    write(&m[k.as_str()], out);
-                }
-                out.push('}');
-            }
-            Value::Array(a) => {
-                out.push('[');
-                for (i, x) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(x, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
-        }
-    }
-    let mut s = String::new();
-    write(v, &mut s);
-    s
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@ mod util;
 
 mod bad_input;
 mod cli_common;
-mod cli_errors;
 mod cli_help;
 mod cli_logging;
 mod cli_pipeline;
@@ -13,6 +12,7 @@ mod cli_sync;
 mod config_resolution;
 mod contracts;
 mod crash;
+mod http_errors;
 mod incremental;
 mod init;
 mod library;
