@@ -164,8 +164,7 @@ pub(super) fn sync_state(view: &PipelineView, as_json: bool) -> anyhow::Result<E
 /// warehouse.
 pub(super) fn sync_from_destination(project: &Project, name: &str) -> anyhow::Result<ExitCode> {
     let name = name.to_ascii_lowercase();
-    let dataset = project
-        .sources()
+    let dataset = crate::sources::SourcesFile::load(project)
         .ok()
         .and_then(|f| f.get(&name).map(|e| e.dataset_name()))
         .unwrap_or_else(|| format!("raw_{name}"));

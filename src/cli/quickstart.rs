@@ -33,7 +33,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     let dir = args.dir;
     let project = Project::new(&dir);
     if project.sources_file().exists() {
-        let file = project.sources()?;
+        let file = crate::sources::SourcesFile::load(&project)?;
         if file.get(SOURCE_NAME).is_none() {
             bail!(
                 "{} already holds a dango project without the quickstart source `{SOURCE_NAME}`. Pick another directory: `dango quickstart <DIR>`",
@@ -62,7 +62,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     );
 
     let project = Project::new(dir.canonicalize()?);
-    let file = project.sources()?;
+    let file = crate::sources::SourcesFile::load(&project)?;
     let entry = file
         .get(SOURCE_NAME)
         .context("quickstart source missing from sources.yml")?;

@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 
-use crate::config::{SourceEntry, SourcesFile};
 use crate::pipeline::PipelineTrace;
+use crate::sources::{SourceEntry, SourcesFile};
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
@@ -66,7 +66,7 @@ pub fn run(project: Option<PathBuf>, args: SourceArgs) -> anyhow::Result<ExitCod
     let project = super::project(project)?;
     match args.op {
         SourceOp::List { enabled_only, json } => {
-            let file = project.sources()?;
+            let file = crate::sources::SourcesFile::load(&project)?;
             let rows: Vec<&SourceEntry> = file
                 .sources
                 .iter()

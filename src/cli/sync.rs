@@ -13,9 +13,10 @@ use serde_json::json;
 
 use super::interrupt;
 use crate::config::redact::redact;
-use crate::config::{Project, Settings, SourceEntry};
+use crate::config::{Project, Settings};
 use crate::pipeline::{CancelToken, LoadInfo, Pipeline, Progress, ProgressFn};
 use crate::sources::BuildContext;
+use crate::sources::SourceEntry;
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
@@ -207,7 +208,7 @@ fn diagnose(project: &Project, entry: &SourceEntry, e: crate::Error) -> crate::E
 
 fn select<'a>(
     project: &Project,
-    file: &'a crate::config::SourcesFile,
+    file: &'a crate::sources::SourcesFile,
     args: &SyncArgs,
 ) -> anyhow::Result<Vec<&'a SourceEntry>> {
     let mut wanted: Vec<String> = args.sources.clone();
@@ -239,7 +240,7 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
     let settings = project.settings()?;
     let runtime = settings.runtime()?;
     super::init_logging(verbose, Some(&runtime));
-    let file = project.sources()?;
+    let file = crate::sources::SourcesFile::load(&project)?;
     let selected = select(&project, &file, &args)?;
     if selected.is_empty() {
         println!(

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
-use crate::config::SourcesFile;
 use crate::config::redact::redact;
-use crate::config::sources_file::known_types;
 use crate::sources::BuildContext;
+use crate::sources::SourcesFile;
+use crate::sources::file::known_types;
 
 /// Arguments of `dango validate`.
 #[derive(Debug, Args)]

@@ -141,7 +141,7 @@ pub fn substitute(s: &str, env: &Env) -> (String, Vec<String>) {
 }
 
 /// Substitutes `${VAR}` in every string of a JSON value (keys stay as written); values under
-/// secret keys ([`is_secret_key`](crate::config::settings::is_secret_key)) are registered for
+/// secret keys ([`is_secret_key`](crate::config::redact::is_secret_key)) are registered for
 /// redaction. The names of unset variables are added to `missing`.
 pub fn substitute_json(
     v: &mut serde_json::Value,
@@ -153,12 +153,12 @@ pub fn substitute_json(
     match v {
         Value::String(s) => {
             let (out, m) = substitute(s, env);
-            if out != *s && key.is_some_and(crate::config::settings::is_secret_key) {
+            if out != *s && key.is_some_and(crate::config::redact::is_secret_key) {
                 crate::config::redact::register_secret(&out);
             }
             // `Authorization: Bearer ${API_TOKEN}`: a secret-named variable is a secret.
             for name in s.split("${").skip(1).filter_map(|r| r.split_once('}')) {
-                if crate::config::settings::is_secret_key(name.0)
+                if crate::config::redact::is_secret_key(name.0)
                     && let Some(v) = env.get(name.0)
                 {
                     crate::config::redact::register_secret(&v);

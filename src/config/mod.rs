@@ -1,11 +1,11 @@
-//! Project configuration: the project layout, `.dango/sources.yml` ([`sources_file`]), and
+//! Project configuration: the project layout (the sources it declares are read by
+//! [`crate::sources::SourcesFile`]), and
 //! dlt's config and secrets resolution ([`settings`]: env > secrets.toml > config.toml,
 //! project `.dlt/` before the global dir, `.env` loaded).
 
 pub mod env;
 pub mod redact;
 pub mod settings;
-pub mod sources_file;
 
 use std::path::{Path, PathBuf};
 
@@ -15,9 +15,6 @@ pub use env::Env;
 pub use settings::{
     ExtractSettings, LoadSettings, LogFormat, NormalizeSettings, Provider, Resolved,
     RuntimeSettings, Settings, Trace,
-};
-pub use sources_file::{
-    DANGO_TYPES, Problem, ResolvedBlock, SourceEntry, SourcesFile, known_types, supported_types,
 };
 
 /// A dango project rooted at a directory.
@@ -100,13 +97,6 @@ impl Project {
     /// `.dlt/pipelines/<name>/runtime.log`.
     pub fn runtime_log(&self, name: &str) -> PathBuf {
         self.pipeline_dir(name).join("runtime.log")
-    }
-
-    /// Reads and checks `.dango/sources.yml`.
-    pub fn sources(&self) -> Result<SourcesFile> {
-        let path = self.sources_file();
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        SourcesFile::parse(&text, &path)
     }
 }
 

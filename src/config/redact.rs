@@ -183,6 +183,24 @@ fn patterns() -> &'static Patterns {
     })
 }
 
+/// Whether a key names a secret (tokens, passwords, keys, credentials).
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "api_key",
+        "apikey",
+        "credentials",
+        "private_key",
+        "access_key",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

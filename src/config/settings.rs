@@ -172,23 +172,7 @@ pub fn global_dir(env: &Env) -> Option<PathBuf> {
     env.get("HOME").map(|h| Path::new(&h).join(".dlt"))
 }
 
-/// Whether a key names a secret (tokens, passwords, keys, credentials).
-pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "api_key",
-        "apikey",
-        "credentials",
-        "private_key",
-        "access_key",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
-}
+pub use super::redact::is_secret_key;
 
 impl Settings {
     /// Settings of the project at `root`: process environment + `.env`, project `.dlt/` and the

@@ -1,5 +1,5 @@
 //! The incremental lifecycle, done once for every resource: extract binds the cursors a
-//! resource declares ([`Resource::cursors`](crate::sources::Resource::cursors)) to the stored
+//! resource declares ([`Resource::cursors`](crate::extract::Resource::cursors)) to the stored
 //! state before the resource runs, the [`ItemWriter`](super::ItemWriter) filters the items
 //! written for each of them, and the new cursors are saved into the run's state when the
 //! resource finishes without error (the pipeline then commits them with the package's data).
@@ -189,7 +189,7 @@ mod tests {
         fail: bool,
     }
 
-    impl crate::sources::Resource for Tree {
+    impl crate::extract::Resource for Tree {
         fn hints(&self) -> &crate::storage::ResourceHints {
             &self.hints
         }
@@ -253,7 +253,7 @@ mod tests {
             );
             let mut pkg = super::super::PackageWriter::new(&pdir, "src").unwrap();
             pkg.set_state(state.clone());
-            let mut resources: Vec<Box<dyn crate::sources::Resource>> = vec![Box::new(Tree {
+            let mut resources: Vec<Box<dyn crate::extract::Resource>> = vec![Box::new(Tree {
                 hints: hints("parents"),
                 child: hints("children"),
                 parent_cursor: IncrementalConfig::new("id").initial_value(json!(0)),

@@ -18,13 +18,14 @@ use std::sync::{Arc, Mutex};
 
 mod arrow_items;
 pub mod cursors;
+mod resource;
 pub mod run;
 
+pub use resource::{Resource, Source};
 pub use run::{CancelToken, Progress, ProgressFn, RunContext};
 
 use crate::error::{Error, Result};
 use crate::incremental::{Decision, Incremental};
-use crate::sources::Resource;
 use crate::storage::{
     self, ExtractedJob, ExtractedManifest, JobOrigin, LinkedFile, PipelineDir, ResourceHints,
     new_file_id, new_load_id,

@@ -107,8 +107,7 @@ pub fn open(project: &Project, name: &str) -> Result<PipelineView> {
     let lower = name.to_ascii_lowercase();
     let dir = project.pipeline_dir(&lower);
     if !dir.join("state.json").is_file() && !dir.join("trace.json").is_file() {
-        let sources = project
-            .sources()
+        let sources = crate::sources::SourcesFile::load(project)
             .map(|f| f.sources.iter().map(|s| s.name.clone()).collect())
             .unwrap_or_default();
         return Err(Error::PipelineNotFound {

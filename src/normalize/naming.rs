@@ -43,11 +43,6 @@ impl Naming {
         Naming { max_length }
     }
 
-    /// The convention of a destination.
-    pub fn for_destination(caps: &crate::destinations::Capabilities) -> Naming {
-        Naming::new(caps.max_identifier_length)
-    }
-
     /// The identifier limit.
     pub fn max_length(self) -> usize {
         self.max_length

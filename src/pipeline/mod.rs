@@ -167,7 +167,8 @@ impl PipelineBuilder {
         };
         // Names follow the destination's limits (dlt's naming convention gets the
         // destination's `max_identifier_length`).
-        let naming = normalize::naming::Naming::for_destination(&destination.capabilities());
+        let naming =
+            normalize::naming::Naming::new(destination.capabilities().max_identifier_length);
         let mut normalize = self.normalize;
         normalize.naming = naming;
         let dataset = self.dataset.unwrap_or_else(|| format!("{name}_dataset"));

@@ -5,15 +5,21 @@
 //! `max_table_nesting`): the Rust counterpart of dlt's `@dlt.source` / `@dlt.resource`.
 //!
 //! Source types are registered in [`registry`]: one folder `src/sources/<type>/` and one line
-//! in [`registry::SOURCE_TYPES`] each (the module doc lists the steps). A resource that loads
+//! in [`types::SOURCE_TYPES`] each (the module doc lists the steps). A resource that loads
 //! incrementally declares its cursor ([`Resource::cursors`]); extract does the rest.
 
 mod arrow_resource;
+pub mod file;
 pub mod local_files;
 pub mod registry;
 pub mod rest_api;
+pub mod types;
 
+pub use crate::extract::{Resource, Source};
 pub use arrow_resource::ArrowResource;
+pub use file::{
+    DANGO_TYPES, Problem, ResolvedBlock, SourceEntry, SourcesFile, known_types, supported_types,
+};
 pub use registry::{BuildContext, Plan, SourceConfig, SourceType};
 
 use crate::error::Result;
@@ -127,50 +133,6 @@ impl<'de> serde::Deserialize<'de> for WriteDispositionConfig {
                 }
                 Ok(out)
             }
-        }
-    }
-}
-
-/// A producer of items for one root table.
-pub trait Resource: Send {
-    /// Hints of the resource (its name is `hints().name`).
-    fn hints(&self) -> &ResourceHints;
-
-    /// Writes all items of the resource into `out`, page by page.
-    fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()>;
-
-    /// Every table this resource writes, in order: its own (unless it only feeds others,
-    /// like dlt's `selected: false`) and those of dependent resources it produces through
-    /// [`ItemWriter::sibling`]. They are declared in the package before extraction starts.
-    fn tables(&self) -> Vec<ResourceHints> {
-        vec![self.hints().clone()]
-    }
-
-    /// The incremental cursors this resource declares (dlt's `dlt.sources.incremental`): its
-    /// own, and those of dependent resources it writes through [`ItemWriter::sibling`].
-    /// Extract binds each to its stored cursor before [`Resource::extract`] runs, the
-    /// [`ItemWriter`] of that resource drops the items outside the cursor's range (and says
-    /// when to stop paging, [`ItemWriter::should_stop`]), and the new cursor is saved when the
-    /// resource finishes. None by default.
-    fn cursors(&self) -> Vec<ResourceCursor<'_>> {
-        Vec::new()
-    }
-}
-
-/// A named group of resources; its name is the schema name.
-pub struct Source {
-    /// Source name.
-    pub name: String,
-    /// Resources, in extraction order.
-    pub resources: Vec<Box<dyn Resource>>,
-}
-
-impl Source {
-    /// A source with the given resources.
-    pub fn new(name: impl Into<String>, resources: Vec<Box<dyn Resource>>) -> Source {
-        Source {
-            name: name.into(),
-            resources,
         }
     }
 }

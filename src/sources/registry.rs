@@ -38,22 +38,6 @@ use super::rest_api::client::HttpSettings;
 use crate::config::{Env, RuntimeSettings, Settings};
 use crate::error::Result;
 
-/// Every source type this build can run, in the order `dango` lists them.
-pub static SOURCE_TYPES: &[&dyn SourceType] = &[
-    &super::local_files::LocalFilesType,
-    &super::rest_api::RestApiType,
-];
-
-/// The registered type named `name`.
-pub fn find(name: &str) -> Option<&'static dyn SourceType> {
-    SOURCE_TYPES.iter().copied().find(|t| t.name() == name)
-}
-
-/// Names of the registered types, in registration order.
-pub fn names() -> Vec<&'static str> {
-    SOURCE_TYPES.iter().map(|t| t.name()).collect()
-}
-
 /// A source type: how its block in sources.yml is read, and what it builds.
 pub trait SourceType: Sync {
     /// The `type:` of a source entry (`local_files`).
@@ -221,6 +205,7 @@ impl<'de, C: DeserializeOwned> de::Visitor<'de> for Probe<'_, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::types::{SOURCE_TYPES, find, names};
 
     #[test]
     fn names_and_block_keys_are_unique() {
@@ -258,4 +243,11 @@ mod tests {
         let block: Value = serde_norway::from_str("directory: 2024\n").unwrap();
         assert_eq!(typed_block::<Cfg>(&block).unwrap().directory, "2024");
     }
+}
+
+/// The error for `${VAR}` references in the block of `source` whose variable is not set.
+pub fn missing_var_error(source: &str, var: &str) -> crate::Error {
+    crate::Error::Config(format!(
+        "source `{source}`: `${{{var}}}` is used in sources.yml but {var} is not set. Set it in the environment or the project's .env"
+    ))
 }

@@ -21,11 +21,11 @@ use serde_norway::Value;
 
 use crate::config::Env;
 use crate::config::env::substitute;
-use crate::config::sources_file::missing_var_error;
 use crate::error::{Error, Result};
 use crate::incremental::IncrementalConfig;
 use crate::schema::WriteDisposition;
 use crate::sources::Source;
+use crate::sources::registry::missing_var_error;
 use crate::sources::registry::{
     BuildContext, Plan, SourceConfig, SourceType, check_typed_blocks, typed_block,
 };

@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::config::{RuntimeSettings, Settings};
-use crate::sources::registry;
 
 fn yaml(text: &str) -> Value {
     serde_norway::from_str(text).unwrap()
@@ -10,7 +9,7 @@ fn yaml(text: &str) -> Value {
 
 #[test]
 fn parses_through_the_registry_with_variables() {
-    let t = registry::find("local_files").unwrap();
+    let t = crate::sources::types::find("local_files").unwrap();
     let env = Env::from_vars([("DIR", "data/in")]);
     let cfg = t
         .parse(
@@ -39,7 +38,7 @@ fn parses_through_the_registry_with_variables() {
 
 #[test]
 fn write_disposition_for_source_list() {
-    let t = registry::find("local_files").unwrap();
+    let t = crate::sources::types::find("local_files").unwrap();
     assert_eq!(t.write_disposition(None), "replace");
     assert_eq!(
         t.write_disposition(Some(&yaml("directory: d\n"))),
@@ -66,7 +65,7 @@ fn plans_and_builds_from_the_project_root() {
         project_root: dir.path(),
         runtime: &runtime,
     };
-    let t = registry::find("local_files").unwrap();
+    let t = crate::sources::types::find("local_files").unwrap();
     let cfg = t
         .parse(
             "shop",

@@ -30,10 +30,10 @@ use std::sync::atomic::AtomicBool;
 use serde_json::Value;
 
 use crate::config::Env;
-use crate::config::sources_file::missing_var_error;
 use crate::error::{Error, Result};
 use crate::extract::ItemWriter;
 use crate::incremental::ResourceCursor;
+use crate::sources::registry::missing_var_error;
 use crate::sources::registry::{self, Plan, SourceConfig, SourceType};
 use crate::sources::{Resource, Source};
 use crate::storage::ResourceHints;

@@ -36,7 +36,8 @@ use crate::config::env::{Env, substitute};
 use crate::config::redact;
 use crate::config::settings::{Settings, is_secret_key};
 use crate::error::{Error, Result};
-use crate::sources::registry::{self, SourceConfig, SourceType};
+use crate::sources::registry::{SourceConfig, SourceType};
+use crate::sources::types as registry;
 use locate::item_lines;
 
 /// Every source type Dango's sources.yml knows (the product's list; types registered in
@@ -227,6 +228,13 @@ fn serde_problem(e: &serde_norway::Error, path: &Path) -> Problem {
 }
 
 impl SourcesFile {
+    /// Reads and checks the project's `.dango/sources.yml`.
+    pub fn load(project: &crate::config::Project) -> Result<SourcesFile> {
+        let path = project.sources_file();
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        SourcesFile::parse(&text, &path)
+    }
+
     /// Parses and checks the text of sources.yml (`path` is for messages). A source of a type
     /// this build cannot run is no error here: it fails on its own when synced.
     pub fn parse(text: &str, path: &Path) -> Result<SourcesFile> {
@@ -567,12 +575,7 @@ impl SourceEntry {
     }
 }
 
-/// The error for `${VAR}` references in the block of `source` whose variable is not set.
-pub fn missing_var_error(source: &str, var: &str) -> Error {
-    Error::Config(format!(
-        "source `{source}`: `${{{var}}}` is used in sources.yml but {var} is not set. Set it in the environment or the project's .env"
-    ))
-}
+pub use crate::sources::registry::missing_var_error;
 
 fn resolve_value(
     v: &mut Value,

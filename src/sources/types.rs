@@ -1,0 +1,20 @@
+//! The registration list: every source type this build can run. Adding a source type is one
+//! folder `src/sources/<type>/` plus one line here (see [`super::registry`] for the traits).
+
+use super::registry::SourceType;
+
+/// Every source type this build can run, in the order `dango` lists them.
+pub static SOURCE_TYPES: &[&dyn SourceType] = &[
+    &super::local_files::LocalFilesType,
+    &super::rest_api::RestApiType,
+];
+
+/// The registered type named `name`.
+pub fn find(name: &str) -> Option<&'static dyn SourceType> {
+    SOURCE_TYPES.iter().copied().find(|t| t.name() == name)
+}
+
+/// Names of the registered types, in registration order.
+pub fn names() -> Vec<&'static str> {
+    SOURCE_TYPES.iter().map(|t| t.name()).collect()
+}
