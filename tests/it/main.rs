@@ -1,5 +1,7 @@
 //! Integration tests: the real `dango` binary on temporary projects, against real DuckDB.
 
+mod hermetic;
+mod services;
 mod util;
 
 mod bad_input;
@@ -21,3 +23,4 @@ mod merge_replay;
 mod quickstart;
 mod rest_api;
 mod sync_local_files;
+mod test_harness;
