@@ -125,36 +125,28 @@ pub enum Error {
         sources: Vec<String>,
     },
 
-    /// The API rejected the credentials (HTTP 401/403).
-    #[error(
-        "source `{source_name}`: invalid credentials: HTTP {status} from {url}. dango used {used}. To fix it: {fix}"
-    )]
-    InvalidCredentials {
+    /// An HTTP request of a source failed for good (after the retries, when the failure was
+    /// transient), other than a rejection of the credentials or a rate limit.
+    #[error("source `{source_name}`: {reason}")]
+    Http {
         /// Source name.
         source_name: String,
-        /// HTTP status (401 or 403).
-        status: u16,
-        /// The URL, without secrets.
-        url: String,
-        /// Which secret was used and where it came from (never its value), e.g. "`token` from
-        /// environment variable GH_TOKEN"; see [`crate::config::Settings::credential_hint`].
-        used: String,
-        /// Where to set it.
-        fix: String,
+        /// What failed: the request (URL without secrets), the status or transport error,
+        /// the attempts made and what to do.
+        reason: String,
+        /// Whether the same request may succeed later unchanged (5xx, timeouts, connection
+        /// errors) or not (4xx, an invalid request); see [`Error::is_transient`].
+        transient: bool,
     },
 
-    /// Still rate limited (HTTP 429) after every retry.
-    #[error(
-        "source `{source_name}`: rate limit exceeded: HTTP 429 from {url} after {attempts} attempt(s). To wait longer, raise the retry settings in .dlt/config.toml: [runtime] request_max_attempts (now {attempts}), request_backoff_factor and request_max_retry_delay (or RUNTIME__REQUEST_MAX_ATTEMPTS, RUNTIME__REQUEST_BACKOFF_FACTOR, RUNTIME__REQUEST_MAX_RETRY_DELAY), or sync less often"
-    )]
-    RateLimited {
-        /// Source name.
-        source_name: String,
-        /// The URL, without secrets.
-        url: String,
-        /// Attempts made (`request_max_attempts`).
-        attempts: u32,
-    },
+    /// The API rejected the credentials (HTTP 401/403). Never retried.
+    #[error("{0}")]
+    InvalidCredentials(Box<CredentialsRejected>),
+
+    /// Still rate limited (HTTP 429) after every attempt `[runtime] request_max_attempts`
+    /// allows (dlt's retry settings). Transient: a later run may succeed.
+    #[error("{0}")]
+    RateLimited(Box<RateLimitExceeded>),
 
     /// The data no longer fits the tables in the warehouse.
     #[error("pipeline `{pipeline}`: schema mismatch: {changes}. To reload the source with the new shape, run `dango sync {pipeline} --full-refresh` (drops and reloads its tables), or pin the type with a column hint in .dango/sources.yml", changes = changes.join("; "))]
@@ -174,12 +166,74 @@ pub enum Error {
     Internal(String),
 }
 
+/// The details of [`Error::InvalidCredentials`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "source `{source_name}`: {request}: invalid credentials: {status} Client Error: {reason} for url: {url}. dango used {used}. To fix it: {fix}{}",
+    response.as_deref().map(|b| format!("\nResponse: {b}")).unwrap_or_default()
+)]
+pub struct CredentialsRejected {
+    /// Source name.
+    pub source_name: String,
+    /// The request that was refused, e.g. resource \`issues\` or the OAuth2 token request.
+    pub request: String,
+    /// HTTP status (401 or 403).
+    pub status: u16,
+    /// Its reason phrase (`Unauthorized`, `Forbidden`).
+    pub reason: String,
+    /// The URL, without secrets.
+    pub url: String,
+    /// Which credential fields were sent and where each came from (never a value), e.g.
+    /// "`token` from SHOP_TOKEN (environment), named by `token_env` in .dango/sources.yml".
+    pub used: String,
+    /// What to change, and where.
+    pub fix: String,
+    /// The response body (redacted), with `[runtime] http_show_error_body`.
+    pub response: Option<String>,
+}
+
+/// The details of [`Error::RateLimited`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "source `{source_name}`: {request}: rate limit exceeded: 429 Client Error: Too Many Requests for url: {url}, on all {attempts} attempt(s). The API is throttling dango. To retry for longer, raise [runtime] request_max_attempts (now {attempts}) and request_backoff_factor (now {backoff_factor}) in .dlt/config.toml, or set RUNTIME__REQUEST_MAX_ATTEMPTS and RUNTIME__REQUEST_BACKOFF_FACTOR (each wait is capped by request_max_retry_delay, RUNTIME__REQUEST_MAX_RETRY_DELAY); or sync less often{}",
+    response.as_deref().map(|b| format!("\nResponse: {b}")).unwrap_or_default()
+)]
+pub struct RateLimitExceeded {
+    /// Source name.
+    pub source_name: String,
+    /// The throttled request, e.g. resource \`issues\` or the OAuth2 token request.
+    pub request: String,
+    /// The URL, without secrets.
+    pub url: String,
+    /// Attempts made (`request_max_attempts`).
+    pub attempts: u32,
+    /// `request_backoff_factor` in seconds.
+    pub backoff_factor: f64,
+    /// The last response body (redacted), with `[runtime] http_show_error_body`.
+    pub response: Option<String>,
+}
+
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Error {
         Error::Io {
             path: path.to_path_buf(),
             source,
+        }
+    }
+
+    /// dlt's `TransientException` vs `TerminalException`: whether running the same thing
+    /// again later, unchanged, may succeed (a rate limit, a 5xx, a timeout or connection
+    /// error, a warehouse locked by another run). Terminal errors (rejected credentials,
+    /// other 4xx, bad configuration or data) need a fix first; retrying them only repeats
+    /// the failure. The REST client retries a request only on transient failures (see
+    /// [`crate::sources::rest_api::client::HttpFailure::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::RateLimited(_) | Error::WarehouseLocked { .. } => true,
+            Error::Http { transient, .. } => *transient,
+            Error::StepFailed { source, .. } => source.is_transient(),
+            _ => false,
         }
     }
 
@@ -203,5 +257,45 @@ impl From<duckdb::Error> for Error {
             context: "running a statement".into(),
             reason: e.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_and_terminal_errors() {
+        let rate = Error::RateLimited(Box::new(RateLimitExceeded {
+            source_name: "s".into(),
+            request: "resource `x`".into(),
+            url: "http://127.0.0.1/x".into(),
+            attempts: 3,
+            backoff_factor: 1.0,
+            response: None,
+        }));
+        let creds = Error::InvalidCredentials(Box::new(CredentialsRejected {
+            source_name: "s".into(),
+            request: "resource `x`".into(),
+            status: 401,
+            reason: "Unauthorized".into(),
+            url: "http://127.0.0.1/x".into(),
+            used: "`token` from T".into(),
+            fix: "export T".into(),
+            response: None,
+        }));
+        let http = |transient| Error::Http {
+            source_name: "s".into(),
+            reason: "503".into(),
+            transient,
+        };
+        assert!(rate.is_transient());
+        assert!(http(true).is_transient());
+        assert!(!http(false).is_transient());
+        assert!(!creds.is_transient());
+        assert!(!Error::Config("bad".into()).is_transient());
+        // The classification survives the step wrapper.
+        assert!(rate.in_step("p", "extract", None).is_transient());
+        assert!(!creds.in_step("p", "extract", None).is_transient());
     }
 }

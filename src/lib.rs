@@ -12,11 +12,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod destinations;
 pub mod error;
 pub mod extract;
 pub mod fault;
 pub mod incremental;
 pub mod inspect;
+pub mod json;
 pub mod load;
 pub mod normalize;
 pub mod pipeline;

@@ -1,6 +1,7 @@
 //! The command line: a thin layer over the library.
 
 mod init;
+mod interrupt;
 pub mod logging;
 mod pipeline;
 mod pipeline_state;

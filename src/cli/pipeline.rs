@@ -8,7 +8,6 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 
 use crate::inspect::{self, PipelineView};
-use crate::load::destinations::duckdb::duckdb_type;
 use crate::schema::dlt_dict;
 
 pub(super) const EXAMPLES: &str = "\
@@ -189,7 +188,7 @@ fn info(view: &PipelineView, verbose: bool, as_json: bool) -> anyhow::Result<Exi
                 "working_dir": view.dir.root(),
                 "dataset": view.dataset,
                 "destination": "duckdb",
-                "warehouse": view.warehouse,
+                "warehouse": view.destination.location(),
                 "state": synced,
                 "local_state": local,
                 "resources": res,
@@ -242,7 +241,7 @@ fn info(view: &PipelineView, verbose: bool, as_json: bool) -> anyhow::Result<Exi
     println!();
     println!(
         "Destination: duckdb, {} (dataset {})",
-        view.warehouse.display(),
+        view.destination.location(),
         view.dataset
     );
     if let Some(s) = &schema {
@@ -299,7 +298,7 @@ fn show(view: &PipelineView, n: usize, as_json: bool) -> anyhow::Result<ExitCode
             .columns
             .values()
             .filter(|c| c.is_complete())
-            .map(|c| (c.name.clone(), duckdb_type(c), c.nullable))
+            .map(|c| (c.name.clone(), view.column_type(c), c.nullable))
             .collect();
         let rows = counts.get(&t.name).copied();
         let sample = if rows.is_some() {
@@ -333,7 +332,7 @@ fn show(view: &PipelineView, n: usize, as_json: bool) -> anyhow::Result<ExitCode
         "Pipeline {} — dataset {} in {}",
         view.name,
         view.dataset,
-        view.warehouse.display()
+        view.destination.location()
     );
     for (t, cols, rows, (names, sample)) in &out {
         println!();

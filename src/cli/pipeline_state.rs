@@ -7,8 +7,8 @@ use anyhow::bail;
 use serde_json::{Value, json};
 
 use crate::config::Project;
+use crate::destinations::{Destination, OpenMode};
 use crate::inspect::PipelineView;
-use crate::load::destinations::duckdb::{DuckDbClient, quote_ident};
 use crate::state::PipelineState;
 use crate::state::drop::{self, DropRequest};
 use crate::storage::PipelineDir;
@@ -32,56 +32,19 @@ pub struct DropArgs {
     pub yes: bool,
 }
 
-/// One resource's sync state.
+/// One resource's sync state: rows of the last load, rows in total.
 fn resource_rows(
-    client: Option<&DuckDbClient>,
+    client: Option<&dyn Destination>,
     dataset: &str,
     table: &str,
     last_load: Option<&str>,
 ) -> (u64, u64) {
     let Some(c) = client else { return (0, 0) };
-    let Ok(Some(cols)) = c.table_columns(dataset, table) else {
-        return (0, 0);
-    };
-    let t = format!("{}.{}", quote_ident(dataset), quote_ident(table));
-    let total: i64 = c
-        .conn()
-        .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+    let total = c.row_count(dataset, table).unwrap_or(0);
+    let last = last_load
+        .map(|id| c.rows_of_load(dataset, table, id).unwrap_or(0))
         .unwrap_or(0);
-    let last = match last_load {
-        Some(id) if cols.iter().any(|(n, _)| n == "_dlt_load_id") => c
-            .conn()
-            .query_row(
-                &format!("SELECT count(*) FROM {t} WHERE _dlt_load_id = ?"),
-                [id],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap_or(0),
-        _ => 0,
-    };
-    (last.max(0) as u64, total.max(0) as u64)
-}
-
-/// The last committed load: id and time.
-fn last_load(
-    client: Option<&DuckDbClient>,
-    dataset: &str,
-    schema: &str,
-) -> Option<(String, String)> {
-    let c = client?;
-    c.table_columns(dataset, crate::schema::LOADS_TABLE)
-        .ok()??;
-    c.conn()
-        .query_row(
-            &format!(
-                "SELECT load_id, strftime(inserted_at, '%Y-%m-%dT%H:%M:%S+00:00') FROM {}.\"_dlt_loads\" \
-                 WHERE status = 0 AND schema_name = ? ORDER BY load_id DESC LIMIT 1",
-                quote_ident(dataset)
-            ),
-            [schema],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-        )
-        .ok()
+    (last, total)
 }
 
 /// `sync-state` data: per resource, cursors, rows of the last sync and in total, last sync.
@@ -95,12 +58,14 @@ pub(super) fn sync_state_json(view: &PipelineView) -> anyhow::Result<Value> {
         .map(|s| s.name.clone())
         .unwrap_or(view.name.clone());
     let src = state.source(&schema_name);
-    let client = if view.warehouse.exists() {
-        DuckDbClient::open_read_only(&view.warehouse).ok()
+    let client = if view.destination.exists() {
+        view.destination.open(OpenMode::ReadOnly).ok()
     } else {
         None
     };
-    let last = last_load(client.as_ref(), &view.dataset, &schema_name);
+    let last = client
+        .as_ref()
+        .and_then(|c| c.last_load(&view.dataset, &schema_name).ok().flatten());
     let names = match &schema {
         Some(s) => drop::resource_names(s, &src),
         None => src
@@ -135,7 +100,7 @@ pub(super) fn sync_state_json(view: &PipelineView) -> anyhow::Result<Value> {
         let root = tables.first().cloned();
         let (rows_last, rows_total) = match &root {
             Some(t) => resource_rows(
-                client.as_ref(),
+                client.as_deref(),
                 &view.dataset,
                 t,
                 last.as_ref().map(|l| l.0.as_str()),
@@ -204,22 +169,21 @@ pub(super) fn sync_from_destination(project: &Project, name: &str) -> anyhow::Re
         .ok()
         .and_then(|f| f.get(&name).map(|e| e.dataset_name()))
         .unwrap_or_else(|| format!("raw_{name}"));
-    let warehouse = project.warehouse();
+    let destination = crate::destinations::for_inspection(project);
     let dir = PipelineDir::new(project.pipeline_dir(&name));
-    if !warehouse.exists() {
+    if !destination.exists() {
         bail!(
             "no warehouse at {}: nothing to restore pipeline `{name}` from. Run `dango sync {name}` first",
-            warehouse.display()
+            destination.location()
         );
     }
-    let stored = {
-        let client = DuckDbClient::open_read_only(&warehouse)?;
-        crate::state::warehouse::stored_state(&client, &dataset, &name)?
-    };
+    let stored = destination
+        .open(OpenMode::ReadOnly)?
+        .stored_state(&dataset, &name)?;
     if stored.is_none() {
         bail!(
             "dataset `{dataset}` in {} holds no state of pipeline `{name}`; nothing to restore. Run `dango sync {name}` to load it",
-            warehouse.display()
+            destination.location()
         );
     }
     dir.create()?;
@@ -230,12 +194,12 @@ pub(super) fn sync_from_destination(project: &Project, name: &str) -> anyhow::Re
         }
     }
     println!("Restoring from destination");
-    crate::state::warehouse::restore_if_newer(&warehouse, &dataset, &name, &dir, true)?;
+    crate::state::warehouse::restore_if_newer(destination.as_ref(), &dataset, &name, &dir, true)?;
     let st = PipelineState::load(&dir.state_path())?;
     println!(
         "Restored state version {} and schema of pipeline {name} from {} (dataset {dataset}).",
         st.map(|s| s.state_version()).unwrap_or(0),
-        warehouse.display()
+        destination.location()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -288,8 +252,8 @@ pub(super) fn drop_cmd(
         state_paths: args.state_paths.clone(),
         state_only: args.state_only,
     };
-    let mut client = if view.warehouse.exists() {
-        Some(DuckDbClient::open(&view.warehouse)?)
+    let mut client = if view.destination.exists() {
+        Some(view.destination.open(OpenMode::ReadWrite)?)
     } else {
         None
     };
@@ -298,7 +262,7 @@ pub(super) fn drop_cmd(
         &state,
         &schema.name,
         &req,
-        client.as_ref(),
+        client.as_deref(),
         &view.dataset,
     )?;
     if as_json {
@@ -307,7 +271,7 @@ pub(super) fn drop_cmd(
         println!(
             "About to drop the following data in dataset {} in destination duckdb ({}):",
             view.dataset,
-            view.warehouse.display()
+            view.destination.location()
         );
         println!("Selected schema: {}", plan.schema_name);
         println!("Selected resource(s): {}", list(&plan.resources));
@@ -334,7 +298,7 @@ pub(super) fn drop_cmd(
         schema.clone(),
         state,
         &schema.name,
-        client.as_mut(),
+        client.as_mut().map(|c| c.as_mut() as &mut dyn Destination),
         &view.dataset,
         &view.dir,
     )?;

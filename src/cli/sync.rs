@@ -11,9 +11,10 @@ use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 
+use super::interrupt;
 use crate::config::redact::redact;
 use crate::config::{Project, Settings, SourceConfig, SourceEntry};
-use crate::pipeline::{LoadInfo, Pipeline, Progress, ProgressFn, interrupt};
+use crate::pipeline::{CancelToken, LoadInfo, Pipeline, Progress, ProgressFn};
 use crate::sources::{local_files, rest_api};
 
 pub(super) const EXAMPLES: &str = "\
@@ -84,6 +85,8 @@ pub(crate) struct RunOptions {
     pub full_refresh: bool,
     pub progress: Option<ProgressFn>,
     pub window: Option<crate::incremental::Window>,
+    /// Cancels the run (Ctrl-C); a fresh token when not set.
+    pub cancel: Option<CancelToken>,
 }
 
 fn build_pipeline(
@@ -106,16 +109,20 @@ fn build_pipeline(
     let mut b = Pipeline::builder(&name)
         .normalize(normalize)
         .dataset(entry.dataset_name())
-        .duckdb(project.warehouse())
+        .destination(crate::destinations::configured(
+            "duckdb", project, settings,
+        )?)
         .working_dir(project.pipeline_dir(&name))
         .limit(opts.limit)
         .extract_workers(extract_workers)
-        .duckdb_options(settings.duckdb()?)
         .full_refresh(opts.full_refresh)
         .window(opts.window.clone())
-        .replace_strategy(settings.replace_strategy()?);
+        .replace_strategy(crate::destinations::replace_strategy("duckdb", settings)?);
     if let Some(p) = &opts.progress {
         b = b.progress(p.clone());
+    }
+    if let Some(t) = &opts.cancel {
+        b = b.cancel_token(t.clone());
     }
     Ok((b.build()?, source))
 }
@@ -179,7 +186,7 @@ fn diagnose(project: &Project, entry: &SourceEntry, e: crate::Error) -> crate::E
     };
     let changes = crate::inspect::schema_mismatches(
         &project.pipeline_dir(&entry.pipeline_name()),
-        &project.warehouse(),
+        crate::destinations::for_inspection(project).as_ref(),
         &entry.dataset_name(),
         load_id,
     );
@@ -267,12 +274,12 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
             );
         }
     }
-    interrupt::install();
+    let cancel = interrupt::install();
     let live = std::io::stderr().is_terminal() && !args.json;
     let mut runs = Vec::new();
     let mut not_run = Vec::new();
     for entry in &selected {
-        if interrupt::requested() {
+        if cancel.is_cancelled() {
             not_run.push(entry.pipeline_name());
             continue;
         }
@@ -283,6 +290,7 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
             full_refresh: args.full_refresh,
             progress: Some(progress),
             window: window.clone(),
+            cancel: Some(cancel.clone()),
         };
         let run = sync_source(&project, &settings, entry, &opts);
         if let Some(bar) = bar {
@@ -309,7 +317,7 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
     } else {
         print_summary(&runs, &not_run);
     }
-    if interrupt::requested() {
+    if cancel.is_cancelled() {
         return Ok(ExitCode::from(130));
     }
     if runs.iter().any(|r| r.result.is_err()) {

@@ -2,7 +2,6 @@
 //! dlt's config and secrets resolution ([`settings`]: env > secrets.toml > config.toml,
 //! project `.dlt/` before the global dir, `.env` loaded).
 
-pub mod destination;
 pub mod env;
 pub mod redact;
 pub mod settings;

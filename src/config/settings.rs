@@ -493,42 +493,6 @@ impl Settings {
         Error::Config(msg)
     }
 
-    /// Which credential a source used and where to fix it, for
-    /// [`Error::InvalidCredentials`]: `(used, fix)`. Never contains the value. `env_var` is the
-    /// variable a `<key>_env` entry in sources.yml names, if any.
-    pub fn credential_hint(
-        &self,
-        source_type: &str,
-        source_name: &str,
-        key: &str,
-        env_var: Option<&str>,
-    ) -> (String, String) {
-        if let Some(var) = env_var
-            && let Some((_, origin)) = self.env.lookup(var)
-        {
-            return (
-                format!(
-                    "`{key}` from {var} ({origin}), named by `{key}_env` in .dango/sources.yml"
-                ),
-                format!("put a valid {key} in {var} (export it, or set it in the project's .env)"),
-            );
-        }
-        let env_name = format!("SOURCES__{source_name}__{key}").to_ascii_uppercase();
-        match self.source_secret(source_type, source_name, key) {
-            Ok(Some(r)) => (
-                format!("`{key}` from {}", r.describe()),
-                format!("replace the value at {} with a valid one", r.describe()),
-            ),
-            _ => (
-                format!("no `{key}` (none was configured)"),
-                format!(
-                    "add [sources.{source_name}] {key} = \"...\" to {} or set {env_name}",
-                    self.secrets[0].path.display()
-                ),
-            ),
-        }
-    }
-
     fn files_of(&self, provider: Provider) -> &[TomlFile] {
         match provider {
             Provider::SecretsToml => &self.secrets,
@@ -537,7 +501,9 @@ impl Settings {
         }
     }
 
-    fn parse<T: std::str::FromStr>(
+    /// `key` of `sections` parsed as `T`; the error names the key, the value, where it came
+    /// from and `what` it must be.
+    pub fn parse<T: std::str::FromStr>(
         &self,
         sections: &[&str],
         key: &str,
@@ -642,21 +608,6 @@ impl Settings {
                 .parse(&["normalize"], "workers", "a whole number")?
                 .unwrap_or(0),
         })
-    }
-
-    /// `[destination] replace_strategy` (`[destination.duckdb]` first), dlt's
-    /// `DESTINATION__REPLACE_STRATEGY`: how `replace` tables are loaded.
-    pub fn replace_strategy(&self) -> Result<crate::load::ReplaceStrategy> {
-        for sections in [&["destination", "duckdb"][..], &["destination"][..]] {
-            if let Some(v) = self.parse(
-                sections,
-                "replace_strategy",
-                "one of truncate-and-insert, insert-from-staging, staging-optimized",
-            )? {
-                return Ok(v);
-            }
-        }
-        Ok(crate::load::ReplaceStrategy::default())
     }
 
     /// The default `schema_contract` of source `source` for resources without their own:

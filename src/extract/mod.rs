@@ -16,8 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub mod run;
+
+pub use run::{CancelToken, Progress, ProgressFn, RunContext};
+
 use crate::error::{Error, Result};
-use crate::pipeline::{Progress, ProgressFn, interrupt};
 use crate::sources::Resource;
 use crate::storage::{
     self, ExtractedJob, ExtractedManifest, JobOrigin, LinkedFile, PipelineDir, ResourceHints,
@@ -33,7 +36,7 @@ pub struct PackageWriter {
     limit: Option<u64>,
     cancelled: AtomicBool,
     state: crate::state::SourceState,
-    progress: Option<ProgressFn>,
+    ctx: RunContext,
     /// Pages and bytes read per resource, from writers that were closed.
     read: Mutex<HashMap<String, (u64, u64)>>,
 }
@@ -72,14 +75,20 @@ impl PackageWriter {
             limit: None,
             cancelled: AtomicBool::new(false),
             state: crate::state::SourceState::default(),
-            progress: None,
+            ctx: RunContext::default(),
             read: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Reports [`Progress::Extracting`] to `f` as pages arrive.
-    pub fn set_progress(&mut self, f: Option<ProgressFn>) {
-        self.progress = f;
+    /// Sets the run context: writers report [`Progress::Extracting`] to its sink as pages
+    /// arrive and stop with [`Error::Interrupted`] once its token is cancelled.
+    pub fn set_context(&mut self, ctx: RunContext) {
+        self.ctx = ctx;
+    }
+
+    /// The run context.
+    pub fn context(&self) -> &RunContext {
+        &self.ctx
     }
 
     /// Caps the number of items taken from each resource.
@@ -257,12 +266,12 @@ impl ItemWriter<'_> {
         self.pages += 1;
         self.bytes += bytes;
         self.report();
-        interrupt::check()
+        self.pkg.ctx.cancel.check()
     }
 
     fn report(&self) {
-        if let Some(f) = &self.pkg.progress {
-            f(&Progress::Extracting {
+        if self.pkg.ctx.progress.is_some() {
+            self.pkg.ctx.report(Progress::Extracting {
                 resource: self.resource.clone(),
                 items: self.items,
                 pages: self.pages,
@@ -271,8 +280,16 @@ impl ItemWriter<'_> {
         }
     }
 
+    /// The run's cancel token, for sources that wait on something else than the writer
+    /// (an HTTP request, a subprocess).
+    pub fn cancel_token(&self) -> &CancelToken {
+        &self.pkg.ctx.cancel
+    }
+
     /// Whether the item limit (`--limit`) is reached or the extraction was cancelled (another
-    /// resource failed); resources should stop fetching.
+    /// resource failed); resources should stop fetching. (A cancelled run token is not
+    /// "full": writing fails with [`Error::Interrupted`] instead, so a cut-short resource is
+    /// never mistaken for a complete one.)
     pub fn is_full(&self) -> bool {
         self.limit.is_some_and(|l| self.items >= l) || self.pkg.is_cancelled()
     }
@@ -339,7 +356,7 @@ impl ItemWriter<'_> {
 
     fn write_line(&mut self, text: &str) -> Result<()> {
         if self.items % INTERRUPT_EVERY == INTERRUPT_EVERY - 1 {
-            interrupt::check()?;
+            self.pkg.ctx.cancel.check()?;
         }
         self.line.clear();
         self.line.push_str(text);
@@ -465,7 +482,19 @@ pub fn parse_workers(value: Option<String>) -> Result<usize> {
 /// Every resource's tables are declared first, in order, so the package does not depend on
 /// timing. The first error cancels the other resources (their writers report `is_full()`) and
 /// is returned; the caller then aborts the package, so nothing of a failed run is committed.
+/// A run whose token was cancelled returns [`Error::Interrupted`], even if every resource
+/// happened to finish.
 pub fn extract_resources(
+    writer: &PackageWriter,
+    resources: &mut [Box<dyn Resource>],
+    workers: usize,
+) -> Result<()> {
+    writer.ctx.cancel.check()?;
+    extract_all(writer, resources, workers)?;
+    writer.ctx.cancel.check()
+}
+
+fn extract_all(
     writer: &PackageWriter,
     resources: &mut [Box<dyn Resource>],
     workers: usize,

@@ -575,7 +575,7 @@ impl Incremental {
 /// JSON of `value` (12 characters).
 pub fn digest_dedup_value(value: &Value) -> String {
     use base64::Engine;
-    let text = crate::state::sorted_compact_json(value);
+    let text = crate::pycompat::json::dumps_sorted(value);
     let mut out = [0u8; 9];
     crate::pycompat::hash::shake128(text.as_bytes(), &mut out);
     base64::engine::general_purpose::STANDARD.encode(out)

@@ -11,20 +11,20 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::config::Project;
+use crate::destinations::{DestinationFactory, OpenMode};
 use crate::error::{Error, Result};
-use crate::load::destinations::duckdb::{DuckDbClient, duckdb_type, quote_ident};
 use crate::pipeline::PipelineTrace;
 use crate::schema::{Schema, dlt_dict};
 use crate::state::PipelineState;
 use crate::storage::{ExtractedManifest, NormalizedManifest, PipelineDir, read_json};
 
-/// Sample rows: column names and rows of cells (NULL as `None`).
-pub type Sample = (Vec<String>, Vec<Vec<Option<String>>>);
+pub use crate::destinations::Sample;
 
 /// A pipeline of a project, opened for inspection.
 #[derive(Debug, Clone)]
@@ -35,8 +35,8 @@ pub struct PipelineView {
     pub dir: PipelineDir,
     /// Dataset (from the state; `raw_<name>` when there is none).
     pub dataset: String,
-    /// Warehouse file.
-    pub warehouse: PathBuf,
+    /// The destination its data is in.
+    pub destination: Arc<dyn DestinationFactory>,
 }
 
 /// One line of `dango pipeline list`.
@@ -140,7 +140,7 @@ pub fn open(project: &Project, name: &str) -> Result<PipelineView> {
         name: lower,
         dir,
         dataset,
-        warehouse: project.warehouse(),
+        destination: crate::destinations::for_inspection(project),
     })
 }
 
@@ -205,13 +205,13 @@ impl PipelineView {
         })
     }
 
-    /// Rows per table of the dataset in the warehouse (data tables first, then `_dlt_*`).
+    /// Rows per table of the dataset in the destination (data tables first, then `_dlt_*`).
     pub fn row_counts(&self) -> Result<IndexMap<String, u64>> {
         let mut out = IndexMap::new();
-        if !self.warehouse.is_file() {
+        if !self.destination.exists() {
             return Ok(out);
         }
-        let client = DuckDbClient::open_read_only(&self.warehouse)?;
+        let client = self.destination.open(OpenMode::ReadOnly)?;
         let mut names: Vec<String> = client.dataset_tables(&self.dataset)?.into_keys().collect();
         names.sort_by_key(|n| (n.starts_with("_dlt"), n.clone()));
         for t in names {
@@ -223,38 +223,13 @@ impl PipelineView {
 
     /// Up to `n` rows of `table`, every value as text (NULL as `None`).
     pub fn sample(&self, table: &str, n: usize) -> Result<Sample> {
-        let client = DuckDbClient::open_read_only(&self.warehouse)?;
-        let sql = format!(
-            "SELECT * FROM {}.{} LIMIT {n}",
-            quote_ident(&self.dataset),
-            quote_ident(table)
-        );
-        let conn = client.conn();
-        let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
-        let mut names = Vec::new();
-        while let Some(row) = rows.next()? {
-            let stmt_ref = row.as_ref();
-            let cols = stmt_ref.column_count();
-            if names.is_empty() {
-                names = (0..cols)
-                    .map(|i| {
-                        stmt_ref
-                            .column_name(i)
-                            .map(|s| s.to_string())
-                            .unwrap_or_default()
-                    })
-                    .collect();
-            }
-            let mut cells = Vec::with_capacity(cols);
-            for i in 0..cols {
-                let v: duckdb::types::Value = row.get(i)?;
-                cells.push(render(v));
-            }
-            out.push(cells);
-        }
-        Ok((names, out))
+        let client = self.destination.open(OpenMode::ReadOnly)?;
+        client.sample(&self.dataset, table, n)
+    }
+
+    /// The destination's type name for a column (what it creates for it).
+    pub fn column_type(&self, column: &crate::schema::Column) -> String {
+        self.destination.column_type(column)
     }
 }
 
@@ -307,7 +282,9 @@ fn package_view(path: &Path, id: &str, state: &str) -> Result<PackageView> {
             .iter()
             .map(|j| JobView {
                 table: j.table.clone(),
-                file: path.join("new_jobs").join(&j.file),
+                file: crate::storage::jobs::locate(path, &j.file)
+                    .map(|(_, p)| p)
+                    .unwrap_or_else(|| path.join("new_jobs").join(&j.file)),
                 size: j.size,
                 rows: j.rows,
             })
@@ -316,45 +293,12 @@ fn package_view(path: &Path, id: &str, state: &str) -> Result<PackageView> {
     })
 }
 
-/// Renders a DuckDB value as text.
-pub fn render(v: duckdb::types::Value) -> Option<String> {
-    use duckdb::types::Value;
-    Some(match v {
-        Value::Null => return None,
-        Value::Boolean(b) => b.to_string(),
-        Value::TinyInt(i) => i.to_string(),
-        Value::SmallInt(i) => i.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::BigInt(i) => i.to_string(),
-        Value::HugeInt(i) => i.to_string(),
-        Value::UTinyInt(i) => i.to_string(),
-        Value::USmallInt(i) => i.to_string(),
-        Value::UInt(i) => i.to_string(),
-        Value::UBigInt(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Double(f) => f.to_string(),
-        Value::Text(s) => s,
-        Value::Timestamp(unit, n) => {
-            let micros = match unit {
-                duckdb::types::TimeUnit::Second => n * 1_000_000,
-                duckdb::types::TimeUnit::Millisecond => n * 1000,
-                duckdb::types::TimeUnit::Microsecond => n,
-                duckdb::types::TimeUnit::Nanosecond => n / 1000,
-            };
-            chrono::DateTime::from_timestamp_micros(micros)
-                .map(|d| d.to_rfc3339())
-                .unwrap_or_else(|| n.to_string())
-        }
-        other => format!("{other:?}"),
-    })
-}
-
 /// Columns whose warehouse type differs from the type the package `load_id` would load:
 /// "table.column: warehouse BIGINT, new data VARCHAR". Empty when nothing differs or the
 /// package / warehouse cannot be read.
 pub fn schema_mismatches(
     pipeline_dir: &Path,
-    warehouse: &Path,
+    destination: &dyn DestinationFactory,
     dataset: &str,
     load_id: &str,
 ) -> Vec<String> {
@@ -362,7 +306,10 @@ pub fn schema_mismatches(
     let Ok(schema) = crate::load::package_schema(&dir, load_id) else {
         return Vec::new();
     };
-    let Ok(client) = DuckDbClient::open_read_only(warehouse) else {
+    if !destination.exists() {
+        return Vec::new();
+    }
+    let Ok(client) = destination.open(OpenMode::ReadOnly) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -372,7 +319,7 @@ pub fn schema_mismatches(
         };
         for c in t.columns.values().filter(|c| c.is_complete()) {
             if let Some((_, have)) = cols.iter().find(|(n, _)| n == &c.name) {
-                let want = duckdb_type(c);
+                let want = destination.column_type(c);
                 if !have.eq_ignore_ascii_case(&want) {
                     out.push(format!(
                         "{}.{}: the warehouse column is {have}, the new data is {want}",

@@ -1,20 +1,25 @@
-//! Load: commits a normalized package to the destination in one transaction.
+//! Load: commits a normalized package to a destination, over `dyn Destination` (the protocol
+//! is in [`crate::destinations`]).
 //!
-//! The transaction holds the schema migration, the truncation of replaced tables, every job's
-//! rows, the `_dlt_version` row (if the schema is new), the `_dlt_pipeline_state` row (if the
-//! state changed) and the `_dlt_loads` row. Only after `COMMIT` does the package move to
-//! `load/loaded/`. If the process dies after the commit but before the move, the next run finds
-//! the load id in `_dlt_loads` and only finishes the move, so nothing is loaded twice.
+//! On a transactional destination (DuckDB) one transaction holds the schema migration, the
+//! truncation of replaced tables, every job's rows, the `_dlt_version` row (if the schema is
+//! new), the `_dlt_pipeline_state` row (if the state changed) and the `_dlt_loads` row. Only
+//! after the commit do the jobs move to `completed_jobs/` and the package to `load/loaded/`.
+//! If the process dies after the commit but before the move, the next run finds the load id
+//! in `_dlt_loads` and only finishes the move, so nothing is loaded twice. On a
+//! non-transactional destination each job moves `new_jobs/` → `started_jobs/` →
+//! `completed_jobs/` as it loads, and a resumed load skips completed jobs.
 
-pub mod destinations;
-pub mod merge;
+use std::collections::HashMap;
 
+pub use crate::destinations::ReplaceStrategy;
+use crate::destinations::{Destination, JobFile, LoadPlan};
 use crate::error::{Error, Result};
 use crate::schema::WriteDisposition;
 use crate::schema::{Schema, dlt_dict};
-use crate::state::{PipelineState, STATE_ENGINE_VERSION};
+use crate::state::PipelineState;
+use crate::storage::jobs::{self, JobState};
 use crate::storage::{self, NormalizedManifest, PipelineDir, read_json};
-use destinations::duckdb::{DuckDbClient, create_table_sql, quote_ident, quote_str};
 
 /// What loading one package did.
 #[derive(Debug, Clone)]
@@ -29,43 +34,11 @@ pub struct LoadedPackage {
     pub already_committed: bool,
 }
 
-fn now_literal() -> String {
-    let now = chrono::Utc::now();
-    format!(
-        "'{}'::TIMESTAMP WITH TIME ZONE",
-        now.format("%Y-%m-%d %H:%M:%S%.6f+00:00")
-    )
-}
-
 /// Reads the schema stored in a normalized package.
 pub fn package_schema(dir: &PipelineDir, load_id: &str) -> Result<Schema> {
     let path = dir.normalized(load_id).join("schema.json");
     let v: serde_json::Value = read_json(&path)?;
     dlt_dict::from_json(&v).map_err(|reason| Error::Corrupt { path, reason })
-}
-
-/// How tables with write disposition `replace` are loaded (dlt's
-/// `[destination] replace_strategy`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ReplaceStrategy {
-    /// Empty the table and its nested tables (`DELETE … WHERE 1=1`), then insert (dlt's
-    /// default).
-    #[default]
-    TruncateAndInsert,
-    /// Load into `<dataset>_staging`, then empty each table and copy the staging rows over.
-    /// dlt's `staging-optimized` does the same on DuckDB.
-    InsertFromStaging,
-}
-
-impl std::str::FromStr for ReplaceStrategy {
-    type Err = ();
-    fn from_str(s: &str) -> std::result::Result<Self, ()> {
-        match s {
-            "truncate-and-insert" => Ok(ReplaceStrategy::TruncateAndInsert),
-            "insert-from-staging" | "staging-optimized" => Ok(ReplaceStrategy::InsertFromStaging),
-            _ => Err(()),
-        }
-    }
 }
 
 /// Options of [`load_package_with`].
@@ -82,18 +55,19 @@ pub struct LoadOptions {
 pub fn load_package(
     dir: &PipelineDir,
     load_id: &str,
-    client: &mut DuckDbClient,
+    dest: &mut dyn Destination,
     dataset: &str,
     state: &PipelineState,
 ) -> Result<LoadedPackage> {
-    load_package_with(dir, load_id, client, dataset, state, LoadOptions::default())
+    load_package_with(dir, load_id, dest, dataset, state, LoadOptions::default())
 }
 
-/// [`load_package`] with options.
+/// [`load_package`] with options: drives `dest` through the load protocol of
+/// [`crate::destinations`] and moves the package to `loaded/` once it is committed.
 pub fn load_package_with(
     dir: &PipelineDir,
     load_id: &str,
-    client: &mut DuckDbClient,
+    dest: &mut dyn Destination,
     dataset: &str,
     state: &PipelineState,
     opts: LoadOptions,
@@ -102,8 +76,8 @@ pub fn load_package_with(
     let manifest: NormalizedManifest = read_json(&pkg.join("package.json"))?;
     let schema = package_schema(dir, load_id)?;
 
-    if client.has_load(dataset, load_id)? {
-        finish_package(dir, load_id)?;
+    if dest.has_load(dataset, load_id)? {
+        finish_package(dir, load_id, &manifest)?;
         return Ok(LoadedPackage {
             manifest,
             schema,
@@ -113,203 +87,166 @@ pub fn load_package_with(
     }
 
     let existing = if opts.replace_dataset {
-        std::collections::HashMap::new()
+        HashMap::new()
     } else {
-        client.dataset_tables(dataset)?
+        dest.dataset_tables(dataset)?
     };
-    let version_known = existing.contains_key(crate::schema::VERSION_TABLE) && {
-        let sql = format!(
-            "SELECT count(*) FROM {}.\"_dlt_version\" WHERE version_hash = ?",
-            quote_ident(dataset)
-        );
-        let n: i64 = client
-            .conn()
-            .query_row(&sql, [&schema.version_hash], |r| r.get(0))?;
-        n > 0
-    };
-    let last_state_hash: Option<String> = if existing.contains_key(crate::schema::STATE_TABLE) {
-        let sql = format!(
-            "SELECT version_hash FROM {}.\"_dlt_pipeline_state\" WHERE pipeline_name = ? \
-             ORDER BY _dlt_load_id DESC, version DESC LIMIT 1",
-            quote_ident(dataset)
-        );
-        let name = state
-            .doc()
-            .get("pipeline_name")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string();
-        match client
-            .conn()
-            .query_row(&sql, [&name], |r| r.get::<_, Option<String>>(0))
-        {
-            Ok(h) => h,
-            Err(duckdb::Error::QueryReturnedNoRows) => None,
-            Err(e) => return Err(e.into()),
-        }
+    let version_known = existing.contains_key(crate::schema::VERSION_TABLE)
+        && dest.has_schema_version(dataset, &schema.version_hash)?;
+    let pipeline_name = state
+        .doc()
+        .get("pipeline_name")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let last_state_hash = if existing.contains_key(crate::schema::STATE_TABLE) {
+        dest.stored_state_hash(dataset, &pipeline_name)?
     } else {
         None
     };
 
-    let mut views = Vec::with_capacity(manifest.jobs.len());
-    for job in &manifest.jobs {
-        let path = pkg.join("new_jobs").join(&job.file);
-        match client.register_job(&path) {
-            Ok(v) => views.push(v),
-            Err(e) => {
-                client.unregister_jobs();
-                return Err(e);
-            }
-        }
-    }
-    client.execute("BEGIN TRANSACTION")?;
-    let result = (|| -> Result<Vec<String>> {
-        if opts.replace_dataset {
-            client.execute(&format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE",
-                quote_ident(dataset)
-            ))?;
-        }
-        client.execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {}",
-            quote_ident(dataset)
-        ))?;
-        let migrations = client.migrate(dataset, &schema, &existing)?;
-        let from_staging = opts.replace_strategy == ReplaceStrategy::InsertFromStaging;
-        for t in manifest.truncate_tables.iter().filter(|_| !from_staging) {
-            if existing.contains_key(t) {
-                client.execute(&format!(
-                    "DELETE FROM {}.{} WHERE 1=1",
-                    quote_ident(dataset),
-                    quote_ident(t)
-                ))?;
-            }
-        }
-        // Merge tables load into the staging dataset first, then merge from there.
-        let staging = format!("{dataset}_staging");
-        let merge_roots = merge_roots(&schema, &manifest);
-        // Inserts need not keep the job files' row order (SQL tables have none); dropping it
-        // lets DuckDB insert in parallel with far less memory. Merges too: dlt's dedup window
-        // (`ORDER BY (SELECT NULL)` without `dedup_sort`) picks an arbitrary duplicate even
-        // when the order is kept (in DuckDB 2.0 a third of 1M duplicated keys kept the second
-        // row), so keeping it bought nothing but time.
-        client.execute("SET preserve_insertion_order = false")?;
-        // With dango's default buffer pool, merges get twice as much (and other loads of the
-        // same connection go back to the default).
-        match (merge_roots.is_empty(), client.merge_memory_limit()) {
-            (false, Some(limit)) => {
-                client.execute(&format!("SET memory_limit = {}", quote_str(limit)))?
-            }
-            (true, Some(_)) => client.execute(&format!(
-                "SET memory_limit = {}",
-                quote_str(&destinations::duckdb::default_memory_limit())
-            ))?,
-            (_, None) => {}
-        }
-        let replace_roots = if from_staging {
-            replace_roots(&schema, &manifest)
-        } else {
-            Vec::new()
-        };
-        let staged: Vec<String> = merge_roots.iter().chain(&replace_roots).cloned().collect();
-        if !staged.is_empty() {
-            prepare_staging(client, &staging, &schema, &staged)?;
-        }
-        for (job, view) in manifest.jobs.iter().zip(&views) {
-            let root = schema.root_table(&job.table);
-            let target = if staged.iter().any(|r| r == root) {
-                &staging
-            } else {
-                dataset
-            };
-            client.insert_view(target, &job.table, view, &job.columns)?;
-        }
-        let boundary = package_time_literal(load_id);
-        for root in &merge_roots {
-            for sql in merge::merge_statements(dataset, &staging, &schema, root, &boundary)? {
-                client.execute(&sql).map_err(|e| match e {
-                    Error::Destination { reason, .. } => Error::Destination {
-                        context: format!("merging into {dataset}.{root}"),
-                        reason,
-                    },
-                    e => e,
-                })?;
-            }
-        }
-        // insert-from-staging: each replaced table (nested ones too, even without new rows) is
-        // emptied and refilled from staging.
-        for t in manifest.truncate_tables.iter().filter(|_| from_staging) {
-            let Some(table) = schema.table(t).filter(|t| t.has_complete_columns()) else {
-                continue;
-            };
-            for sql in merge::copy_from_staging(dataset, &staging, table) {
-                client.execute(&sql)?;
-            }
-        }
-        let ds = quote_ident(dataset);
-        if !version_known {
-            client.execute(&format!(
-                "INSERT INTO {ds}.\"_dlt_version\" (version, engine_version, inserted_at, schema_name, version_hash, schema) \
-                 VALUES ({}, {}, {}, {}, {}, {})",
-                schema.version,
-                crate::schema::SCHEMA_ENGINE_VERSION,
-                now_literal(),
-                quote_str(&schema.name),
-                quote_str(&schema.version_hash),
-                quote_str(&dlt_dict::to_json_string_compact(&schema)),
-            ))?;
-        }
-        let state_hash = state.stored_hash().to_string();
-        if last_state_hash.as_deref() != Some(state_hash.as_str()) {
-            let name = state
-                .doc()
-                .get("pipeline_name")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string();
-            client.execute(&format!(
-                "INSERT INTO {ds}.\"_dlt_pipeline_state\" (version, engine_version, pipeline_name, state, created_at, version_hash, _dlt_load_id, _dlt_id) \
-                 VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
-                state.state_version(),
-                STATE_ENGINE_VERSION,
-                quote_str(&name),
-                quote_str(&state.compressed()),
-                now_literal(),
-                quote_str(&state_hash),
-                quote_str(load_id),
-                quote_str(&random_dlt_id()),
-            ))?;
-        }
-        client.execute(&format!(
-            "INSERT INTO {ds}.\"_dlt_loads\" (load_id, schema_name, status, inserted_at, schema_version_hash) \
-             VALUES ({}, {}, 0, {}, {})",
-            quote_str(load_id),
-            quote_str(&schema.name),
-            now_literal(),
-            quote_str(&schema.version_hash),
-        ))?;
-        Ok(migrations)
-    })();
-    let migrations = match result {
+    let plan = LoadPlan {
+        load_id,
+        dataset,
+        schema: &schema,
+        jobs: manifest
+            .jobs
+            .iter()
+            .map(|j| JobFile {
+                path: jobs::locate(&pkg, &j.file)
+                    .map(|(_, p)| p)
+                    .unwrap_or_else(|| pkg.join(jobs::NEW_JOBS).join(&j.file)),
+                table: j.table.clone(),
+                columns: j.columns.clone(),
+            })
+            .collect(),
+        merge_roots: merge_roots(&schema, &manifest),
+    };
+    dest.begin_load(&plan)?;
+    let steps = PackageSteps {
+        pkg: &pkg,
+        plan: &plan,
+        manifest: &manifest,
+        existing: &existing,
+        opts,
+        version_known,
+        state_changed: last_state_hash.as_deref() != Some(state.stored_hash()),
+        state,
+    };
+    let migrations = match steps.run(dest) {
         Ok(m) => m,
         Err(e) => {
-            let _ = client.execute("ROLLBACK");
-            client.unregister_jobs();
+            dest.rollback_load();
             return Err(e);
         }
     };
     crate::fault::point("load_before_commit");
-    let committed = client.execute("COMMIT");
-    client.unregister_jobs();
-    committed?;
+    dest.commit_load()?;
     crate::fault::point("load_after_commit");
-    finish_package(dir, load_id)?;
+    finish_package(dir, load_id, &manifest)?;
     Ok(LoadedPackage {
         manifest,
         schema,
         migrations,
         already_committed: false,
     })
+}
+
+/// The steps of one package load between `begin_load` and `commit_load`.
+struct PackageSteps<'a> {
+    pkg: &'a std::path::Path,
+    plan: &'a LoadPlan<'a>,
+    manifest: &'a NormalizedManifest,
+    existing: &'a HashMap<String, Vec<String>>,
+    opts: LoadOptions,
+    version_known: bool,
+    state_changed: bool,
+    state: &'a PipelineState,
+}
+
+impl PackageSteps<'_> {
+    fn run(&self, dest: &mut dyn Destination) -> Result<Vec<String>> {
+        let (dataset, schema) = (self.plan.dataset, self.plan.schema);
+        dest.initialize_storage(dataset, self.opts.replace_dataset)?;
+        let migrations = dest.update_stored_schema(dataset, schema, self.existing)?;
+        let from_staging = self.opts.replace_strategy == ReplaceStrategy::InsertFromStaging;
+        if !from_staging {
+            let truncate: Vec<String> = self
+                .manifest
+                .truncate_tables
+                .iter()
+                .filter(|t| self.existing.contains_key(*t))
+                .cloned()
+                .collect();
+            dest.truncate_tables(dataset, &truncate)?;
+        }
+        // Merge tables (and, with insert-from-staging, replaced ones) load into the staging
+        // dataset first, then merge from there.
+        let staging = format!("{dataset}_staging");
+        let replace_roots = if from_staging {
+            replace_roots(schema, self.manifest)
+        } else {
+            Vec::new()
+        };
+        let staged: Vec<String> = self
+            .plan
+            .merge_roots
+            .iter()
+            .chain(&replace_roots)
+            .cloned()
+            .collect();
+        if !staged.is_empty() {
+            dest.prepare_staging(&staging, schema, &staged)?;
+        }
+        let per_job = !dest.capabilities().transactional_loads;
+        for (i, job) in self.plan.jobs.iter().enumerate() {
+            let root = schema.root_table(&job.table);
+            let target = if staged.iter().any(|r| r == root) {
+                &staging
+            } else {
+                dataset
+            };
+            if !per_job {
+                dest.load_job(i, job, target)?;
+                continue;
+            }
+            // Non-transactional: each job's state is kept in the package, so a crash
+            // resumes job by job.
+            let file = &self.manifest.jobs[i].file;
+            if matches!(jobs::locate(self.pkg, file), Some((JobState::Completed, _))) {
+                continue;
+            }
+            let started = JobFile {
+                path: jobs::move_to(self.pkg, file, JobState::Started)?,
+                ..job.clone()
+            };
+            dest.load_job(i, &started, target)?;
+            jobs::move_to(self.pkg, file, JobState::Completed)?;
+        }
+        for root in &self.plan.merge_roots {
+            dest.merge_table(dataset, &staging, schema, root, self.plan.load_id)?;
+        }
+        // insert-from-staging: each replaced table (nested ones too, even without new rows) is
+        // emptied and refilled from staging.
+        for t in self
+            .manifest
+            .truncate_tables
+            .iter()
+            .filter(|_| from_staging)
+        {
+            if let Some(table) = schema.table(t).filter(|t| t.has_complete_columns()) {
+                dest.replace_from_staging(dataset, &staging, table)?;
+            }
+        }
+        if !self.version_known {
+            dest.store_schema(dataset, schema)?;
+        }
+        if self.state_changed {
+            dest.store_state(dataset, &self.state.to_row(), self.plan.load_id)?;
+        }
+        dest.complete_load(dataset, self.plan.load_id, schema)?;
+        Ok(migrations)
+    }
 }
 
 /// Root tables with write disposition `merge` that have jobs in the package.
@@ -337,58 +274,12 @@ fn replace_roots(schema: &Schema, manifest: &NormalizedManifest) -> Vec<String> 
     roots
 }
 
-/// (Re)creates the staging tables of the merge roots and their nested tables, empty, with the
-/// package schema's columns. Runs inside the load transaction.
-fn prepare_staging(
-    client: &DuckDbClient,
-    staging: &str,
-    schema: &Schema,
-    roots: &[String],
-) -> Result<()> {
-    client.execute(&format!(
-        "CREATE SCHEMA IF NOT EXISTS {}",
-        quote_ident(staging)
-    ))?;
-    for root in roots {
-        let tables = schema
-            .table(root)
-            .into_iter()
-            .chain(schema.nested_tables(root));
-        for t in tables {
-            if !t.has_complete_columns() {
-                continue;
-            }
-            let mut t = t.clone();
-            // Staging rows are checked by the merge, not by constraints.
-            for c in t.columns.values_mut() {
-                c.nullable = true;
-            }
-            client.execute(&format!(
-                "DROP TABLE IF EXISTS {}.{}",
-                quote_ident(staging),
-                quote_ident(&t.name)
-            ))?;
-            client.execute(&create_table_sql(staging, &t, false))?;
-        }
-    }
-    Ok(())
-}
-
-/// The package creation time (from the load id, unix seconds) as a `TIMESTAMP WITH TIME ZONE`
-/// literal: dlt's scd2 validity boundary.
-fn package_time_literal(load_id: &str) -> String {
-    let secs: f64 = load_id.parse().unwrap_or(0.0);
-    let micros = (secs * 1e6).round() as i64;
-    let ts = chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
-    format!(
-        "'{}'::TIMESTAMP WITH TIME ZONE",
-        ts.format("%Y-%m-%d %H:%M:%S%.6f+00:00")
-    )
-}
-
-/// Moves a committed package to `load/loaded/` and marks it completed.
-fn finish_package(dir: &PipelineDir, load_id: &str) -> Result<()> {
+/// Moves a committed package's jobs to `completed_jobs/`, the package to `load/loaded/`, and
+/// marks it completed. Idempotent: a run that died half way through finishes it.
+fn finish_package(dir: &PipelineDir, load_id: &str, manifest: &NormalizedManifest) -> Result<()> {
     let from = dir.normalized(load_id);
+    jobs::create_folders(&from)?;
+    jobs::complete_all(&from, manifest.jobs.iter().map(|j| j.file.as_str()))?;
     let to = dir.loaded(load_id);
     if to.exists() {
         std::fs::remove_dir_all(&to).map_err(|e| Error::io(&to, e))?;
@@ -398,9 +289,7 @@ fn finish_package(dir: &PipelineDir, load_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// A random 14-character `_dlt_id`.
-pub fn random_dlt_id() -> String {
-    use base64::Engine;
-    let bytes: [u8; 10] = rand::random();
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
-}
+pub use crate::destinations::random_dlt_id;
+
+#[cfg(test)]
+mod tests;

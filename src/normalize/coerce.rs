@@ -13,25 +13,21 @@
 //! returns `None` instead, so the value lands in a variant column.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::fmt::Write as _;
 
-use crate::normalize::detect::{
-    detect_iso_timestamp, from_unix_seconds_f64, from_unix_seconds_i64, parse_date, parse_py_float,
-    parse_time, parse_timestamp_any, py_numeric_to_ascii,
-};
-use crate::normalize::naming::py_strip;
-use crate::normalize::pynum::{PyInt, parse_py_int};
-pub use crate::normalize::pynum::{orjson_float, py_float_repr};
+use crate::normalize::detect::{detect_iso_timestamp, parse_date, parse_time, parse_timestamp_any};
 use crate::normalize::value::{Scalar, Value, parse_json};
+use crate::pycompat::datetime::{from_unix_seconds_f64, from_unix_seconds_i64};
+use crate::pycompat::json;
+use crate::pycompat::num::{
+    PyInt, parse_py_float, parse_py_int, py_float_repr, py_numeric_to_ascii,
+};
+use crate::pycompat::unicode::py_strip;
 use crate::schema::DataType;
 
 /// Scale of dlt's default `DECIMAL(38,9)`.
 const DECIMAL_SCALE: u32 = 9;
 /// Precision of DuckDB decimals dlt creates (`DECIMAL(38,9)`, `DECIMAL(38,0)` for `wei`).
 const DECIMAL_PRECISION: u32 = 38;
-/// Python's `sys.int_info.default_max_str_digits`: longer decimal text is rejected by `int()`.
-pub(crate) const MAX_INT_STR_DIGITS: usize = 4300;
 /// `i64::MIN` as a float (exactly -2^63); `i64` holds the integral floats in `[-2^63, 2^63)`.
 const I64_MIN_F64: f64 = i64::MIN as f64;
 /// Microseconds per day.
@@ -483,91 +479,16 @@ fn b64decode_strict(s: &str) -> Option<Vec<u8>> {
     (quad_pos == 0).then_some(out)
 }
 
-/// Compact JSON as dlt writes it (orjson `dumps` of the parsed Python value): no spaces,
-/// duplicate object keys collapsed (the last value wins, at the first key's position), floats
-/// in orjson's format, non-ASCII unescaped. `None` if the value holds a non-finite float.
+/// Compact JSON as dlt writes it (orjson `dumps` of the parsed Python value, see
+/// [`crate::pycompat::json`]): no spaces, duplicate object keys collapsed (the last value wins,
+/// at the first key's position), floats in orjson's format, non-ASCII unescaped. `None` if the
+/// value holds a non-finite float.
 ///
 /// Integers beyond `i64` are written with all their digits (orjson would have turned those
 /// beyond `u64` into floats).
 pub fn json_compact(v: &Value<'_>) -> Option<String> {
     let mut out = String::new();
-    write_compact(v, &mut out)?;
-    Some(out)
-}
-
-/// Appends the compact JSON of `v` to `out`.
-fn write_compact(v: &Value<'_>, out: &mut String) -> Option<()> {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Value::BigInt(s) => {
-            let (neg, mag) = parse_int_digits(s)?;
-            if neg && mag != "0" {
-                out.push('-');
-            }
-            out.push_str(mag);
-        }
-        Value::Float(f) => out.push_str(&orjson_float(*f)?),
-        Value::Str(s) => write_json_str(s, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_compact(item, out)?;
-            }
-            out.push(']');
-        }
-        Value::Object(fields) => {
-            out.push('{');
-            // index of each key's last occurrence; a key is written once, at its first
-            let mut last: HashMap<&str, usize> = HashMap::with_capacity(fields.len());
-            for (i, (key, _)) in fields.iter().enumerate() {
-                last.insert(key.as_ref(), i);
-            }
-            let mut first = true;
-            for (key, _) in fields {
-                let Some(last_i) = last.remove(key.as_ref()) else {
-                    continue;
-                };
-                let value = &fields[last_i].1;
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                write_json_str(key, out);
-                out.push(':');
-                write_compact(value, out)?;
-            }
-            out.push('}');
-        }
-    }
-    Some(())
-}
-
-/// A JSON string literal as orjson writes it.
-fn write_json_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    json::write(v, json::Keys::AsGiven, &mut out).then_some(out)
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@ pub mod columns;
 pub mod contract;
 pub mod detect;
 pub mod naming;
-pub mod pynum;
 pub mod relational;
 pub mod value;
 mod writer;
@@ -48,6 +47,9 @@ pub struct NormalizeConfig {
     /// The source's (or `.dlt/config.toml`'s) `schema_contract`, for resources without their
     /// own (see [`crate::schema::contract`]).
     pub schema_contract: Option<serde_json::Value>,
+    /// The naming convention, with the destination's identifier limit (the pipeline sets it
+    /// from the destination's capabilities).
+    pub naming: naming::Naming,
 }
 
 impl Default for NormalizeConfig {
@@ -56,6 +58,7 @@ impl Default for NormalizeConfig {
             workers: 0,
             chunk_bytes: 4 << 20,
             schema_contract: None,
+            naming: naming::Naming::default(),
         }
     }
 }
@@ -89,10 +92,11 @@ enum ChunkError {
 pub fn apply_resource_hints(
     schema: &mut Schema,
     resources: &[ResourceHints],
+    naming: naming::Naming,
 ) -> HashMap<String, TableSettings> {
     let mut settings = HashMap::new();
     for r in resources {
-        let table_name = naming::normalize_tables_path(&r.table_name);
+        let table_name = naming.normalize_tables_path(&r.table_name);
         let table = schema.tables.entry(table_name.clone()).or_insert_with(|| {
             let mut t = Table::new(table_name.clone());
             t.key_order = crate::schema::dlt_dict::KeyOrder::recorded([
@@ -117,7 +121,7 @@ pub fn apply_resource_hints(
             );
         }
         for pk in &r.primary_key {
-            let name = naming::normalize_path(pk);
+            let name = naming.normalize_path(pk);
             let col = table
                 .columns
                 .entry(name.clone())
@@ -135,7 +139,7 @@ pub fn apply_resource_hints(
             col.nullable = false;
         }
         for mk in &r.merge_key {
-            let name = naming::normalize_path(mk);
+            let name = naming.normalize_path(mk);
             let col = table
                 .columns
                 .entry(name.clone())
@@ -148,7 +152,7 @@ pub fn apply_resource_hints(
             col.nullable = false;
         }
         for (name, hint) in &r.columns {
-            let name = naming::normalize_path(name);
+            let name = naming.normalize_path(name);
             let col = table
                 .columns
                 .entry(name.clone())
@@ -193,11 +197,11 @@ pub fn apply_resource_hints(
             Some(MergeStrategy::Upsert | MergeStrategy::InsertOnly) => RootIdKind::KeyHash(
                 r.primary_key
                     .iter()
-                    .map(|k| naming::normalize_path(k))
+                    .map(|k| naming.normalize_path(k))
                     .collect(),
             ),
             Some(MergeStrategy::Scd2) => {
-                add_scd2_columns(table, r.validity_column_names.as_deref());
+                add_scd2_columns(table, r.validity_column_names.as_deref(), naming);
                 RootIdKind::RowHash
             }
             _ => RootIdKind::Random,
@@ -213,6 +217,7 @@ pub fn apply_resource_hints(
                 max_nesting,
                 propagate_root_id,
                 root_id,
+                naming,
             },
         );
     }
@@ -222,10 +227,10 @@ pub fn apply_resource_hints(
 /// Adds scd2's validity columns (`_dlt_valid_from`, `_dlt_valid_to`, or the configured
 /// `validity_column_names`) and marks `_dlt_id` as the row version, as dlt does for
 /// `strategy: scd2`.
-fn add_scd2_columns(table: &mut Table, names: Option<&[String]>) {
+fn add_scd2_columns(table: &mut Table, names: Option<&[String]>, naming: naming::Naming) {
     use crate::schema::{Column, DataType};
     let (from, to) = match names {
-        Some([from, to]) => (naming::normalize_path(from), naming::normalize_path(to)),
+        Some([from, to]) => (naming.normalize_path(from), naming.normalize_path(to)),
         _ => ("_dlt_valid_from".to_string(), "_dlt_valid_to".to_string()),
     };
     for (name, hint) in [(from, "x-valid-from"), (to, "x-valid-to")] {
@@ -260,9 +265,10 @@ pub fn normalize_package(
     if out.exists() {
         std::fs::remove_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     }
-    std::fs::create_dir_all(out.join("new_jobs")).map_err(|e| Error::io(&out, e))?;
+    crate::storage::jobs::create_folders(&out)?;
 
-    let settings = apply_resource_hints(schema, &manifest.resources);
+    let naming = cfg.naming;
+    let settings = apply_resource_hints(schema, &manifest.resources, naming);
     if !schema.tables.contains_key(crate::schema::STATE_TABLE) {
         // dlt adds the state table when the first state is extracted: after the resources'
         // root tables, before any nested table.
@@ -290,10 +296,11 @@ pub fn normalize_package(
         .iter()
         .map(|j| {
             settings.get(&j.resource).cloned().unwrap_or(TableSettings {
-                root_table: naming::normalize_tables_path(&j.resource),
+                root_table: naming.normalize_tables_path(&j.resource),
                 max_nesting: 1000,
                 propagate_root_id: false,
                 root_id: RootIdKind::Random,
+                naming,
             })
         })
         .collect();
@@ -405,7 +412,7 @@ pub fn normalize_package(
     let mut truncate_tables = Vec::new();
     for r in &manifest.resources {
         if r.write_disposition == WriteDisposition::Replace {
-            let root = naming::normalize_tables_path(&r.table_name);
+            let root = naming.normalize_tables_path(&r.table_name);
             truncate_tables.push(root.clone());
             for t in schema.nested_tables(&root) {
                 truncate_tables.push(t.name.clone());

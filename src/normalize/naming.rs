@@ -3,15 +3,14 @@
 //! Ports `dlt/common/normalizers/naming/snake_case.py` and the path helpers of `naming.py`,
 //! including the Python details that matter for byte-compatible names: `str.strip()` uses
 //! Python's Unicode whitespace, and the regex class `[^a-zA-Z\d_]` keeps Unicode decimal digits
-//! (`\d` is Unicode in Python) while dropping every other non-ASCII character.
-//!
-//! Also home to two small Unicode tables shared by the detection and coercion code: Python's
-//! decimal digits ([`decimal_digit`]) and Python's whitespace ([`is_py_space`]), both as of the
-//! Unicode 14 database of Python 3.11.
+//! (`\d` is Unicode in Python) while dropping every other non-ASCII character. The Unicode
+//! tables behind both are in [`crate::pycompat::unicode`].
 
 use std::collections::HashMap;
 
 use base64::Engine as _;
+
+use crate::pycompat::unicode::{decimal_digit, is_py_space, py_strip};
 
 /// Separator of nested path components in column and table names.
 pub const PATH_SEPARATOR: &str = "__";
@@ -19,68 +18,94 @@ pub const PATH_SEPARATOR: &str = "__";
 /// Name given to a row key that is empty or only whitespace (`EMPTY_KEY_IDENTIFIER`).
 pub const EMPTY_KEY: &str = "_empty";
 
-/// DuckDB's maximum identifier length, which dlt uses as the naming convention's `max_length`.
+/// The naming convention's `max_length` when no destination sets one: DuckDB's maximum
+/// identifier length (the default destination's). Normalize uses the destination's
+/// [`crate::destinations::Capabilities::max_identifier_length`] through [`Naming`].
 pub const MAX_IDENTIFIER_LENGTH: usize = 65536;
+
+/// dlt's `snake_case` naming convention with a destination's identifier limit (dlt creates the
+/// convention with `max_length = capabilities.max_identifier_length`): names longer than the
+/// limit are shortened with dlt's hash tag ([`shorten_identifier`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Naming {
+    max_length: usize,
+}
+
+impl Default for Naming {
+    fn default() -> Naming {
+        Naming::new(MAX_IDENTIFIER_LENGTH)
+    }
+}
+
+impl Naming {
+    /// The convention with identifiers of at most `max_length` characters.
+    pub const fn new(max_length: usize) -> Naming {
+        Naming { max_length }
+    }
+
+    /// The convention of a destination.
+    pub fn for_destination(caps: &crate::destinations::Capabilities) -> Naming {
+        Naming::new(caps.max_identifier_length)
+    }
+
+    /// The identifier limit.
+    pub fn max_length(self) -> usize {
+        self.max_length
+    }
+
+    /// [`normalize_identifier`] with this limit.
+    pub fn normalize_identifier(self, s: &str) -> String {
+        let stripped = py_strip(s);
+        if stripped.is_empty() {
+            return EMPTY_KEY.to_string();
+        }
+        shorten_identifier(&snake_identifier(stripped), stripped, self.max_length)
+    }
+
+    /// [`normalize_table_identifier`] with this limit.
+    pub fn normalize_table_identifier(self, s: &str) -> String {
+        self.normalize_identifier(s)
+    }
+
+    /// Splits on `__`, drops blank parts, normalizes each part, re-joins and shortens.
+    fn normalize_path_parts(self, s: &str) -> String {
+        let parts: Vec<String> = s
+            .split(PATH_SEPARATOR)
+            .filter(|p| !py_strip(p).is_empty())
+            .map(|p| self.normalize_identifier(p))
+            .collect();
+        let joined = parts.join(PATH_SEPARATOR);
+        shorten_identifier(&joined, s, self.max_length)
+    }
+
+    /// [`normalize_path`] with this limit.
+    pub fn normalize_path(self, s: &str) -> String {
+        self.normalize_path_parts(s)
+    }
+
+    /// [`normalize_tables_path`] with this limit.
+    pub fn normalize_tables_path(self, s: &str) -> String {
+        self.normalize_path_parts(s)
+    }
+
+    /// [`normalize_key`] with this limit.
+    pub fn normalize_key(self, key: &str) -> String {
+        if key.chars().all(is_py_space) {
+            EMPTY_KEY.to_string()
+        } else {
+            self.normalize_path(key)
+        }
+    }
+
+    /// [`shorten_fragments`] with this limit.
+    pub fn shorten_fragments(self, parts: &[&str]) -> String {
+        let path = make_path(parts);
+        shorten_identifier(&path, &path, self.max_length)
+    }
+}
 
 /// Length in bytes of the shake_128 digest used for the shortening tag (0.001 collision odds).
 const TAG_BYTES: usize = 4;
-
-/// First code point of every run of ten Unicode `Nd` (decimal digit) characters, sorted.
-///
-/// Python 3.11 (Unicode 14.0.0) has exactly 66 such runs, each mapping to the values 0–9.
-const ND_STARTS: [u32; 66] = [
-    0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66,
-    0xde6, 0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90,
-    0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10,
-    0x104a0, 0x10d30, 0x11066, 0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650,
-    0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50, 0x11da0, 0x16a60, 0x16ac0, 0x16b50,
-    0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950, 0x1fbf0,
-];
-
-/// The value of `c` if it is a Unicode decimal digit (category `Nd`, Python's `\d` and what
-/// `int()` accepts), else `None`. ASCII `0`–`9` included.
-pub fn decimal_digit(c: char) -> Option<u32> {
-    let cp = c as u32;
-    if (0x30..=0x39).contains(&cp) {
-        return Some(cp - 0x30);
-    }
-    if cp < 0x660 {
-        return None;
-    }
-    let idx = ND_STARTS.partition_point(|&start| start <= cp);
-    let start = ND_STARTS[idx.checked_sub(1)?];
-    (cp - start < 10).then_some(cp - start)
-}
-
-/// Whether `c` is whitespace for Python's `str.isspace()` / `str.strip()`.
-///
-/// Differs from Rust's `char::is_whitespace`: it includes U+001C–U+001F and excludes nothing
-/// else of note.
-pub fn is_py_space(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n'
-            | '\u{0b}'
-            | '\u{0c}'
-            | '\r'
-            | '\u{1c}'..='\u{1f}'
-            | ' '
-            | '\u{85}'
-            | '\u{a0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200a}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202f}'
-            | '\u{205f}'
-            | '\u{3000}'
-    )
-}
-
-/// Python's `str.strip()` with no arguments.
-pub fn py_strip(s: &str) -> &str {
-    s.trim_matches(is_py_space)
-}
 
 /// Normalizes one identifier with dlt's `snake_case` rules (`NamingConvention.normalize_identifier`).
 ///
@@ -91,10 +116,11 @@ pub fn py_strip(s: &str) -> &str {
 /// dlt raises `ValueError` for an empty or all-whitespace input; this returns [`EMPTY_KEY`]
 /// instead, which is what dlt's relational normalizer puts in place of such a row key.
 pub fn normalize_identifier(s: &str) -> String {
-    let stripped = py_strip(s);
-    if stripped.is_empty() {
-        return EMPTY_KEY.to_string();
-    }
+    Naming::default().normalize_identifier(s)
+}
+
+/// The snake_case form of a stripped, non-empty identifier, before shortening.
+fn snake_identifier(stripped: &str) -> String {
     // translate + replace runs of non-alphanumerics with a single `_`
     let mut chars: Vec<char> = Vec::with_capacity(stripped.len());
     let mut in_run = false;
@@ -114,8 +140,7 @@ pub fn normalize_identifier(s: &str) -> String {
             in_run = true;
         }
     }
-    let snake = to_snake_case(&chars);
-    shorten_identifier(&snake, stripped, MAX_IDENTIFIER_LENGTH)
+    to_snake_case(&chars)
 }
 
 /// `_to_snake_case` on an already reduced alphabet (ASCII letters, Unicode digits, `_`).
@@ -189,29 +214,18 @@ pub fn normalize_table_identifier(s: &str) -> String {
     normalize_identifier(s)
 }
 
-/// Splits on `__`, drops blank parts, normalizes each part with `normalize`, re-joins and shortens.
-fn normalize_path_with(s: &str, normalize: fn(&str) -> String) -> String {
-    let parts: Vec<String> = s
-        .split(PATH_SEPARATOR)
-        .filter(|p| !py_strip(p).is_empty())
-        .map(normalize)
-        .collect();
-    let joined = parts.join(PATH_SEPARATOR);
-    shorten_identifier(&joined, s, MAX_IDENTIFIER_LENGTH)
-}
-
 /// Normalizes a path of identifiers (`NamingConvention.normalize_path`), used for row keys.
 ///
 /// `a__B` → `a__b`, `__dunder` → `dunder`, `x__` → `x`. A path with no non-blank part (e.g.
 /// `__`) gives the empty string, as in dlt.
 pub fn normalize_path(s: &str) -> String {
-    normalize_path_with(s, normalize_identifier)
+    Naming::default().normalize_path(s)
 }
 
 /// Normalizes a path of table identifiers (`NamingConvention.normalize_tables_path`), used for
 /// table names: `Orders.Items V2` → `orders_items_v2`.
 pub fn normalize_tables_path(s: &str) -> String {
-    normalize_path_with(s, normalize_table_identifier)
+    Naming::default().normalize_tables_path(s)
 }
 
 /// Normalizes a key of a data item into a column name, as dlt's relational normalizer does:
@@ -220,11 +234,7 @@ pub fn normalize_tables_path(s: &str) -> String {
 /// A key made only of `__` separators and blanks (`"__"`, `" __ "`) gives the empty string;
 /// dlt then fails the load on the empty column name, so callers should reject or rename it.
 pub fn normalize_key(key: &str) -> String {
-    if key.chars().all(is_py_space) {
-        EMPTY_KEY.to_string()
-    } else {
-        normalize_path(key)
-    }
+    Naming::default().normalize_key(key)
 }
 
 /// Joins identifiers with `__`, skipping blank ones; neither normalizes nor shortens (`make_path`).
@@ -243,8 +253,7 @@ pub fn make_path(parts: &[&str]) -> String {
 /// path (`NamingConvention.shorten_fragments`). Used for flattened columns, nested tables and
 /// variant columns.
 pub fn shorten_fragments(parts: &[&str]) -> String {
-    let path = make_path(parts);
-    shorten_identifier(&path, &path, MAX_IDENTIFIER_LENGTH)
+    Naming::default().shorten_fragments(parts)
 }
 
 /// Shortens `normalized` to `max_len` characters if it is longer (`NamingConvention.shorten_identifier`).
@@ -593,20 +602,6 @@ mod tests {
         assert_eq!(make_path(&["a", "", " ", "c"]), "a__c");
         assert_eq!(make_path(&[]), "");
         assert_eq!(shorten_fragments(&["t", "a", "v_text"]), "t__a__v_text");
-    }
-
-    #[test]
-    fn unicode_tables() {
-        assert_eq!(decimal_digit('7'), Some(7));
-        assert_eq!(decimal_digit('\u{663}'), Some(3));
-        assert_eq!(decimal_digit('\u{ff10}'), Some(0));
-        assert_eq!(decimal_digit('\u{1fbf9}'), Some(9));
-        assert_eq!(decimal_digit('\u{b2}'), None); // superscript two is not Nd
-        assert_eq!(decimal_digit('a'), None);
-        assert_eq!(decimal_digit('\u{10ffff}'), None);
-        assert!(is_py_space('\u{1c}') && is_py_space('\u{85}') && is_py_space('\u{3000}'));
-        assert!(!is_py_space('\u{200b}') && !is_py_space('a'));
-        assert_eq!(py_strip("\u{a0} x \u{2029}"), "x");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 use base64::Engine;
@@ -14,6 +15,9 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 
 use super::naming;
 use super::value::Value;
+use crate::pycompat::hash::shake128;
+use crate::pycompat::json::{self, Keys};
+use crate::pycompat::unicode::py_strip;
 
 /// `_dlt_id` column name.
 pub const C_DLT_ID: &str = "_dlt_id";
@@ -52,6 +56,8 @@ pub struct TableSettings {
     pub propagate_root_id: bool,
     /// How root row ids are made.
     pub root_id: RootIdKind,
+    /// The naming convention (the destination's identifier limit).
+    pub naming: naming::Naming,
 }
 
 /// A cell of a normalized row.
@@ -144,15 +150,17 @@ struct Namer {
     names: FastMap<Rc<str>, ()>,
     /// Names that must stay interned across [`Namer::clear_if_huge`].
     pinned: Vec<Rc<str>>,
+    naming: naming::Naming,
 }
 
 impl Namer {
-    fn new(pinned: Vec<Rc<str>>) -> Namer {
+    fn new(pinned: Vec<Rc<str>>, naming: naming::Naming) -> Namer {
         let mut namer = Namer {
             nodes: Vec::new(),
             table_roots: FastMap::default(),
             names: FastMap::default(),
             pinned,
+            naming,
         };
         namer.seed();
         namer
@@ -206,11 +214,11 @@ impl Namer {
         let i = match node.keys.get(key) {
             Some(&i) => i,
             None => {
-                let norm_key = row_key_name(key);
+                let norm_key = row_key_name(self.naming, key);
                 let column = if node.prefix.is_empty() {
                     norm_key
                 } else {
-                    naming::make_path(&[&node.prefix, &norm_key])
+                    self.naming.shorten_fragments(&[&node.prefix, &norm_key])
                 };
                 let column = self.intern(&column);
                 let node = &mut self.nodes[path as usize];
@@ -260,10 +268,10 @@ impl Namer {
         let node = &self.nodes[path as usize];
         let table = node.table.clone();
         let prefix = node.prefix.clone();
-        let frag = if naming::py_strip(key).is_empty() {
+        let frag = if py_strip(key).is_empty() {
             naming::EMPTY_KEY.to_string()
         } else {
-            naming::normalize_tables_path(key)
+            self.naming.normalize_tables_path(key)
         };
         let frag = if frag.is_empty() {
             naming::EMPTY_KEY.to_string()
@@ -271,9 +279,9 @@ impl Namer {
             frag
         };
         let name: Rc<str> = if prefix.is_empty() {
-            Rc::from(naming::make_path(&[&table, &frag]))
+            Rc::from(self.naming.shorten_fragments(&[&table, &frag]))
         } else {
-            Rc::from(naming::make_path(&[&table, &prefix, &frag]))
+            Rc::from(self.naming.shorten_fragments(&[&table, &prefix, &frag]))
         };
         self.nodes[path as usize].infos[i].list_table = Some(name.clone());
         name
@@ -331,11 +339,12 @@ impl Normalizer {
             c_list_idx.clone(),
             c_value.clone(),
         ];
+        let naming = settings.naming;
         Normalizer {
             settings,
             root,
             load_id: Rc::from(load_id),
-            namer: Namer::new(pinned),
+            namer: Namer::new(pinned, naming),
             rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
             id_input: String::new(),
             c_dlt_id,
@@ -608,8 +617,8 @@ impl Normalizer {
 
 /// The column name of a row key. A key that normalizes to nothing (such as `__`) becomes
 /// `_empty`, like an empty key; dlt would fail the load on it.
-fn row_key_name(key: &str) -> String {
-    let n = naming::normalize_key(key);
+fn row_key_name(naming: naming::Naming, key: &str) -> String {
+    let n = naming.normalize_key(key);
     if n.is_empty() {
         naming::EMPTY_KEY.to_string()
     } else {
@@ -635,8 +644,6 @@ pub fn digest128(data: &[u8], len: usize) -> String {
     STANDARD_NO_PAD.encode(out)
 }
 
-use crate::pycompat::hash::shake128;
-
 /// Unpadded base64 of at most 16 bytes, as an `Rc<str>` (one allocation).
 fn base64_rc(bytes: &[u8]) -> Rc<str> {
     let mut buf = [0u8; 24];
@@ -653,7 +660,6 @@ pub fn nested_row_id(parent_id: &str, table: &str, idx: i64) -> Rc<str> {
 
 /// [`nested_row_id`] with a reusable input buffer.
 fn nested_row_id_with(buf: &mut String, parent_id: &str, table: &str, idx: i64) -> Rc<str> {
-    use std::fmt::Write;
     buf.clear();
     buf.push_str(parent_id);
     buf.push('_');
@@ -665,11 +671,16 @@ fn nested_row_id_with(buf: &mut String, parent_id: &str, table: &str, idx: i64) 
     base64_rc(&digest)
 }
 
+/// Writes a cell's value as sorted compact JSON.
 fn cell_json(cell: &Cell<'_, '_>, out: &mut String) {
     match cell {
-        Cell::V(v) => v.write_json(out),
-        Cell::Str(s) => Value::Str(Cow::Borrowed(s)).write_json(out),
-        Cell::Int(i) => out.push_str(&i.to_string()),
+        Cell::V(v) => {
+            json::write(*v, Keys::Sorted, out);
+        }
+        Cell::Str(s) => json::write_str(s, out),
+        Cell::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
     }
 }
 
@@ -677,12 +688,13 @@ fn cell_json(cell: &Cell<'_, '_>, out: &mut String) {
 fn key_hash(cells: &[(Rc<str>, Cell<'_, '_>)], keys: &[String]) -> String {
     let mut sorted: Vec<&String> = keys.iter().collect();
     sorted.sort();
+    sorted.dedup();
     let mut s = String::from("{");
     for (i, k) in sorted.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        Value::Str(Cow::Borrowed(k.as_str())).write_json(&mut s);
+        json::write_str(k, &mut s);
         s.push(':');
         match cells.iter().find(|(n, _)| n.as_ref() == k.as_str()) {
             Some((_, c)) => cell_json(c, &mut s),
@@ -698,55 +710,17 @@ fn row_hash(item: &Value<'_>) -> String {
     let mut s = String::new();
     match item {
         Value::Object(fields) => {
-            let mut kept: Vec<&(Cow<str>, Value)> = fields
+            let kept = fields
                 .iter()
                 .filter(|(k, _)| !k.starts_with("_dlt"))
-                .collect();
-            kept.sort_by(|a, b| a.0.cmp(&b.0));
-            s.push('{');
-            for (i, (k, v)) in kept.iter().enumerate() {
-                if i > 0 {
-                    s.push(',');
-                }
-                Value::Str(Cow::Borrowed(k)).write_json(&mut s);
-                s.push(':');
-                write_sorted_json(v, &mut s);
-            }
-            s.push('}');
+                .map(|(k, v)| (k.as_ref(), v));
+            json::write_object(kept, Keys::Sorted, &mut s);
         }
-        other => write_sorted_json(other, &mut s),
+        other => {
+            json::write(other, Keys::Sorted, &mut s);
+        }
     }
     digest128(s.as_bytes(), DLT_ID_LENGTH_BYTES)
-}
-
-fn write_sorted_json(v: &Value<'_>, out: &mut String) {
-    match v {
-        Value::Object(fields) => {
-            let mut sorted: Vec<&(Cow<str>, Value)> = fields.iter().collect();
-            sorted.sort_by(|a, b| a.0.cmp(&b.0));
-            out.push('{');
-            for (i, (k, v)) in sorted.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                Value::Str(Cow::Borrowed(k)).write_json(out);
-                out.push(':');
-                write_sorted_json(v, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_sorted_json(v, out);
-            }
-            out.push(']');
-        }
-        other => other.write_json(out),
-    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::pycompat::json;
+
 mod parse;
 
-pub use parse::{MAX_DEPTH, ParseError, SplitObject, parse_json, split_array, split_object};
+pub use parse::{MAX_DEPTH, ParseError, parse_json};
 
 /// A JSON value as read from a source.
 // A word-sized tag keeps the payload aligned, so moving a value copies whole words (with a
@@ -70,45 +72,11 @@ impl Value<'_> {
         }
     }
 
-    /// Writes the value as compact JSON, as orjson does (no spaces).
+    /// Writes the value as compact JSON, as orjson writes the parsed Python value (see
+    /// [`crate::pycompat::json`]): no spaces, duplicate keys collapsed, non-finite floats as
+    /// `null`.
     pub fn write_json(&self, out: &mut String) {
-        match self {
-            Value::Null => out.push_str("null"),
-            Value::Bool(true) => out.push_str("true"),
-            Value::Bool(false) => out.push_str("false"),
-            Value::Int(i) => {
-                use std::fmt::Write;
-                let _ = write!(out, "{i}");
-            }
-            Value::BigInt(s) => out.push_str(s),
-            Value::Float(f) => match super::coerce::orjson_float(*f) {
-                Some(s) => out.push_str(&s),
-                None => out.push_str("null"),
-            },
-            Value::Str(s) => write_json_str(s, out),
-            Value::Array(a) => {
-                out.push('[');
-                for (i, v) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    v.write_json(out);
-                }
-                out.push(']');
-            }
-            Value::Object(o) => {
-                out.push('{');
-                for (i, (k, v)) in o.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_json_str(k, out);
-                    out.push(':');
-                    v.write_json(out);
-                }
-                out.push('}');
-            }
-        }
+        json::write(self, json::Keys::AsGiven, out);
     }
 
     /// The value as compact JSON text.
@@ -140,25 +108,37 @@ impl Value<'_> {
     }
 }
 
-fn write_json_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                use std::fmt::Write;
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+/// The fields of an object [`Value`], for the JSON writer.
+#[derive(Clone)]
+pub struct Fields<'v, 'a>(std::slice::Iter<'v, (Cow<'a, str>, Value<'a>)>);
+
+impl<'v, 'a> Iterator for Fields<'v, 'a> {
+    type Item = (&'v str, &'v Value<'a>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (k.as_ref(), v))
+    }
+}
+
+impl<'a> json::JsonTree for Value<'a> {
+    type Fields<'v>
+        = Fields<'v, 'a>
+    where
+        Self: 'v;
+
+    fn node(&self) -> json::Node<'_, Self> {
+        match self {
+            Value::Null => json::Node::Null,
+            Value::Bool(b) => json::Node::Bool(*b),
+            Value::Int(i) => json::Node::Int(*i),
+            Value::BigInt(digits) => json::Node::BigInt(digits),
+            Value::Float(f) => json::Node::Float(*f),
+            Value::Str(s) => json::Node::Str(s),
+            Value::Array(items) => json::Node::Array(items),
+            Value::Object(fields) => json::Node::Object(Fields(fields.iter())),
         }
     }
-    out.push('"');
 }
 
 /// Parses the text of a JSON number into a [`Value`]: `Int` when it is an integer in `i64`

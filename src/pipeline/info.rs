@@ -1,7 +1,7 @@
 //! `LoadInfo`: what a run loaded, in dlt's vocabulary.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -78,9 +78,9 @@ impl LoadPackageInfo {
 pub struct LoadInfo {
     /// Pipeline name.
     pub pipeline_name: String,
-    /// Destination type, `duckdb`.
+    /// Destination type (`duckdb`).
     pub destination_name: String,
-    /// Warehouse file.
+    /// Where the destination is (the warehouse file for DuckDB).
     pub destination_location: PathBuf,
     /// Dataset name.
     pub dataset_name: String,
@@ -114,7 +114,8 @@ impl LoadInfo {
     pub(crate) fn new(
         pipeline: &str,
         dataset: &str,
-        warehouse: &Path,
+        destination_type: &str,
+        location: &str,
         packages: Vec<LoadedPackage>,
     ) -> LoadInfo {
         let load_packages = packages
@@ -142,8 +143,8 @@ impl LoadInfo {
             .collect();
         LoadInfo {
             pipeline_name: pipeline.to_string(),
-            destination_name: "duckdb".into(),
-            destination_location: warehouse.to_path_buf(),
+            destination_name: destination_type.to_string(),
+            destination_location: PathBuf::from(location),
             dataset_name: dataset.to_string(),
             load_packages,
             total_rows: IndexMap::new(),
@@ -185,7 +186,8 @@ impl fmt::Display for LoadInfo {
         )?;
         writeln!(
             f,
-            "The {} destination used duckdb:///{} location to store data",
+            "The {} destination used {}:///{} location to store data",
+            self.destination_name,
             self.destination_name,
             self.destination_location.display()
         )?;

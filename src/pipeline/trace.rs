@@ -33,7 +33,6 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use indexmap::IndexMap;
@@ -42,44 +41,6 @@ use serde::{Deserialize, Serialize};
 use super::info::LoadInfo;
 use crate::config::redact::redact;
 use crate::error::{Error, Result};
-
-/// Progress of a run, reported to a [`ProgressFn`] (the CLI's live display).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Progress {
-    /// A step started: `extract`, `normalize` or `load`.
-    Step(&'static str),
-    /// A resource read a page (an HTTP response, a file): running totals so far.
-    Extracting {
-        /// Resource name.
-        resource: String,
-        /// Items written so far.
-        items: u64,
-        /// Pages (responses, files) read so far.
-        pages: u64,
-        /// Bytes read so far.
-        bytes: u64,
-    },
-    /// A resource finished extracting.
-    ResourceExtracted {
-        /// Resource name.
-        resource: String,
-        /// Items extracted.
-        items: u64,
-        /// Pages (responses, files) read.
-        pages: u64,
-        /// Bytes read.
-        bytes: u64,
-    },
-    /// Normalize finished with this many rows over all tables.
-    Normalized {
-        /// Rows.
-        rows: u64,
-    },
-}
-
-/// A progress callback.
-pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 /// dlt's `NormalizeInfo`: rows per table produced by the normalize step.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

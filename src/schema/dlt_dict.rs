@@ -24,10 +24,10 @@
 //! are always included and root tables get `write_disposition: append` / `resource: <table>`
 //! when missing.
 
+use crate::pycompat::hash::Sha3_256;
 use base64::Engine as _;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
-use crate::pycompat::hash::Sha3_256;
 
 use super::{
     Column, DataType, LOADS_TABLE, SCHEMA_ENGINE_VERSION, STATE_TABLE, Schema, Table,
@@ -640,10 +640,9 @@ fn table_map(name: &str, t: &Table, mode: Mode) -> Map<String, Value> {
 /// dlt's `generate_version_hash` of the schema content, byte for byte (standard base64 with
 /// padding, 44 characters).
 pub fn version_hash(schema: &Schema) -> String {
-    let content = sorted_keys(&Value::Object(schema_map(schema, Mode::Hash)));
-    let bytes = serde_json::to_vec(&content).unwrap_or_default();
+    let content = Value::Object(schema_map(schema, Mode::Hash));
     let mut h = Sha3_256::default();
-    h.update(&bytes);
+    h.update(crate::pycompat::json::dumps_sorted(&content).as_bytes());
     let mut names: Vec<&String> = schema.tables.keys().collect();
     names.sort();
     for tn in names {
@@ -655,24 +654,6 @@ pub fn version_hash(schema: &Schema) -> String {
         }
     }
     base64::engine::general_purpose::STANDARD.encode(h.finalize())
-}
-
-/// A copy of `v` with every object's keys sorted (orjson `OPT_SORT_KEYS`).
-fn sorted_keys(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), sorted_keys(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(a) => Value::Array(a.iter().map(sorted_keys).collect()),
-        other => other.clone(),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

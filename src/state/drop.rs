@@ -6,8 +6,8 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::PipelineState;
+use crate::destinations::{Destination, LoadPlan};
 use crate::error::{Error, Result};
-use crate::load::destinations::duckdb::{DuckDbClient, quote_ident, quote_str};
 use crate::schema::{Schema, dlt_dict};
 use crate::storage::PipelineDir;
 
@@ -104,7 +104,7 @@ pub fn plan(
     state: &PipelineState,
     source: &str,
     req: &DropRequest,
-    client: Option<&DuckDbClient>,
+    client: Option<&dyn Destination>,
     dataset: &str,
 ) -> Result<DropPlan> {
     let src = state.source(source);
@@ -201,7 +201,7 @@ pub fn apply(
     mut schema: Schema,
     mut state: PipelineState,
     source: &str,
-    client: Option<&mut DuckDbClient>,
+    client: Option<&mut dyn Destination>,
     dataset: &str,
     dir: &PipelineDir,
 ) -> Result<()> {
@@ -223,61 +223,7 @@ pub fn apply(
     schema.bump_version();
     state.bump();
     if let Some(client) = client {
-        let existing = client.dataset_tables(dataset)?;
-        let ds = quote_ident(dataset);
-        let load_id = crate::storage::new_load_id();
-        client.execute("BEGIN TRANSACTION")?;
-        let r = (|| -> Result<()> {
-            for t in &plan.tables_with_data {
-                client.execute(&format!("DROP TABLE IF EXISTS {ds}.{}", quote_ident(t)))?;
-            }
-            let now = "now()::TIMESTAMP WITH TIME ZONE";
-            if existing.contains_key(crate::schema::VERSION_TABLE) {
-                client.execute(&format!(
-                    "INSERT INTO {ds}.\"_dlt_version\" (version, engine_version, inserted_at, schema_name, version_hash, schema) \
-                     VALUES ({}, {}, {now}, {}, {}, {})",
-                    schema.version,
-                    crate::schema::SCHEMA_ENGINE_VERSION,
-                    quote_str(&schema.name),
-                    quote_str(&schema.version_hash),
-                    quote_str(&dlt_dict::to_json_string_compact(&schema)),
-                ))?;
-            }
-            if existing.contains_key(crate::schema::STATE_TABLE)
-                && existing.contains_key(crate::schema::LOADS_TABLE)
-            {
-                let name = state
-                    .doc()
-                    .get("pipeline_name")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or(source)
-                    .to_string();
-                client.execute(&format!(
-                    "INSERT INTO {ds}.\"_dlt_pipeline_state\" (version, engine_version, pipeline_name, state, created_at, version_hash, _dlt_load_id, _dlt_id) \
-                     VALUES ({}, {}, {}, {}, {now}, {}, {}, {})",
-                    state.state_version(),
-                    super::STATE_ENGINE_VERSION,
-                    quote_str(&name),
-                    quote_str(&state.compressed()),
-                    quote_str(state.stored_hash()),
-                    quote_str(&load_id),
-                    quote_str(&crate::load::random_dlt_id()),
-                ))?;
-                client.execute(&format!(
-                    "INSERT INTO {ds}.\"_dlt_loads\" (load_id, schema_name, status, inserted_at, schema_version_hash) \
-                     VALUES ({}, {}, 0, {now}, {})",
-                    quote_str(&load_id),
-                    quote_str(&schema.name),
-                    quote_str(&schema.version_hash),
-                ))?;
-            }
-            Ok(())
-        })();
-        if let Err(e) = r {
-            let _ = client.execute("ROLLBACK");
-            return Err(e);
-        }
-        client.execute("COMMIT")?;
+        commit_drop(client, plan, &schema, &state, dataset)?;
     }
     crate::storage::write_atomic(
         &dir.schema_path(&schema.name),
@@ -285,4 +231,42 @@ pub fn apply(
     )?;
     state.save(&dir.state_path())?;
     Ok(())
+}
+
+/// One destination transaction: drops the tables, records the new schema (if the dataset has
+/// `_dlt_version`) and the new state with its `_dlt_loads` row (if it has both tables).
+fn commit_drop(
+    dest: &mut dyn Destination,
+    plan: &DropPlan,
+    schema: &Schema,
+    state: &PipelineState,
+    dataset: &str,
+) -> Result<()> {
+    let existing = dest.dataset_tables(dataset)?;
+    let load_id = crate::storage::new_load_id();
+    dest.begin_load(&LoadPlan {
+        load_id: &load_id,
+        dataset,
+        schema,
+        jobs: Vec::new(),
+        merge_roots: Vec::new(),
+    })?;
+    let r = (|| -> Result<()> {
+        dest.drop_tables(dataset, &plan.tables_with_data)?;
+        if existing.contains_key(crate::schema::VERSION_TABLE) {
+            dest.store_schema(dataset, schema)?;
+        }
+        if existing.contains_key(crate::schema::STATE_TABLE)
+            && existing.contains_key(crate::schema::LOADS_TABLE)
+        {
+            dest.store_state(dataset, &state.to_row(), &load_id)?;
+            dest.complete_load(dataset, &load_id, schema)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = r {
+        dest.rollback_load();
+        return Err(e);
+    }
+    dest.commit_load()
 }

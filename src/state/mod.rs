@@ -114,8 +114,24 @@ impl PipelineState {
         ] {
             m.remove(k);
         }
-        let text = sorted_compact_json(&Value::Object(m));
+        let text = crate::pycompat::json::dumps_sorted(&Value::Object(m));
         STANDARD.encode(crate::pycompat::hash::sha3_256(text.as_bytes()))
+    }
+
+    /// The `_dlt_pipeline_state` row of this state.
+    pub fn to_row(&self) -> crate::destinations::StateRow {
+        crate::destinations::StateRow {
+            version: self.state_version(),
+            engine_version: STATE_ENGINE_VERSION,
+            pipeline_name: self
+                .doc
+                .get("pipeline_name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            state: self.compressed(),
+            version_hash: self.stored_hash().to_string(),
+        }
     }
 
     /// Bumps `_state_version` and `_version_hash` if the content changed. Returns whether it did.
@@ -213,42 +229,6 @@ pub fn carry_package_state(from: &Path, to: &Path) -> Result<()> {
 /// The pipeline state a package folder commits, if it carries one.
 pub fn package_state(package_dir: &Path) -> Result<Option<PipelineState>> {
     PipelineState::load(&package_dir.join(PACKAGE_STATE_FILE))
-}
-
-/// Compact JSON with object keys sorted recursively (orjson `OPT_SORT_KEYS`).
-pub fn sorted_compact_json(v: &Value) -> String {
-    fn write(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&serde_json::to_string(k).unwrap_or_default());
-                    out.push(':');
-                    write(&m[k.as_str()], out);
-                }
-                out.push('}');
-            }
-            Value::Array(a) => {
-                out.push('[');
-                for (i, x) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(x, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
-        }
-    }
-    let mut s = String::new();
-    write(v, &mut s);
-    s
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@
 //! Every stage writes into an "in progress" folder and publishes it with one `rename`, so a
 //! package is either complete or absent: a crash at any moment leaves nothing half-visible.
 
+pub mod jobs;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -300,6 +302,12 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })
+}
+
+/// Syncs a folder, so renames into it are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let d = fs::File::open(dir).map_err(|e| Error::io(dir, e))?;
+    d.sync_all().map_err(|e| Error::io(dir, e))
 }
 
 /// Renames a folder and syncs the parent so the rename is durable.

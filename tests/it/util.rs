@@ -111,7 +111,7 @@ impl TestProject {
             for i in 0..n {
                 let v: Value = row.get(i).unwrap();
                 // The same rendering as `dango pipeline show`.
-                cells.push(dango::inspect::render(v));
+                cells.push(dango::destinations::duckdb::render(v));
             }
             out.push(cells);
         }

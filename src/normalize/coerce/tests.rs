@@ -340,58 +340,6 @@ fn infers_types() {
 }
 
 #[test]
-fn formats_floats_like_python_and_orjson() {
-    // (value, repr(value), orjson.dumps(value))
-    let cases = [
-        (1.0, "1.0", "1.0"),
-        (-0.0, "-0.0", "-0.0"),
-        (0.1, "0.1", "0.1"),
-        (1e16, "1e+16", "1e+16"),
-        (1e15, "1000000000000000.0", "1000000000000000.0"),
-        (1e-4, "0.0001", "0.0001"),
-        (1e-5, "1e-05", "0.00001"),
-        (1e-6, "1e-06", "1e-6"),
-        (1.5e-7, "1.5e-07", "1.5e-7"),
-        (1e22, "1e+22", "1e+22"),
-        (5e-324, "5e-324", "5e-324"),
-        (
-            1.797_693_134_862_315_7e308,
-            "1.7976931348623157e+308",
-            "1.7976931348623157e+308",
-        ),
-        (
-            123_456_789_012_345_680.0,
-            "1.2345678901234568e+17",
-            "1.2345678901234568e+17",
-        ),
-        (
-            1_234_567_890_123_456.8,
-            "1234567890123456.8",
-            "1234567890123456.8",
-        ),
-        // ties between two shortest candidates go to the even digit
-        (
-            933_977_814_697_490.2,
-            "933977814697490.2",
-            "933977814697490.2",
-        ),
-        (
-            982_318_492_793_036.2,
-            "982318492793036.2",
-            "982318492793036.2",
-        ),
-    ];
-    for (f, repr, orjson) in cases {
-        assert_eq!(py_float_repr(f), repr);
-        assert_eq!(orjson_float(f).as_deref(), Some(orjson));
-    }
-    assert_eq!(py_float_repr(f64::INFINITY), "inf");
-    assert_eq!(py_float_repr(f64::NEG_INFINITY), "-inf");
-    assert_eq!(py_float_repr(f64::NAN), "nan");
-    assert_eq!(orjson_float(f64::NAN), None);
-}
-
-#[test]
 fn compact_json() {
     let v = parse_json(r#"{"b": [1, 2.50, "\u00e9\n\u0001"], "a": {"x": null}, "b": 1e20}"#)
         .expect("json");

@@ -35,6 +35,7 @@ fn settings(max_nesting: i64) -> TableSettings {
         max_nesting,
         propagate_root_id: false,
         root_id: RootIdKind::Random,
+        naming: crate::normalize::naming::Naming::default(),
     }
 }
 

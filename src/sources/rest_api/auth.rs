@@ -13,9 +13,17 @@ use super::config::AuthConfig;
 use super::secrets::{Redactor, SecretProvider};
 use crate::error::{Error, Result};
 
-/// Resolved authentication, ready to apply to requests.
+/// Resolved authentication, ready to apply to requests, with where its credentials came
+/// from (for [`Error::InvalidCredentials`]).
 #[derive(Clone)]
-pub enum Auth {
+pub struct Auth {
+    scheme: Scheme,
+    credentials: Vec<Credential>,
+}
+
+/// How the credentials go into a request.
+#[derive(Clone)]
+enum Scheme {
     /// No auth.
     None,
     /// `Authorization: Bearer <token>`.
@@ -35,6 +43,97 @@ pub enum Auth {
     Header(String, String),
     /// OAuth2 client credentials with a cached token.
     OAuth2(Arc<OAuth2>),
+}
+
+/// One credential field an [`Auth`] sends, and where its value came from (never the value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credential {
+    /// The auth field: `token`, `api_key`, `password`, `client_secret`, …
+    pub field: String,
+    /// Where its value came from.
+    pub origin: Origin,
+}
+
+/// Where a credential field's value came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// Written in the source's block in .dango/sources.yml (as is, or through `${VAR}`).
+    SourcesYml,
+    /// The environment variable a `<field>_env` key names.
+    EnvVar {
+        /// The variable.
+        var: String,
+        /// Where it is set: `environment` or the `.env` file's path.
+        set_in: String,
+    },
+    /// Found along dlt's lookup chain (or by the application's secret provider), e.g.
+    /// `/p/.dlt/secrets.toml [sources.shop] token`.
+    Lookup(String),
+}
+
+impl Credential {
+    /// Which field was sent and where it came from.
+    fn used(&self, source: &str) -> String {
+        let f = &self.field;
+        match &self.origin {
+            Origin::SourcesYml => {
+                format!("`{f}` written in the auth of source `{source}` in .dango/sources.yml")
+            }
+            Origin::EnvVar { var, set_in } => {
+                format!("`{f}` from {var} ({set_in}), named by `{f}_env` in .dango/sources.yml")
+            }
+            Origin::Lookup(at) => format!("`{f}` from {at}"),
+        }
+    }
+
+    /// Where to put a valid value.
+    fn fix(&self, source: &str) -> String {
+        let f = &self.field;
+        match &self.origin {
+            Origin::SourcesYml => format!(
+                "replace `{f}` in the auth of source `{source}` in .dango/sources.yml with a valid one (better, keep it out of that file: `{f}_env: <VARIABLE>`, or `{f}` under [sources.{source}] in .dlt/secrets.toml)"
+            ),
+            Origin::EnvVar { var, set_in } if set_in == "environment" => {
+                format!("export a valid `{f}` in {var}")
+            }
+            Origin::EnvVar { var, set_in } => format!("put a valid `{f}` in {var} in {set_in}"),
+            Origin::Lookup(at) => format!("put a valid `{f}` at {at}"),
+        }
+    }
+}
+
+impl Auth {
+    /// No authentication.
+    pub fn none() -> Auth {
+        Auth {
+            scheme: Scheme::None,
+            credentials: Vec::new(),
+        }
+    }
+
+    /// The credential fields this auth sends and where each came from.
+    pub fn credentials(&self) -> &[Credential] {
+        &self.credentials
+    }
+
+    /// For [`Error::InvalidCredentials`] of source `source`: `(used, fix)`, which credential
+    /// fields were sent and where they came from, and where to change them. Never a value.
+    pub fn credential_hint(&self, source: &str) -> (String, String) {
+        if self.credentials.is_empty() {
+            return (
+                format!("no credentials (source `{source}` has no `auth` in .dango/sources.yml)"),
+                format!(
+                    "add an `auth` to source `{source}` in .dango/sources.yml, e.g. `auth: {{type: bearer, token_env: MY_API_TOKEN}}` to send a bearer `token` from the variable MY_API_TOKEN, then run `dango sync` again"
+                ),
+            );
+        }
+        let used: Vec<String> = self.credentials.iter().map(|c| c.used(source)).collect();
+        let fix: Vec<String> = self.credentials.iter().map(|c| c.fix(source)).collect();
+        (
+            used.join(" and "),
+            format!("{}, then run `dango sync` again", fix.join("; ")),
+        )
+    }
 }
 
 /// OAuth2 client-credentials flow state.
@@ -61,22 +160,33 @@ impl AuthResolver<'_> {
     /// Field `field` of `cfg`: the literal value, the `*_env` variable, or dlt's lookup chain
     /// (`sources.rest_api.<name>.credentials.<field>`, `sources.rest_api.<name>.<field>`,
     /// `sources.rest_api.credentials.<field>`, …, see [`SecretProvider::lookup`]).
-    fn field(&self, cfg: &AuthConfig, field: &str, required: bool) -> Result<Option<String>> {
+    /// The value and where it came from; `None` only when not `required`.
+    fn field(
+        &self,
+        cfg: &AuthConfig,
+        field: &str,
+        required: bool,
+    ) -> Result<Option<(String, Origin)>> {
         if let Some(v) = cfg.fields.get(field) {
-            return Ok(Some(match v {
+            let text = match v {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
-            }));
+            };
+            return Ok(Some((text, Origin::SourcesYml)));
         }
         let var = cfg.env.get(field);
         if let Some(var) = var
-            && let Some(v) = self.secrets.env_var(var)
+            && let Some(found) = self.secrets.find_env_var(var)
         {
-            return Ok(Some(v));
+            let origin = Origin::EnvVar {
+                var: var.clone(),
+                set_in: found.origin,
+            };
+            return Ok(Some((found.value, origin)));
         }
         let secret = crate::config::settings::is_secret_key(field);
-        if let Some(v) = self.secrets.lookup(self.source, field, secret)? {
-            return Ok(Some(v));
+        if let Some(found) = self.secrets.find(self.source, field, secret)? {
+            return Ok(Some((found.value, Origin::Lookup(found.origin))));
         }
         if !required {
             return Ok(None);
@@ -86,49 +196,71 @@ impl AuthResolver<'_> {
             .missing(self.source, field, var.map(String::as_str)))
     }
 
-    fn secret(&self, cfg: &AuthConfig, field: &str) -> Result<String> {
-        let v = self.field(cfg, field, true)?.unwrap_or_default();
-        self.redactor.add(&v);
+    /// A setting of the auth (`name`, `location`, …), if set.
+    fn setting(&self, cfg: &AuthConfig, field: &str, required: bool) -> Result<Option<String>> {
+        Ok(self.field(cfg, field, required)?.map(|(v, _)| v))
+    }
+
+    /// A required credential field, recorded in `used`; with `secret`, its value is
+    /// registered with the redactor.
+    fn credential(
+        &self,
+        cfg: &AuthConfig,
+        field: &str,
+        secret: bool,
+        used: &mut Vec<Credential>,
+    ) -> Result<String> {
+        let (v, origin) = self
+            .field(cfg, field, true)?
+            .ok_or_else(|| Error::Internal(format!("required auth field `{field}` unset")))?;
+        if secret {
+            self.redactor.add(&v);
+        }
+        used.push(Credential {
+            field: field.to_string(),
+            origin,
+        });
         Ok(v)
     }
 
     /// Resolves `cfg` into an [`Auth`].
     pub fn resolve(&self, cfg: Option<&AuthConfig>) -> Result<Auth> {
         let Some(cfg) = cfg else {
-            return Ok(Auth::None);
+            return Ok(Auth::none());
         };
-        Ok(match cfg.kind.as_str() {
-            "none" => Auth::None,
-            "bearer" => Auth::Bearer(self.secret(cfg, "token")?),
+        let mut used = Vec::new();
+        let scheme = match cfg.kind.as_str() {
+            "none" => Scheme::None,
+            "bearer" => Scheme::Bearer(self.credential(cfg, "token", true, &mut used)?),
             "api_key" => {
-                let key = self.secret(cfg, "api_key")?;
+                let key = self.credential(cfg, "api_key", true, &mut used)?;
                 let name = self
-                    .field(cfg, "name", false)?
+                    .setting(cfg, "name", false)?
                     .unwrap_or_else(|| "Authorization".into());
                 let location = self
-                    .field(cfg, "location", false)?
+                    .setting(cfg, "location", false)?
                     .unwrap_or_else(|| "header".into());
-                Auth::ApiKey {
+                Scheme::ApiKey {
                     name,
                     key,
                     query: matches!(location.as_str(), "query" | "param"),
                 }
             }
             "http_basic" => {
-                let user = self.field(cfg, "username", true)?.unwrap_or_default();
-                let password = self.secret(cfg, "password")?;
+                let user = self.credential(cfg, "username", false, &mut used)?;
+                let password = self.credential(cfg, "password", true, &mut used)?;
                 let encoded =
                     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
                 self.redactor.add(&encoded);
-                Auth::Basic(encoded)
+                Scheme::Basic(encoded)
             }
             "custom_header" => {
-                let name = self.field(cfg, "header_name", true)?.unwrap_or_default();
-                Auth::Header(name, self.secret(cfg, "header_value")?)
+                let name = self.setting(cfg, "header_name", true)?.unwrap_or_default();
+                Scheme::Header(name, self.credential(cfg, "header_value", true, &mut used)?)
             }
             "oauth2_client_credentials" => {
                 let token_url = self
-                    .field(cfg, "access_token_url", true)?
+                    .setting(cfg, "access_token_url", true)?
                     .unwrap_or_default();
                 let token_url = url::Url::parse(&token_url).map_err(|e| {
                     Error::Config(format!(
@@ -136,8 +268,8 @@ impl AuthResolver<'_> {
                         self.source
                     ))
                 })?;
-                let client_id = self.secret(cfg, "client_id")?;
-                let client_secret = self.secret(cfg, "client_secret")?;
+                let client_id = self.credential(cfg, "client_id", true, &mut used)?;
+                let client_secret = self.credential(cfg, "client_secret", true, &mut used)?;
                 let mut extra = Vec::new();
                 if let Some(Value::Object(m)) = cfg.fields.get("access_token_request_data") {
                     for (k, v) in m {
@@ -154,7 +286,7 @@ impl AuthResolver<'_> {
                     .get("default_token_expiration")
                     .and_then(Value::as_f64)
                     .unwrap_or(3600.0);
-                Auth::OAuth2(Arc::new(OAuth2 {
+                Scheme::OAuth2(Arc::new(OAuth2 {
                     token_url,
                     client_id,
                     client_secret,
@@ -169,35 +301,48 @@ impl AuthResolver<'_> {
                     self.source
                 )));
             }
+        };
+        Ok(Auth {
+            scheme,
+            credentials: used,
         })
     }
 }
 
 impl Auth {
-    /// Adds the credentials to `req`, fetching an OAuth2 token first if needed.
-    pub fn apply(&self, req: &mut Request, client: &HttpClient) -> Result<()> {
-        match self {
-            Auth::None => {}
-            Auth::Bearer(t) => {
+    /// Adds the credentials to `req`, fetching an OAuth2 token first if needed (a failed
+    /// token request is an error of source `source`).
+    pub fn apply(&self, req: &mut Request, client: &HttpClient, source: &str) -> Result<()> {
+        match &self.scheme {
+            Scheme::None => {}
+            Scheme::Bearer(t) => {
                 req.headers
                     .insert("Authorization".into(), format!("Bearer {t}"));
             }
-            Auth::ApiKey { name, key, query } => {
+            Scheme::ApiKey { name, key, query } => {
                 if *query {
                     req.params.insert(name.clone(), key.clone());
                 } else {
                     req.headers.insert(name.clone(), key.clone());
                 }
             }
-            Auth::Basic(b) => {
+            Scheme::Basic(b) => {
                 req.headers
                     .insert("Authorization".into(), format!("Basic {b}"));
             }
-            Auth::Header(n, v) => {
+            Scheme::Header(n, v) => {
                 req.headers.insert(n.clone(), v.clone());
             }
-            Auth::OAuth2(o) => {
-                let token = o.token(client)?;
+            Scheme::OAuth2(o) => {
+                let token = o.token(client, &|f| {
+                    client.error(
+                        source,
+                        "the OAuth2 token request",
+                        &reqwest::Method::POST,
+                        f,
+                        || self.credential_hint(source),
+                    )
+                })?;
                 req.headers
                     .insert("Authorization".into(), format!("Bearer {token}"));
             }
@@ -207,8 +352,9 @@ impl Auth {
 }
 
 impl OAuth2 {
-    /// The current token, fetched again when it has expired.
-    fn token(&self, client: &HttpClient) -> Result<String> {
+    /// The current token, fetched again when it has expired; `fail` makes the error of a
+    /// failed token request.
+    fn token(&self, client: &HttpClient, fail: &dyn Fn(HttpFailure) -> Error) -> Result<String> {
         let mut guard = self
             .token
             .lock()
@@ -232,21 +378,7 @@ impl OAuth2 {
             json: None,
             form: Some(form),
         };
-        let resp = client.send(&req, &|_, _| false).map_err(|f| {
-            if matches!(f, HttpFailure::Interrupted) {
-                return Error::Interrupted;
-            }
-            let msg = client.describe(&req.method, &f);
-            let hint = match f {
-                HttpFailure::Status(r, _) if r.status == 401 || r.status == 403 => {
-                    ". Check client_id and client_secret"
-                }
-                _ => "",
-            };
-            Error::Config(format!(
-                "fetching the OAuth2 access token failed: {msg}{hint}"
-            ))
-        })?;
+        let resp = client.send(&req, &|_, _| false).map_err(fail)?;
         let v: Value = serde_json::from_slice(&resp.body).map_err(|e| {
             Error::Config(format!(
                 "the OAuth2 token endpoint {} did not return JSON: {e}",
@@ -281,5 +413,91 @@ impl OAuth2 {
         );
         *guard = Some((token.clone(), until));
         Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::secrets::Found;
+    use super::*;
+
+    /// A token in `SHOP_TOKEN` (set in a .env file) and a `password` in the provider.
+    struct Secrets;
+
+    impl SecretProvider for Secrets {
+        fn lookup(&self, _: &str, key: &str, _: bool) -> Result<Option<String>> {
+            Ok((key == "password").then(|| "pw-from-lookup".to_string()))
+        }
+        fn env_var(&self, name: &str) -> Option<String> {
+            (name == "SHOP_TOKEN").then(|| "tok-from-env".to_string())
+        }
+        fn missing(&self, _: &str, key: &str, _: Option<&str>) -> Error {
+            Error::Config(format!("no {key}"))
+        }
+        fn find_env_var(&self, name: &str) -> Option<Found> {
+            self.env_var(name).map(|value| Found {
+                value,
+                origin: "/p/.env".into(),
+            })
+        }
+    }
+
+    fn resolve(kind: &str, fields: &[(&str, &str)], env: &[(&str, &str)]) -> Auth {
+        let cfg = AuthConfig {
+            kind: kind.into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                .collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let redactor = Redactor::default();
+        let resolver = AuthResolver {
+            source: "shop",
+            secrets: &Secrets,
+            redactor: &redactor,
+        };
+        resolver.resolve(Some(&cfg)).unwrap()
+    }
+
+    #[test]
+    fn the_hint_names_where_each_credential_came_from_never_its_value() {
+        let (used, fix) =
+            resolve("bearer", &[], &[("token", "SHOP_TOKEN")]).credential_hint("shop");
+        assert_eq!(
+            used,
+            "`token` from SHOP_TOKEN (/p/.env), named by `token_env` in .dango/sources.yml"
+        );
+        assert_eq!(
+            fix,
+            "put a valid `token` in SHOP_TOKEN in /p/.env, then run `dango sync` again"
+        );
+
+        let auth = resolve("http_basic", &[("username", "alice")], &[]);
+        let (used, fix) = auth.credential_hint("shop");
+        assert_eq!(
+            used,
+            "`username` written in the auth of source `shop` in .dango/sources.yml and `password` from the application's secret provider (`password` of source `shop`)"
+        );
+        assert!(
+            fix.starts_with("replace `username` in the auth of source `shop`")
+                && fix.contains("; put a valid `password` at the application's secret provider"),
+            "{fix}"
+        );
+        for text in [&used, &fix] {
+            assert!(
+                !text.contains("alice") && !text.contains("pw-from") && !text.contains("tok-from"),
+                "{text}"
+            );
+        }
+        // The password (a secret) is redacted from now on; the username is not a secret.
+        assert_eq!(Redactor::default().redact("pw-from-lookup"), "***");
+
+        let (used, fix) = Auth::none().credential_hint("shop");
+        assert!(used.starts_with("no credentials"), "{used}");
+        assert!(fix.contains("add an `auth` to source `shop`"), "{fix}");
     }
 }

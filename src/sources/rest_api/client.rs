@@ -1,9 +1,12 @@
 //! The HTTP client: reqwest on a small tokio runtime, called from blocking code.
 //!
-//! Retries follow dlt's `Client`: `request_max_attempts` total attempts on 429, 5xx,
-//! connection errors, timeouts and broken bodies; the wait after attempt n is
+//! Retries follow dlt's `Client`: `request_max_attempts` total attempts on transient
+//! failures only ([`HttpFailure::is_transient`]: 429, 5xx, connection errors, timeouts and
+//! broken bodies), never on 401/403/404 or an invalid request; the wait after attempt n is
 //! `min(request_backoff_factor * 2^(n-1), request_max_retry_delay)` seconds, or the
-//! `Retry-After` header (seconds or an HTTP date), capped the same way.
+//! `Retry-After` header (seconds or an HTTP date), capped the same way. A request that failed
+//! for good becomes an [`Error`] through [`HttpClient::error`]: 401/403 are
+//! [`Error::InvalidCredentials`], a 429 that outlasted the retries is [`Error::RateLimited`].
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -14,7 +17,8 @@ use serde_json::Value;
 
 use super::secrets::Redactor;
 use crate::config::Project;
-use crate::error::{Error, Result};
+use crate::error::{CredentialsRejected, Error, RateLimitExceeded, Result};
+use crate::extract::CancelToken;
 
 /// `[runtime]` HTTP settings (dlt's names and defaults).
 #[derive(Debug, Clone, PartialEq)]
@@ -177,12 +181,50 @@ impl Response {
 /// Outcome of a request that did not produce an acceptable response.
 #[derive(Debug)]
 pub enum HttpFailure {
-    /// The server answered with a status that is an error.
+    /// The server answered with a status that is an error, on the last of `.1` attempts.
     Status(Box<Response>, u32),
-    /// No response: connection error, timeout, broken body.
-    Transport(String, url::Url, u32),
+    /// No usable response.
+    Transport {
+        /// What went wrong (no URL).
+        message: String,
+        /// The URL requested (show it through the redactor only).
+        url: url::Url,
+        /// Attempts made.
+        attempts: u32,
+        /// A connection error, timeout or broken body (true), or a request that cannot be
+        /// sent as it is, such as an invalid header (false).
+        transient: bool,
+    },
     /// Ctrl-C was pressed while the request (or the wait before a retry) was under way.
     Interrupted,
+}
+
+impl HttpFailure {
+    /// dlt's `TransientException` vs `TerminalException`: whether sending the same request
+    /// again may succeed (429, 5xx, connection errors, timeouts, broken bodies). The client
+    /// retries exactly these; 401, 403, 404 and other 4xx are terminal.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HttpFailure::Status(r, _) => transient_status(r.status),
+            HttpFailure::Transport { transient, .. } => *transient,
+            HttpFailure::Interrupted => false,
+        }
+    }
+}
+
+/// A failed attempt inside the retry loop: its message and whether it is worth retrying.
+struct AttemptError {
+    message: String,
+    transient: bool,
+}
+
+impl AttemptError {
+    fn terminal(message: String) -> Self {
+        AttemptError {
+            message,
+            transient: false,
+        }
+    }
 }
 
 /// The shared client: connection pool, runtime, settings and redactor.
@@ -194,10 +236,18 @@ pub struct HttpClient {
     pub settings: HttpSettings,
     /// Hides secrets in messages.
     pub redactor: Redactor,
+    /// Cancels requests in flight and the waits between retries.
+    cancel: CancelToken,
 }
 
-fn retryable_status(s: u16) -> bool {
+/// Statuses dlt's client retries (`status_codes=(429, *range(500, 600))`).
+pub fn transient_status(s: u16) -> bool {
     s == 429 || (500..600).contains(&s)
+}
+
+/// Whether a status means the credentials were refused.
+fn credentials_refused(s: u16) -> bool {
+    s == 401 || s == 403
 }
 
 impl HttpClient {
@@ -222,7 +272,17 @@ impl HttpClient {
             rt: Arc::new(rt),
             settings,
             redactor,
+            cancel: CancelToken::new(),
         })
+    }
+
+    /// The same client (sharing its connection pool) whose requests end with
+    /// [`HttpFailure::Interrupted`] as soon as `cancel` trips.
+    pub fn with_cancel(&self, cancel: &CancelToken) -> HttpClient {
+        HttpClient {
+            cancel: cancel.clone(),
+            ..self.clone()
+        }
     }
 
     /// Runs a future to completion from blocking code.
@@ -241,7 +301,7 @@ impl HttpClient {
         self.block_on(async {
             tokio::select! {
                 r = self.send_async(req, accept) => r,
-                () = interrupted() => Err(HttpFailure::Interrupted),
+                () = self.cancel.cancelled() => Err(HttpFailure::Interrupted),
             }
         })
     }
@@ -262,7 +322,8 @@ impl HttpClient {
                     if accept(resp.status, &resp.body) || resp.status < 400 {
                         return Ok(resp);
                     }
-                    if !retryable_status(resp.status) || attempt >= max {
+                    // Terminal statuses (401, 403, 404, …) are never retried.
+                    if !transient_status(resp.status) || attempt >= max {
                         return Err(HttpFailure::Status(Box::new(resp), attempt));
                     }
                     let wait = resp
@@ -280,13 +341,18 @@ impl HttpClient {
                     );
                     wait
                 }
-                Err(msg) => {
-                    if attempt >= max {
-                        return Err(HttpFailure::Transport(msg, url, attempt));
+                Err(AttemptError { message, transient }) => {
+                    if !transient || attempt >= max {
+                        return Err(HttpFailure::Transport {
+                            message,
+                            url,
+                            attempts: attempt,
+                            transient,
+                        });
                     }
                     let wait = self.settings.backoff(attempt);
                     tracing::warn!(
-                        "{} {} failed: {msg}; retrying in {:.2}s (attempt {attempt} of {max})",
+                        "{} {} failed: {message}; retrying in {:.2}s (attempt {attempt} of {max})",
                         req.method,
                         self.redactor.url(&url),
                         wait.as_secs_f64()
@@ -298,14 +364,24 @@ impl HttpClient {
         }
     }
 
-    async fn once(&self, req: &Request, url: &url::Url) -> std::result::Result<Response, String> {
+    async fn once(
+        &self,
+        req: &Request,
+        url: &url::Url,
+    ) -> std::result::Result<Response, AttemptError> {
         let mut b = self.inner.request(req.method.clone(), url.clone());
         let mut headers = HeaderMap::new();
         for (k, v) in &req.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| format!("invalid header name `{k}`"))?;
-            let mut value =
-                HeaderValue::from_str(v).map_err(|_| format!("invalid value for header `{k}`"))?;
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                AttemptError::terminal(format!(
+                    "invalid header name `{k}` (fix it in .dango/sources.yml)"
+                ))
+            })?;
+            let mut value = HeaderValue::from_str(v).map_err(|_| {
+                AttemptError::terminal(format!(
+                    "invalid value for header `{k}` (a header value must be visible ASCII without line breaks)"
+                ))
+            })?;
             if is_sensitive_header(k) {
                 value.set_sensitive(true);
             }
@@ -318,14 +394,18 @@ impl HttpClient {
             b = b.form(f);
         }
         tracing::debug!("{} {}", req.method, self.redactor.url(url));
-        let resp = b.send().await.map_err(|e| transport_message(&e))?;
+        let resp = b.send().await.map_err(|e| AttemptError {
+            message: transport_message(&e),
+            transient: transient_transport(&e),
+        })?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| {
-            format!(
+        let body = resp.bytes().await.map_err(|e| AttemptError {
+            message: format!(
                 "the response body was cut off or unreadable ({})",
                 transport_message(&e)
-            )
+            ),
+            transient: true,
         })?;
         Ok(Response {
             status,
@@ -335,9 +415,72 @@ impl HttpClient {
         })
     }
 
-    /// A user-facing message for a failure: method, sanitized URL, status, attempts and (if
-    /// `http_show_error_body`) the body.
-    pub fn describe(&self, method: &reqwest::Method, f: &HttpFailure) -> String {
+    /// The error for a request that failed for good. `request` names it for the user
+    /// (e.g. resource \`issues\` or the OAuth2 token request); `credentials` gives `(used, fix)` for
+    /// a 401/403 (which credential fields were sent, where they came from, where to change
+    /// them; never a value). A 401/403 becomes [`Error::InvalidCredentials`], a 429 that
+    /// outlasted the retries [`Error::RateLimited`], anything else [`Error::Http`] with dlt's
+    /// transient/terminal classification. Every text is redacted.
+    pub fn error(
+        &self,
+        source: &str,
+        request: &str,
+        method: &reqwest::Method,
+        failure: HttpFailure,
+        credentials: impl FnOnce() -> (String, String),
+    ) -> Error {
+        let r = &self.redactor;
+        match failure {
+            HttpFailure::Interrupted => Error::Interrupted,
+            HttpFailure::Status(resp, _) if credentials_refused(resp.status) => {
+                let (used, mut fix) = credentials();
+                if resp.status == 403 {
+                    fix.push_str(". A 403 can also mean that the credentials are valid but lack the permission (scope) this endpoint needs");
+                }
+                Error::InvalidCredentials(Box::new(CredentialsRejected {
+                    source_name: source.to_string(),
+                    request: r.redact(request),
+                    status: resp.status,
+                    reason: resp.reason().to_string(),
+                    url: r.url(&resp.url),
+                    used: r.redact(&used),
+                    fix: r.redact(&fix),
+                    response: self.shown_body(&resp),
+                }))
+            }
+            HttpFailure::Status(resp, attempts) if resp.status == 429 => {
+                Error::RateLimited(Box::new(RateLimitExceeded {
+                    source_name: source.to_string(),
+                    request: r.redact(request),
+                    url: r.url(&resp.url),
+                    attempts,
+                    backoff_factor: self.settings.backoff_factor,
+                    response: self.shown_body(&resp),
+                }))
+            }
+            f => Error::Http {
+                source_name: source.to_string(),
+                reason: r.redact(&format!("{request}: {}", self.describe(method, &f))),
+                transient: f.is_transient(),
+            },
+        }
+    }
+
+    /// The response body as `http_show_error_body` shows it (cut, redacted), if enabled.
+    fn shown_body(&self, resp: &Response) -> Option<String> {
+        self.settings.show_error_body.then(|| {
+            let cut: String = resp
+                .text()
+                .chars()
+                .take(self.settings.max_error_body_length)
+                .collect();
+            self.redactor.redact(&cut)
+        })
+    }
+
+    /// A user-facing message for a failure: dlt's status line (method, sanitized URL,
+    /// status), the attempts made, what to do, and (if `http_show_error_body`) the body.
+    fn describe(&self, method: &reqwest::Method, f: &HttpFailure) -> String {
         let msg = match f {
             HttpFailure::Status(r, attempts) => {
                 let kind = if r.status < 500 {
@@ -355,32 +498,27 @@ impl HttpClient {
                     m.push_str(&format!(", gave up after {attempts} attempts"));
                 }
                 m.push(')');
-                if self.settings.show_error_body {
-                    let text = r.text();
-                    let cut: String = text
-                        .chars()
-                        .take(self.settings.max_error_body_length)
-                        .collect();
-                    m.push_str(&format!("\nResponse: {cut}"));
-                } else if r.status >= 400 {
-                    m.push_str(". Set `http_show_error_body = true` under [runtime] in .dlt/config.toml to see the response body");
+                if f.is_transient() {
+                    m.push_str(". The server kept failing: run `dango sync` again later, or retry for longer with [runtime] request_max_attempts and request_backoff_factor in .dlt/config.toml (RUNTIME__REQUEST_MAX_ATTEMPTS, RUNTIME__REQUEST_BACKOFF_FACTOR)");
+                }
+                match self.shown_body(r) {
+                    Some(body) => m.push_str(&format!("\nResponse: {body}")),
+                    None => m.push_str(". Set `http_show_error_body = true` under [runtime] in .dlt/config.toml to see the response body"),
                 }
                 m
             }
-            HttpFailure::Transport(msg, url, attempts) => format!(
-                "{method} {} failed after {attempts} attempt(s): {msg}",
+            HttpFailure::Transport {
+                message,
+                url,
+                attempts,
+                ..
+            } => format!(
+                "{method} {} failed after {attempts} attempt(s): {message}",
                 self.redactor.url(url)
             ),
             HttpFailure::Interrupted => "interrupted (Ctrl-C)".to_string(),
         };
         self.redactor.redact(&msg)
-    }
-}
-
-/// Resolves once Ctrl-C was pressed (polled: the signal handler only sets a flag).
-async fn interrupted() {
-    while !crate::pipeline::interrupt::requested() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -391,6 +529,12 @@ fn is_sensitive_header(name: &str) -> bool {
         || n.contains("token")
         || n.contains("secret")
         || n == "cookie"
+}
+
+/// Whether a reqwest error is worth retrying: everything but a request that cannot be built
+/// or a redirect loop (dlt retries `ConnectionError`, `Timeout` and `ChunkedEncodingError`).
+fn transient_transport(e: &reqwest::Error) -> bool {
+    !(e.is_builder() || e.is_redirect())
 }
 
 /// Describes a reqwest error without its URL (the caller shows the sanitized one).
@@ -438,5 +582,115 @@ mod tests {
         let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
         let d = s.retry_after(&later).unwrap();
         assert!(d.as_secs() >= 28 && d.as_secs() <= 30, "{d:?}");
+    }
+
+    fn failure(status: u16, attempts: u32) -> HttpFailure {
+        HttpFailure::Status(
+            Box::new(Response {
+                status,
+                headers: HeaderMap::new(),
+                body: b"denied for key-in-body-1234".to_vec(),
+                url: url::Url::parse("http://127.0.0.1:9/x?api_key=key-in-url-5678&page=2")
+                    .unwrap(),
+            }),
+            attempts,
+        )
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        for (status, transient) in [
+            (429, true),
+            (500, true),
+            (503, true),
+            (599, true),
+            (400, false),
+            (401, false),
+            (403, false),
+            (404, false),
+            (422, false),
+        ] {
+            assert_eq!(transient_status(status), transient, "{status}");
+            assert_eq!(failure(status, 1).is_transient(), transient, "{status}");
+        }
+        let transport = |transient| HttpFailure::Transport {
+            message: "could not connect".into(),
+            url: url::Url::parse("http://127.0.0.1:9/").unwrap(),
+            attempts: 1,
+            transient,
+        };
+        assert!(transport(true).is_transient());
+        assert!(!transport(false).is_transient());
+        assert!(!HttpFailure::Interrupted.is_transient());
+    }
+
+    #[test]
+    fn failures_become_classified_errors() {
+        let settings = HttpSettings {
+            backoff_factor: 0.5,
+            show_error_body: true,
+            ..HttpSettings::default()
+        };
+        let client = HttpClient::new(settings, Redactor::default()).unwrap();
+        client.redactor.add("key-in-body-1234");
+        let get = reqwest::Method::GET;
+        let hint = || ("`token` from T".to_string(), "fix T".to_string());
+        let e = client.error("s", "resource `x`", &get, failure(401, 1), hint);
+        assert!(
+            matches!(&e, Error::InvalidCredentials(c)
+                if c.status == 401 && c.used == "`token` from T" && c.fix == "fix T"),
+            "{e:?}"
+        );
+        assert!(!e.is_transient());
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("source `s`: resource `x`: invalid credentials: 401 Client Error: Unauthorized for url: http://127.0.0.1:9/x?api_key=***&page=2. dango used `token` from T. To fix it: fix T\nResponse: denied for ***"),
+            "{msg}"
+        );
+        let e = client.error("s", "resource `x`", &get, failure(403, 1), hint);
+        assert!(e.to_string().contains("fix T. A 403 can also mean"), "{e}");
+
+        let e = client.error("s", "resource `x`", &get, failure(429, 5), hint);
+        assert!(e.is_transient());
+        let msg = e.to_string();
+        for part in [
+            "rate limit exceeded: 429 Client Error",
+            "on all 5 attempt(s)",
+            "request_max_attempts (now 5)",
+            "request_backoff_factor (now 0.5)",
+            "RUNTIME__REQUEST_MAX_ATTEMPTS",
+            "RUNTIME__REQUEST_BACKOFF_FACTOR",
+        ] {
+            assert!(msg.contains(part), "{part}: {msg}");
+        }
+        assert!(!msg.contains("key-in"), "{msg}");
+
+        let e = client.error("s", "resource `x`", &get, failure(503, 5), hint);
+        assert!(
+            matches!(
+                e,
+                Error::Http {
+                    transient: true,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("gave up after 5 attempts"), "{e}");
+        let e = client.error("s", "resource `x`", &get, failure(404, 1), hint);
+        assert!(
+            matches!(
+                e,
+                Error::Http {
+                    transient: false,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(matches!(
+            client.error("s", "r", &get, HttpFailure::Interrupted, hint),
+            Error::Interrupted
+        ));
     }
 }

@@ -345,9 +345,13 @@ impl Run<'_> {
     ) -> Result<std::result::Result<Response, HttpFailure>> {
         let mut attempt_req = req.clone();
         node.auth
-            .apply(&mut attempt_req, self.client)
+            .apply(&mut attempt_req, self.client, self.source)
             .map_err(|e| match e {
-                Error::Interrupted => e,
+                // Already say which source and request, and are classified.
+                Error::Interrupted
+                | Error::InvalidCredentials(_)
+                | Error::RateLimited(_)
+                | Error::Http { .. } => e,
                 e => self.fail(node, e.to_string()),
             })?;
         Ok(self.client.send(&attempt_req, &|s, b| node.ignored(s, b)))
@@ -360,19 +364,15 @@ impl Run<'_> {
         req: &Request,
         sent: std::result::Result<Response, HttpFailure>,
     ) -> Result<Response> {
-        match sent {
-            Ok(r) => Ok(r),
-            Err(HttpFailure::Interrupted) => Err(Error::Interrupted),
-            Err(f) => {
-                let mut msg = self.client.describe(&req.method, &f);
-                if let HttpFailure::Status(r, _) = &f
-                    && (r.status == 401 || r.status == 403)
-                {
-                    msg.push_str(". Check the credentials of this source (auth in .dango/sources.yml, .dlt/secrets.toml or the `*_env` variables)");
-                }
-                Err(self.fail(node, msg))
-            }
-        }
+        sent.map_err(|f| {
+            self.client.error(
+                self.source,
+                &format!("resource `{}`", node.name),
+                &req.method,
+                f,
+                || node.auth.credential_hint(self.source),
+            )
+        })
     }
 
     /// Runs `work` (writing a page) while the next page `req` is fetched on another thread

@@ -460,9 +460,10 @@ impl Resource for RestResource {
             source_name: self.source.clone(),
             reason: e.to_string(),
         })?;
+        let client = self.client.with_cancel(out.cancel_token());
         let mut writers = fetch::Writers::new(out);
         let run = fetch::Run {
-            client: &self.client,
+            client: &client,
             source: &self.source,
         };
         let r = run.node(&self.root, None, &mut writers);

@@ -15,7 +15,7 @@ use super::paginators::Paginator;
 use super::selector::Path;
 
 use crate::extract::ItemWriter;
-use crate::normalize::value::split_object;
+use crate::json::split_object;
 
 /// A page split into the paginator's view and the raw items.
 pub(crate) struct RawPage<'a> {

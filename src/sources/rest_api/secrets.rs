@@ -1,12 +1,32 @@
 //! Secret values: where the source looks them up ([`SecretProvider`], implemented by the
 //! project's [`Settings`]: `*_env` keys, environment variables, `.dlt/*.toml` along dlt's
-//! lookup chain) and how they are kept out of every message ([`Redactor`]).
-
-use std::collections::BTreeSet;
-use std::sync::{Arc, RwLock};
+//! lookup chain) and how they are kept out of every message ([`Redactor`], dango's one
+//! redactor from [`crate::config::redact`]).
 
 use crate::config::Settings;
+pub use crate::config::redact::Redactor;
 use crate::error::{Error, Result};
+
+/// A value a [`SecretProvider`] found, with where it was found (for messages such as
+/// [`Error::InvalidCredentials`]; never the value itself).
+#[derive(Clone)]
+pub struct Found {
+    /// The value.
+    pub value: String,
+    /// Where it was found, e.g. `/p/.dlt/secrets.toml [sources.shop] token`,
+    /// `environment variable SOURCES__SHOP__TOKEN (environment)` or, for a variable named by
+    /// a `*_env` key, `environment` or the `.env` file's path.
+    pub origin: String,
+}
+
+impl std::fmt::Debug for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Found")
+            .field("value", &"***")
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
 
 /// Where the REST API source looks up auth fields. A project uses its [`Settings`]; library
 /// users can supply their own.
@@ -20,6 +40,22 @@ pub trait SecretProvider: Send + Sync {
     /// The error for a required field that is not set anywhere: what was tried, and where to
     /// put it. `env_var` is the variable a `<key>_env` entry named, if any.
     fn missing(&self, source: &str, key: &str, env_var: Option<&str>) -> Error;
+    /// Like [`SecretProvider::lookup`], with where the value was found. The default says
+    /// "the application's secret provider"; [`Settings`] names the file and key or variable.
+    fn find(&self, source: &str, key: &str, secret: bool) -> Result<Option<Found>> {
+        Ok(self.lookup(source, key, secret)?.map(|value| Found {
+            value,
+            origin: format!("the application's secret provider (`{key}` of source `{source}`)"),
+        }))
+    }
+    /// Like [`SecretProvider::env_var`], with where the variable is set (`environment` or the
+    /// `.env` file). The default says `environment`.
+    fn find_env_var(&self, name: &str) -> Option<Found> {
+        self.env_var(name).map(|value| Found {
+            value,
+            origin: "environment".into(),
+        })
+    }
 }
 
 /// dlt's lookup for a rest_api source `name`: each section of the chain
@@ -36,13 +72,26 @@ fn as_slices<'a>(paths: &'a [[&'a str; 2]; 2]) -> [&'a [&'a str]; 2] {
 
 impl SecretProvider for Settings {
     fn lookup(&self, source: &str, key: &str, secret: bool) -> Result<Option<String>> {
-        let paths = key_paths(key);
-        let (found, _) = self.source_lookup("rest_api", source, &as_slices(&paths), secret)?;
-        Ok(found.map(|r| r.as_string()))
+        Ok(self.find(source, key, secret)?.map(|f| f.value))
     }
 
     fn env_var(&self, name: &str) -> Option<String> {
         self.env().get(name)
+    }
+
+    fn find(&self, source: &str, key: &str, secret: bool) -> Result<Option<Found>> {
+        let paths = key_paths(key);
+        let (found, _) = self.source_lookup("rest_api", source, &as_slices(&paths), secret)?;
+        Ok(found.map(|r| Found {
+            value: r.as_string(),
+            origin: r.describe(),
+        }))
+    }
+
+    fn find_env_var(&self, name: &str) -> Option<Found> {
+        self.env()
+            .lookup(name)
+            .map(|(value, origin)| Found { value, origin })
     }
 
     fn missing(&self, source: &str, key: &str, env_var: Option<&str>) -> Error {
@@ -54,112 +103,9 @@ impl SecretProvider for Settings {
     }
 }
 
-/// Replaces known secret values (and sensitive URL parameters) by `***` in text.
-#[derive(Debug, Clone, Default)]
-pub struct Redactor {
-    secrets: Arc<RwLock<BTreeSet<String>>>,
-}
-
-/// Query parameter names whose values are always hidden (as dlt's URL sanitizer).
-const SENSITIVE_PARAMS: &[&str] = &[
-    "api_key",
-    "apikey",
-    "api-key",
-    "token",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "key",
-    "secret",
-    "client_secret",
-    "password",
-    "passwd",
-    "pwd",
-    "auth",
-    "authorization",
-    "signature",
-    "sig",
-    "session",
-    "code",
-];
-
-impl Redactor {
-    /// Adds a secret value; every later message hides it.
-    pub fn add(&self, secret: &str) {
-        if secret.len() >= 3
-            && let Ok(mut s) = self.secrets.write()
-        {
-            s.insert(secret.to_string());
-            // As it appears in a query string, too.
-            let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-            if encoded != secret {
-                s.insert(encoded);
-            }
-        }
-    }
-
-    /// `text` with every known secret replaced by `***`.
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        if let Ok(s) = self.secrets.read() {
-            // Longest first, so a secret containing another is hidden whole.
-            let mut list: Vec<&String> = s.iter().collect();
-            list.sort_by_key(|x| std::cmp::Reverse(x.len()));
-            for secret in list {
-                if out.contains(secret.as_str()) {
-                    out = out.replace(secret.as_str(), "***");
-                }
-            }
-        }
-        out
-    }
-
-    /// The URL as it may be shown: password and sensitive query values replaced by `***`,
-    /// then every known secret hidden.
-    pub fn url(&self, url: &url::Url) -> String {
-        let mut u = url.clone();
-        if u.password().is_some() {
-            let _ = u.set_password(Some("***"));
-        }
-        if u.query().is_some() {
-            let pairs: Vec<(String, String)> = u
-                .query_pairs()
-                .map(|(k, v)| {
-                    let lk = k.to_ascii_lowercase();
-                    let hide = SENSITIVE_PARAMS.contains(&lk.as_str())
-                        || lk.ends_with("_key")
-                        || lk.ends_with("token")
-                        || lk.ends_with("secret");
-                    (
-                        k.into_owned(),
-                        if hide { "***".into() } else { v.into_owned() },
-                    )
-                })
-                .collect();
-            u.query_pairs_mut().clear().extend_pairs(pairs);
-        }
-        self.redact(u.as_str()).replace("%2A%2A%2A", "***")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_urls_and_values() {
-        let r = Redactor::default();
-        r.add("s3cr3t-value");
-        let u = url::Url::parse("https://u:pw@x.io/a?api_key=abc&page=2&my=s3cr3t-value").unwrap();
-        let shown = r.url(&u);
-        assert!(!shown.contains("abc") && !shown.contains("pw@"), "{shown}");
-        assert!(!shown.contains("s3cr3t"), "{shown}");
-        assert!(shown.contains("page=2"), "{shown}");
-        assert_eq!(r.redact("Bearer s3cr3t-value!"), "Bearer ***!");
-        r.add("a+b/c=d");
-        let u = url::Url::parse_with_params("https://x.io/a", &[("q", "a+b/c=d")]).unwrap();
-        assert!(!r.url(&u).contains("a%2Bb"), "{}", r.url(&u));
-    }
 
     #[test]
     fn settings_find_credentials_along_dlts_chain() {
@@ -197,6 +143,22 @@ mod tests {
             Some("p")
         );
         assert_eq!(s.env_var("MY_VAR").as_deref(), Some("v1"));
+        // where each value was found, for the credential errors
+        let found = s.find("my_api", "token", true).unwrap().unwrap();
+        assert!(
+            found
+                .origin
+                .ends_with(".dlt/secrets.toml [sources.rest_api.my_api.credentials] token"),
+            "{}",
+            found.origin
+        );
+        assert!(!format!("{found:?}").contains("t1"));
+        let var = s.find_env_var("MY_VAR").unwrap();
+        assert_eq!(
+            (var.value.as_str(), var.origin.as_str()),
+            ("v1", "environment")
+        );
+        assert!(s.find_env_var("NOT_SET_HERE").is_none());
         let err = SecretProvider::missing(&s, "my_api", "client_id", Some("CID")).to_string();
         let first = err
             .find("SOURCES__REST_API__MY_API__CREDENTIALS__CLIENT_ID")

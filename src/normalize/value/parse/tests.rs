@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
 use super::*;
+use crate::json::{split_array, split_object};
 
 fn serde_parse(text: &str) -> Option<Value<'_>> {
     let mut de = serde_json::Deserializer::from_str(text);
@@ -274,24 +275,53 @@ fn agrees_with_serde_json_on_random_documents_and_mutations() {
     }
 }
 
+/// Whatever the full parser rejects, the splitter rejects too, and the other way round.
 #[test]
-fn string_run_end_finds_the_first_stop_byte() {
-    let mut rng = StdRng::seed_from_u64(7);
-    for _ in 0..2000 {
-        let len = rng.random_range(0..80);
-        let bytes: Vec<u8> = (0..len)
-            .map(|_| match rng.random_range(0..40) {
-                0 => b'"',
-                1 => b'\\',
-                2 => rng.random_range(0..0x20),
-                3 => rng.random_range(0x80..=0xff),
-                _ => rng.random_range(0x20..0x7f),
-            })
-            .collect();
-        let from = rng.random_range(0..=len);
-        let naive = (from..len)
-            .find(|&i| STRING_STOP[bytes[i] as usize])
-            .unwrap_or(len);
-        assert_eq!(string_run_end(&bytes, from), naive, "{bytes:?} from {from}");
+fn accepts_exactly_what_the_parser_accepts() {
+    let values = [
+        "1",
+        "-0",
+        "01",
+        "1.",
+        "1e5",
+        "-",
+        "true",
+        "tru",
+        "nul",
+        "null",
+        "\"a\"",
+        "\"a",
+        "\"\\x\"",
+        "\"\\ud800\"",
+        "\"\\ud83d\\ude00\"",
+        "\"a\u{1}\"",
+        "[1,]",
+        "[1 2]",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{1:2}",
+        "{\"a\":[{\"b\":[]}]}",
+        "NaN",
+        "[",
+        "{",
+        "\"\\u12\"",
+    ];
+    for v in values {
+        let in_array = format!("[{v}]");
+        assert_eq!(
+            split_array(&in_array).is_some(),
+            parse_json(&in_array).is_ok(),
+            "{in_array}"
+        );
+        let in_object = format!("{{\"k\": {v}}}");
+        assert_eq!(
+            split_object(&in_object, "k").is_some(),
+            parse_json(&in_object).is_ok(),
+            "{in_object}"
+        );
     }
+    let deep = "[".repeat(200) + &"]".repeat(200);
+    assert!(split_array(&deep).is_none());
+    assert!(split_object("{\"a\": 1} x", "a").is_none());
+    assert!(split_object("[1]", "a").is_none());
 }

@@ -1,8 +1,6 @@
-//! The DuckDB destination: DDL in dlt's dialect, bulk inserts from Arrow job files, and the
-//! `_dlt_loads` / `_dlt_version` / `_dlt_pipeline_state` bookkeeping, all in one transaction
-//! per load package.
-
-pub mod raw;
+//! The DuckDB connection: opening the warehouse file (with dlt's `global_config`,
+//! `local_config` and `pragmas`), catalog queries, statements with debug logging, schema
+//! migration and bulk inserts from Arrow job files.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -10,111 +8,10 @@ use std::path::{Path, PathBuf};
 
 use arrow::ipc::reader::FileReader;
 
+use super::raw::{RawConnection, RawDatabase};
+use super::sql::{column_def, create_table_sql, quote_ident, quote_str, statement_head};
 use crate::error::{Error, Result};
-use crate::normalize::relational::{C_DLT_ID, C_DLT_PARENT_ID, C_DLT_ROOT_ID};
-use crate::schema::{Column, DataType, Schema, Table};
-use raw::{RawConnection, RawDatabase};
-
-/// DuckDB DDL type for a column (dlt's `DuckDbTypeMapper`).
-pub fn duckdb_type(c: &Column) -> String {
-    let t = c.data_type.unwrap_or(DataType::Text);
-    match t {
-        DataType::Text => "VARCHAR".into(),
-        DataType::Double => "DOUBLE".into(),
-        DataType::Bool => "BOOLEAN".into(),
-        DataType::Timestamp => {
-            if c.timezone == Some(false) {
-                match c.precision {
-                    Some(0) => "TIMESTAMP_S".into(),
-                    Some(p) if p <= 3 => "TIMESTAMP_MS".into(),
-                    Some(p) if p > 6 => "TIMESTAMP_NS".into(),
-                    _ => "TIMESTAMP".into(),
-                }
-            } else {
-                "TIMESTAMP WITH TIME ZONE".into()
-            }
-        }
-        DataType::Bigint => match c.precision {
-            Some(p) if p <= 8 => "TINYINT".into(),
-            Some(p) if p <= 16 => "SMALLINT".into(),
-            Some(p) if p <= 32 => "INTEGER".into(),
-            Some(p) if p > 64 => "HUGEINT".into(),
-            _ => "BIGINT".into(),
-        },
-        DataType::Binary => "BLOB".into(),
-        DataType::Json => "JSON".into(),
-        DataType::Decimal => match (c.precision, c.scale) {
-            (Some(p), Some(s)) => format!("DECIMAL({p},{s})"),
-            (Some(p), None) => format!("DECIMAL({p},0)"),
-            _ => "DECIMAL(38,9)".into(),
-        },
-        DataType::Wei => "DECIMAL(38,0)".into(),
-        DataType::Date => "DATE".into(),
-        DataType::Time => "TIME".into(),
-    }
-}
-
-/// Quotes an identifier for DuckDB.
-pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// Quotes a string literal for DuckDB.
-pub fn quote_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// The start of a statement for the debug log: at most 100 characters (literals further on may
-/// hold state or schema text), and no value of a `SET` or `PRAGMA`, which may be a credential
-/// (`s3_secret_access_key`, …).
-fn statement_head(sql: &str) -> String {
-    let head: String = sql.trim_start().chars().take(100).collect();
-    let head = head.replace('\n', " ");
-    let upper = head.to_ascii_uppercase();
-    if (upper.starts_with("SET ") || upper.starts_with("PRAGMA "))
-        && let Some(i) = head.find('=')
-    {
-        return format!("{} = ***", head[..i].trim_end());
-    }
-    head
-}
-
-/// Columns of random row ids.
-const ROW_ID_COLUMNS: [&str; 3] = [C_DLT_ID, C_DLT_PARENT_ID, C_DLT_ROOT_ID];
-
-fn column_def(c: &Column) -> String {
-    let not_null = if c.nullable { "" } else { "NOT NULL" };
-    // Random ids defeat DuckDB's dictionary and FSST analysis, which then costs about a third of
-    // the load's CPU for nothing; zstd stores them within ~7% of the size at a fraction of
-    // the cost. Compression is invisible to queries and types.
-    let compression = if ROW_ID_COLUMNS.contains(&c.name.as_str()) {
-        " USING COMPRESSION zstd"
-    } else {
-        ""
-    };
-    format!(
-        "{} {}{compression}  {not_null}",
-        quote_ident(&c.name),
-        duckdb_type(c)
-    )
-}
-
-/// `CREATE TABLE` in dlt's format.
-pub fn create_table_sql(dataset: &str, t: &Table, if_not_exists: bool) -> String {
-    let cols: Vec<String> = t
-        .columns
-        .values()
-        .filter(|c| c.is_complete())
-        .map(column_def)
-        .collect();
-    format!(
-        "CREATE TABLE {}{}.{} (\n{})",
-        if if_not_exists { "IF NOT EXISTS " } else { "" },
-        quote_ident(dataset),
-        quote_ident(&t.name),
-        cols.join(",\n")
-    )
-}
+use crate::schema::Schema;
 
 /// A connection to the warehouse file.
 pub struct DuckDbClient {
@@ -125,6 +22,10 @@ pub struct DuckDbClient {
     _db: RawDatabase,
     path: PathBuf,
     merge_memory_limit: Option<String>,
+    /// The jobs of the load in progress, with their registered views.
+    pub(super) jobs: Vec<(crate::destinations::JobFile, String)>,
+    /// Whether a load transaction is open.
+    pub(super) in_transaction: bool,
 }
 
 /// DuckDB's buffer pool limit when loading, unless configured: 48 MB per core, at least
@@ -242,6 +143,8 @@ impl DuckDbClient {
             _db: db,
             path: path.to_path_buf(),
             merge_memory_limit: None,
+            jobs: Vec::new(),
+            in_transaction: false,
         })
     }
 
@@ -440,25 +343,5 @@ impl DuckDbClient {
         if let Some(raw) = self.raw.as_mut() {
             raw.unregister_all();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::statement_head;
-
-    #[test]
-    fn logged_statements_hide_setting_values() {
-        assert_eq!(
-            statement_head("SET \"s3_secret_access_key\" = 'hunter2'"),
-            "SET \"s3_secret_access_key\" = ***"
-        );
-        assert_eq!(statement_head("pragma x='y'"), "pragma x = ***");
-        assert_eq!(
-            statement_head("PRAGMA enable_profiling"),
-            "PRAGMA enable_profiling"
-        );
-        let long = format!("INSERT INTO t VALUES ('{}')", "s".repeat(500));
-        assert_eq!(statement_head(&long).chars().count(), 100);
     }
 }

@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::schema::{DataType, MergeStrategy, Schema, Table};
 
-use super::destinations::duckdb::quote_ident;
+use super::sql::quote_ident;
 
 /// Quoted names of the destination and staging datasets.
 struct Names {

@@ -1,6 +1,33 @@
-//! pendulum's `parse_iso8601` and `_parse_common`, ported (see the parent module).
+//! pendulum's ISO 8601 parsing as dlt calls it (`parse_iso_like_datetime` in
+//! `dlt/common/time.py`): pendulum 3.3's Rust `parse_iso8601`, falling back to its
+//! `_parse_common` regex on a `ValueError`, each followed by the Python `date`/`time`/`datetime`
+//! construction that validates the fields.
 
-use super::*;
+use super::datetime::{
+    DateTime, Hms, Ymd, days_in_month, days_in_year, is_long_year, iso_weekday, make_date,
+    make_time,
+};
+use super::unicode::decimal_digit;
+
+/// What `parse_iso_like_datetime` returns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Parsed {
+    /// A `datetime`.
+    DateTime(DateTime),
+    /// A `date`.
+    Date(Ymd),
+    /// A `time`.
+    Time(Hms),
+}
+
+/// dlt's `parse_iso_like_datetime`: pendulum's `parse_iso8601`, then `_parse_common`.
+/// `None` when both raise `ValueError`.
+pub(crate) fn parse_iso_like(s: &str) -> Option<Parsed> {
+    match parse_iso8601(s) {
+        Ok(p) => Some(p),
+        Err(()) => parse_common(s),
+    }
+}
 
 /// Fields of pendulum's parse before Python validation.
 #[derive(Debug, Default)]
@@ -54,7 +81,7 @@ impl Cursor<'_> {
 
 /// pendulum 3.3's Rust `parse_iso8601` including the Python object construction. `Err` where it
 /// raises `ValueError`.
-pub(super) fn parse_iso8601(s: &str) -> Result<Parsed, ()> {
+fn parse_iso8601(s: &str) -> Result<Parsed, ()> {
     let mut c = Cursor {
         b: s.as_bytes(),
         i: 0,
@@ -302,7 +329,7 @@ fn build(f: &Fields) -> Result<Parsed, ()> {
 /// pendulum's `_parse_common`: the `COMMON` regex (`\d` is Unicode), then `date`/`datetime`/
 /// `time` construction. `None` where it raises `ValueError` (`ParserError` included) and for a
 /// missing minute (`"10:"`), which raises an unhandled `TypeError` in dlt.
-pub(super) fn parse_common(s: &str) -> Option<Parsed> {
+fn parse_common(s: &str) -> Option<Parsed> {
     // quick reject: the regex only matches digits and `/: .|,`
     if !s
         .chars()

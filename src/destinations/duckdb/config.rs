@@ -1,4 +1,4 @@
-//! Destination settings: the DuckDB connection options dlt reads from
+//! DuckDB settings: the connection options dlt reads from
 //! `[destination.duckdb.credentials]` (`global_config`, `local_config`, `pragmas`).
 //!
 //! ```toml
@@ -11,10 +11,9 @@
 //! From the environment, each key holds JSON or TOML text, as dlt accepts it:
 //! `DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG='{"memory_limit": "2GB"}'`.
 
+use super::DuckDbOptions;
+use crate::config::settings::{Resolved, Settings};
 use crate::error::{Error, Result};
-use crate::load::destinations::duckdb::DuckDbOptions;
-
-use super::settings::{Resolved, Settings};
 
 const SECTIONS: &[&str] = &["destination", "duckdb", "credentials"];
 
@@ -113,17 +112,17 @@ mod tests {
             o.global_config,
             vec![(
                 "memory_limit".to_string(),
-                crate::load::destinations::duckdb::default_memory_limit()
+                super::super::default_memory_limit()
             )]
         );
         assert!(o.local_config.is_empty() && o.pragmas.is_empty());
         assert_eq!(
             o.merge_memory_limit,
-            Some(crate::load::destinations::duckdb::default_merge_memory_limit())
+            Some(super::super::default_merge_memory_limit())
         );
         let cores = std::thread::available_parallelism().unwrap().get();
         assert_eq!(
-            crate::load::destinations::duckdb::default_memory_limit(),
+            super::super::default_memory_limit(),
             format!("{}MB", (48 * cores).max(96))
         );
     }

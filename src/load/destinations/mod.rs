@@ -1,3 +1,0 @@
-//! Destinations. DuckDB is the one built in.
-
-pub mod duckdb;

@@ -1,0 +1,264 @@
+//! The steps of a run: [`Pipeline::extract_step`] → [`Pipeline::normalize_step`] →
+//! [`Pipeline::load_step`], each returning its info (dlt's `ExtractInfo`, `NormalizeInfo`,
+//! `LoadInfo`). The schema is read once per run and handed from step to step.
+
+use std::time::Instant;
+
+use super::trace::{ExtractInfo, NormalizeInfo, PipelineTrace};
+use super::{LoadInfo, Pipeline, Progress};
+use crate::destinations::OpenMode;
+use crate::error::{Error, Result};
+use crate::extract::PackageWriter;
+use crate::load::LoadedPackage;
+use crate::normalize::{self, contract::NewRootTable};
+use crate::schema::Schema;
+use crate::sources::Source;
+use crate::state::{PipelineState, SourceState};
+
+/// Records a step's outcome in the trace.
+fn traced<T: Clone>(
+    trace: &mut PipelineTrace,
+    step: &'static str,
+    result: Result<T>,
+    put: impl FnOnce(&mut super::trace::StepTrace, T),
+) -> Result<T> {
+    let t = PipelineTrace::begin(step);
+    match result {
+        Ok(v) => {
+            put(trace.end(t, None), v.clone());
+            Ok(v)
+        }
+        Err(e) => {
+            trace.end(t, Some(&e));
+            Err(e)
+        }
+    }
+}
+
+impl Pipeline {
+    /// One run: resume, then extract, normalize and load `source`.
+    pub(super) fn run_traced(
+        &mut self,
+        mut source: Source,
+        trace: &mut PipelineTrace,
+    ) -> Result<LoadInfo> {
+        let _lock = self.lock()?;
+        if self.full_refresh {
+            self.drop_pending()?;
+        }
+        let current: Vec<crate::storage::ResourceHints> =
+            source.resources.iter().flat_map(|r| r.tables()).collect();
+        normalize::contract::refresh_pending_contracts(&self.dir, &current)?;
+        let resumed = self.resume_locked()?;
+        self.ctx.cancel.check()?;
+        self.follow_destination()?;
+
+        let mut schema = self.schema()?;
+        let new_roots = self.new_table_contracts(&schema, &current, &mut source)?;
+
+        let started = Instant::now();
+        let extracted = self.extract_step(&mut source, &schema, &new_roots);
+        let extract = traced(trace, "extract", extracted, |s, i| s.extract_info = Some(i))?;
+        let load_id = extract.load_id.clone().unwrap_or_default();
+        crate::fault::point("after_extract");
+        tracing::info!(load_id = %load_id, elapsed = ?started.elapsed(), "Extracted.");
+        self.ctx.cancel.check()?;
+
+        let started = Instant::now();
+        let normalized = self.normalize_step(&load_id, &mut schema);
+        traced(trace, "normalize", normalized, |s, i| {
+            s.normalize_info = Some(i)
+        })?;
+        crate::fault::point("after_normalize");
+        tracing::info!(load_id = %load_id, elapsed = ?started.elapsed(), "Normalized.");
+        self.ctx.cancel.check()?;
+
+        let loaded = self.load_step(&load_id, resumed);
+        traced(trace, "load", loaded, |s, i| s.load_info = Some(i))
+    }
+
+    /// Before extracting: a lost or older local state (deleted dir, killed before the local
+    /// write) follows the destination.
+    fn follow_destination(&self) -> Result<()> {
+        match self.sync_destination() {
+            Ok(crate::state::warehouse::Restored::State { local, warehouse }) => {
+                tracing::warn!(
+                    "pipeline {}: the local state (version {local:?}) was older than the destination's (version {warehouse}); restored state and schema from the destination",
+                    self.name
+                );
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            // Another process writes the warehouse: go on with the local state; the load
+            // waits for the warehouse anyway.
+            Err(e @ Error::WarehouseLocked { .. }) => {
+                tracing::warn!("cannot compare the local state with the destination's: {e}");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Schema contracts on new root tables are decided at extract, as in dlt: discarded
+    /// resources are not extracted; frozen ones fail after extract if they yield items.
+    fn new_table_contracts(
+        &self,
+        schema: &Schema,
+        current: &[crate::storage::ResourceHints],
+        source: &mut Source,
+    ) -> Result<Vec<NewRootTable>> {
+        let new_roots = normalize::contract::new_root_tables(
+            schema,
+            current,
+            self.normalize.schema_contract.as_ref(),
+        )
+        .map_err(|e| e.in_step(&self.name, "extract", None))?;
+        source.resources.retain(|r| {
+            let name = &r.hints().name;
+            let discard = new_roots.iter().any(|n| {
+                &n.resource == name && n.mode != crate::schema::contract::ContractMode::Freeze
+            });
+            if discard {
+                tracing::info!(resource = %name, "Table of resource {name} is new and the schema contract discards new tables: its items are not loaded.");
+            }
+            !discard
+        });
+        Ok(new_roots)
+    }
+
+    /// Extracts `source` into a new package, with the pipeline state it will commit.
+    pub(super) fn extract_step(
+        &mut self,
+        source: &mut Source,
+        schema: &Schema,
+        new_roots: &[NewRootTable],
+    ) -> Result<ExtractInfo> {
+        self.report(Progress::Step("extract"));
+        let mut state = self.state()?;
+        let source_state = SourceState::new(state.source(&source.name), self.window.clone());
+        let mut writer = PackageWriter::new(&self.dir, &self.name)
+            .map_err(|e| e.in_step(&self.name, "extract", None))?;
+        writer.set_limit(self.limit);
+        writer.set_state(source_state.clone());
+        writer.set_context(self.ctx.clone());
+        let load_id = writer.load_id().to_string();
+        if self.full_refresh {
+            self.mark_refresh(&load_id)?;
+        }
+        let in_step = |e: Error| e.in_step(&self.name, "extract", Some(&load_id));
+        if let Err(e) =
+            crate::extract::extract_resources(&writer, &mut source.resources, self.extract_workers)
+        {
+            writer.abort();
+            return Err(in_step(e));
+        }
+        let mut info = ExtractInfo {
+            load_id: Some(load_id.clone()),
+            ..Default::default()
+        };
+        for r in writer.resource_stats() {
+            info.resource_items.insert(r.resource.clone(), r.items);
+            self.report(Progress::ResourceExtracted {
+                resource: r.resource,
+                items: r.items,
+                pages: r.pages,
+                bytes: r.bytes,
+            });
+        }
+        self.attach_state(&mut state, &source.name, &source_state);
+        writer
+            .attach_pipeline_state(&state)
+            .and_then(|_| writer.finish())
+            .map_err(in_step)?;
+        if let Some(n) = normalize::contract::frozen_with_items(&self.dir, &load_id, new_roots)? {
+            let p = self.dir.extracted(&load_id);
+            std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+            return Err(in_step(normalize::contract::frozen_table_error(
+                schema, &n.table,
+            )));
+        }
+        if self.window.is_some() && !source_state.window_used() {
+            tracing::warn!(
+                "--since/--until/--backfill had no effect on source `{}`: none of its resources has an incremental cursor (add `incremental:` with a `cursor_path` to a resource)",
+                source.name
+            );
+        }
+        Ok(info)
+    }
+
+    /// The new cursors and state slots travel with the package: they become the saved state
+    /// only when its data commits.
+    fn attach_state(&self, state: &mut PipelineState, source: &str, source_state: &SourceState) {
+        let source_doc = source_state.doc();
+        if !source_doc.is_empty() || !state.source(source).is_empty() {
+            state.set_source(source, source_doc);
+        }
+        state.set_local("first_run", serde_json::json!(false));
+        state.set_local(
+            "_last_extracted_at",
+            serde_json::json!(chrono::Utc::now().to_rfc3339()),
+        );
+        state.bump();
+    }
+
+    /// Normalizes the extracted package `load_id` against `schema` (which it evolves).
+    pub(super) fn normalize_step(
+        &mut self,
+        load_id: &str,
+        schema: &mut Schema,
+    ) -> Result<NormalizeInfo> {
+        self.report(Progress::Step("normalize"));
+        let produced = normalize::normalize_package(&self.dir, load_id, schema, &self.normalize);
+        if let Err(e) = produced {
+            {
+                // Bad data in the package would fail again on every run: drop the package;
+                // the source is read again next time.
+                if matches!(e, Error::BadInput { .. } | Error::Normalize { .. }) {
+                    let _ = std::fs::remove_dir_all(self.dir.extracted(load_id));
+                }
+                return Err(e.in_step(&self.name, "normalize", Some(load_id)));
+            }
+        }
+        // Rows per table in job order, as the package lists them.
+        let manifest: crate::storage::NormalizedManifest =
+            crate::storage::read_json(&self.dir.normalized(load_id).join("package.json"))?;
+        let mut info = NormalizeInfo::default();
+        for j in &manifest.jobs {
+            *info.row_counts.entry(j.table.clone()).or_insert(0) += j.rows;
+        }
+        self.report(Progress::Normalized {
+            rows: info.row_counts.values().sum(),
+        });
+        Ok(info)
+    }
+
+    /// Loads the normalized package `load_id`; the info covers `resumed` packages too.
+    pub(super) fn load_step(
+        &mut self,
+        load_id: &str,
+        mut packages: Vec<LoadedPackage>,
+    ) -> Result<LoadInfo> {
+        let started = Instant::now();
+        self.report(Progress::Step("load"));
+        let mut dest = self
+            .destination
+            .open(OpenMode::ReadWrite)
+            .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
+        packages.push(self.load_one(dest.as_mut(), load_id)?);
+        tracing::info!(load_id = %load_id, elapsed = ?started.elapsed(), "Loaded.");
+        let caps = self.destination.capabilities();
+        let mut info = LoadInfo::new(
+            &self.name,
+            &self.dataset,
+            caps.destination_type,
+            &self.destination.location(),
+            packages,
+        );
+        info.elapsed = started.elapsed();
+        for tbl in info.tables() {
+            let n = dest.row_count(&self.dataset, &tbl)?;
+            info.total_rows.insert(tbl, n);
+        }
+        Ok(info)
+    }
+}
