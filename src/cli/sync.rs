@@ -101,9 +101,12 @@ fn build_pipeline(
         SourceConfig::RestApi(cfg) => rest_api::build(&name, &cfg, project)?,
     };
     let extract_workers = settings.extract(Some(&name))?.workers;
+    let normalize_settings = settings.normalize()?;
     let normalize = crate::normalize::NormalizeConfig {
-        workers: settings.normalize()?.workers,
+        workers: normalize_settings.workers,
         schema_contract: settings.schema_contract(&name)?,
+        add_dlt_load_id: normalize_settings.add_dlt_load_id,
+        add_dlt_id: normalize_settings.add_dlt_id,
         ..Default::default()
     };
     let mut b = Pipeline::builder(&name)

@@ -607,6 +607,12 @@ impl Settings {
             workers: self
                 .parse(&["normalize"], "workers", "a whole number")?
                 .unwrap_or(0),
+            add_dlt_load_id: self
+                .parse(&PARQUET_NORMALIZER, "add_dlt_load_id", "true or false")?
+                .unwrap_or(false),
+            add_dlt_id: self
+                .parse(&PARQUET_NORMALIZER, "add_dlt_id", "true or false")?
+                .unwrap_or(false),
         })
     }
 
@@ -721,7 +727,16 @@ impl Default for ExtractSettings {
 pub struct NormalizeSettings {
     /// `workers`; 0 (the default here) means one per core.
     pub workers: usize,
+    /// `[normalize.parquet_normalizer] add_dlt_load_id` (`NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID`,
+    /// default false): Arrow tables a source yields get a `_dlt_load_id` column.
+    pub add_dlt_load_id: bool,
+    /// `[normalize.parquet_normalizer] add_dlt_id` (`NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID`,
+    /// default false): Arrow tables a source yields get a random `_dlt_id` column.
+    pub add_dlt_id: bool,
 }
+
+/// dlt's section of the Arrow normalizer settings.
+const PARQUET_NORMALIZER: [&str; 2] = ["normalize", "parquet_normalizer"];
 
 /// `[load]` settings.
 #[derive(Debug, Clone, PartialEq)]

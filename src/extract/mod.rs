@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod arrow_items;
 pub mod run;
 
 pub use run::{CancelToken, Progress, ProgressFn, RunContext};
@@ -151,6 +152,7 @@ impl PackageWriter {
             bytes: 0,
             flushed: (0, 0),
             unsynced: 0,
+            arrow: Default::default(),
         }
     }
 
@@ -240,6 +242,8 @@ pub struct ItemWriter<'p> {
     flushed: (u64, u64),
     /// Bytes written to the open job since its writeback was last started.
     unsynced: u64,
+    /// Arrow items: the row semantics and the open Arrow job ([`ItemWriter::write_arrow`]).
+    arrow: arrow_items::ArrowOut,
 }
 
 /// Bytes of a job file between two starts of its writeback to disk.
@@ -328,6 +332,7 @@ impl ItemWriter<'_> {
                     linked: None,
                 },
                 items: 0,
+                format: Default::default(),
             });
             m.jobs.len() - 1
         };
@@ -422,12 +427,14 @@ impl ItemWriter<'_> {
                 linked,
             },
             items: 0,
+            format: Default::default(),
         });
         Ok(())
     }
 
     /// Flushes the current job file.
     pub fn close(&mut self) -> Result<()> {
+        self.close_arrow()?;
         if (self.pages, self.bytes) != self.flushed {
             let mut read = self.pkg.read.lock().unwrap_or_else(|p| p.into_inner());
             let e = read.entry(self.resource.clone()).or_default();

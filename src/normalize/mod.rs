@@ -8,6 +8,7 @@
 //! normalized again against the merged schema. The result is identical to dlt's serial
 //! normalization, at the speed of all cores.
 
+pub mod arrow_items;
 pub mod chunk;
 pub mod coerce;
 pub mod columns;
@@ -47,6 +48,11 @@ pub struct NormalizeConfig {
     /// The source's (or `.dlt/config.toml`'s) `schema_contract`, for resources without their
     /// own (see [`crate::schema::contract`]).
     pub schema_contract: Option<serde_json::Value>,
+    /// `[normalize.parquet_normalizer] add_dlt_load_id`: Arrow tables
+    /// ([`crate::storage::ArrowMode::Tables`]) get a `_dlt_load_id` column.
+    pub add_dlt_load_id: bool,
+    /// `[normalize.parquet_normalizer] add_dlt_id`: Arrow tables get a random `_dlt_id` column.
+    pub add_dlt_id: bool,
     /// The naming convention, with the destination's identifier limit (the pipeline sets it
     /// from the destination's capabilities).
     pub naming: naming::Naming,
@@ -58,6 +64,8 @@ impl Default for NormalizeConfig {
             workers: 0,
             chunk_bytes: 4 << 20,
             schema_contract: None,
+            add_dlt_load_id: false,
+            add_dlt_id: false,
             naming: naming::Naming::default(),
         }
     }
@@ -281,7 +289,8 @@ pub fn normalize_package(
         .map(|j| src.join("new_jobs").join(&j.file))
         .collect();
     check_linked(&manifest, &job_paths, &src, &out)?;
-    let chunks = plan_chunks(&job_paths, cfg.chunk_bytes)?;
+    let is_arrow: Vec<bool> = manifest.jobs.iter().map(|j| !j.format.is_jsonl()).collect();
+    let chunks = plan_chunks(&job_paths, &is_arrow, cfg.chunk_bytes)?;
     let workers = if cfg.workers == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -401,11 +410,25 @@ pub fn normalize_package(
         while res_rx.try_recv().is_ok() {}
         outcome
     });
-    if let Err(e) = result {
-        let _ = std::fs::remove_dir_all(&out);
-        return Err(e);
-    }
-    let jobs = writers.finish(schema)?;
+    // Arrow jobs, after the JSON chunks (see `arrow_items`).
+    let arrow_pkg = arrow_items::Package {
+        manifest: &manifest,
+        paths: &job_paths,
+        settings: &job_settings,
+        contracts: &job_contracts,
+        load_id,
+        cfg,
+        out: out.join("new_jobs"),
+    };
+    let arrow = match result.and_then(|()| arrow_pkg.normalize(schema, &mut writers)) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&out);
+            return Err(e);
+        }
+    };
+    items_total += arrow.items;
+    let jobs = arrow.merge_jobs(writers.finish(schema)?, schema);
     check_linked(&manifest, &job_paths, &src, &out)?;
 
     // Tables to empty before loading: replace roots and all their nested tables.
@@ -537,10 +560,14 @@ fn line_number(path: &Path, offset: u64) -> std::io::Result<u64> {
     Ok(lines)
 }
 
-/// Splits job files into chunks of about `target` bytes, cut after a newline.
-fn plan_chunks(paths: &[PathBuf], target: u64) -> Result<Vec<ChunkSpec>> {
+/// Splits job files (but those marked in `skip`) into chunks of about `target` bytes, cut
+/// after a newline.
+fn plan_chunks(paths: &[PathBuf], skip: &[bool], target: u64) -> Result<Vec<ChunkSpec>> {
     let mut chunks = Vec::new();
     for (job, path) in paths.iter().enumerate() {
+        if skip.get(job) == Some(&true) {
+            continue;
+        }
         let f = File::open(path).map_err(|e| Error::io(path, e))?;
         let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
         let mut start = 0u64;

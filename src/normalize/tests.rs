@@ -27,6 +27,7 @@ fn package(dir: &PipelineDir, load_id: &str, lines: &str) {
                 linked: None,
             },
             items: 0,
+            format: Default::default(),
         }],
     };
     storage::write_json(&p.join("package.json"), &manifest).unwrap();

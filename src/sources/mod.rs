@@ -8,8 +8,11 @@
 //! `<Type>Config` (deny unknown fields, documented fields) and a `build()` that checks the
 //! config and returns a [`Source`].
 
+mod arrow_resource;
 pub mod local_files;
 pub mod rest_api;
+
+pub use arrow_resource::ArrowResource;
 
 use crate::error::Result;
 use crate::extract::ItemWriter;

@@ -108,6 +108,45 @@ pub struct ExtractedJob {
     /// Items in the file (counted at extract time when known).
     #[serde(default)]
     pub items: u64,
+    /// What the file holds: JSON lines (the default, and every package written before Arrow
+    /// jobs existed) or Arrow record batches.
+    #[serde(default, skip_serializing_if = "JobFormat::is_jsonl")]
+    pub format: JobFormat,
+}
+
+/// The format of an extracted job file.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum JobFormat {
+    /// One JSON item per line (`.jsonl`).
+    #[default]
+    Jsonl,
+    /// Arrow record batches in an Arrow IPC file (`.arrow`), normalized with the given row
+    /// semantics.
+    Arrow(ArrowMode),
+}
+
+impl JobFormat {
+    /// Whether this is the JSON-lines format.
+    pub fn is_jsonl(&self) -> bool {
+        *self == JobFormat::Jsonl
+    }
+}
+
+/// What the rows of Arrow items become, decided by the source's dlt counterpart.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrowMode {
+    /// dlt's dict path: the dlt counterpart yields dicts (`sql_database` with its default
+    /// backend, `filesystem` readers). Rows are normalized like JSON items (structs flattened,
+    /// lists into nested tables, `_dlt_load_id` / `_dlt_id` added), with column types taken
+    /// from the Arrow schema.
+    #[default]
+    Dicts,
+    /// dlt's Arrow normalizer: the dlt counterpart yields Arrow tables or pandas frames.
+    /// Columns pass through with dlt's naming, nested columns stay whole (`json`), and
+    /// `_dlt_load_id` / `_dlt_id` are added only when `[normalize.parquet_normalizer]` says so.
+    Tables,
 }
 
 /// Manifest of an extracted package (`package.json`).

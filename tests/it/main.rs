@@ -25,3 +25,4 @@ mod rest_api;
 mod run_context;
 mod sync_local_files;
 mod test_harness;
+mod typed_items;
