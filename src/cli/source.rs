@@ -61,25 +61,6 @@ pub enum SourceOp {
     },
 }
 
-fn write_disposition(s: &SourceEntry) -> String {
-    match s.source_type.as_str() {
-        "local_files" => s
-            .local_files
-            .as_ref()
-            .and_then(|c| c.write_disposition.as_ref())
-            .map(|w| w.disposition.as_str().to_string())
-            .unwrap_or_else(|| "replace".into()),
-        "rest_api" => s
-            .rest_api
-            .as_ref()
-            .and_then(|b| b.get("write_disposition"))
-            .and_then(|v| v.as_str())
-            .unwrap_or("merge")
-            .to_string(),
-        _ => "-".into(),
-    }
-}
-
 /// Runs `dango source`.
 pub fn run(project: Option<PathBuf>, args: SourceArgs) -> anyhow::Result<ExitCode> {
     let project = super::project(project)?;
@@ -107,7 +88,7 @@ pub fn run(project: Option<PathBuf>, args: SourceArgs) -> anyhow::Result<ExitCod
                             "enabled": s.enabled,
                             "description": s.description,
                             "tags": s.tags,
-                            "write_disposition": write_disposition(s),
+                            "write_disposition": s.write_disposition(),
                             "dataset": s.dataset_name(),
                             "last_sync": t.as_ref().map(|t| json!({
                                 "started_at": t.started_at,
@@ -144,7 +125,7 @@ pub fn run(project: Option<PathBuf>, args: SourceArgs) -> anyhow::Result<ExitCod
                     s.name.clone(),
                     s.source_type.clone(),
                     if s.enabled { "yes".into() } else { "no".into() },
-                    write_disposition(s),
+                    s.write_disposition(),
                     s.dataset_name(),
                     t.map(|t| {
                         format!(

@@ -13,9 +13,9 @@ use serde_json::json;
 
 use super::interrupt;
 use crate::config::redact::redact;
-use crate::config::{Project, Settings, SourceConfig, SourceEntry};
+use crate::config::{Project, Settings, SourceEntry};
 use crate::pipeline::{CancelToken, LoadInfo, Pipeline, Progress, ProgressFn};
-use crate::sources::{local_files, rest_api};
+use crate::sources::BuildContext;
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
@@ -96,10 +96,13 @@ fn build_pipeline(
     opts: &RunOptions,
 ) -> crate::Result<(Pipeline, crate::sources::Source)> {
     let name = entry.pipeline_name();
-    let source = match entry.config(settings.env())? {
-        SourceConfig::LocalFiles(cfg) => local_files::build(&name, &cfg, project.root())?,
-        SourceConfig::RestApi(cfg) => rest_api::build(&name, &cfg, project)?,
+    let runtime = settings.runtime()?;
+    let cx = BuildContext {
+        settings,
+        project_root: project.root(),
+        runtime: &runtime,
     };
+    let source = entry.config(settings.env())?.build(&name, &cx)?;
     let extract_workers = settings.extract(Some(&name))?.workers;
     let normalize_settings = settings.normalize()?;
     let normalize = crate::normalize::NormalizeConfig {
@@ -607,6 +610,13 @@ fn dry_run(
 ) -> anyhow::Result<ExitCode> {
     let mut problems = 0;
     let mut plan = Vec::new();
+    let mut plan_lines: Vec<Vec<String>> = Vec::new();
+    let runtime = settings.runtime()?;
+    let cx = BuildContext {
+        settings,
+        project_root: project.root(),
+        runtime: &runtime,
+    };
     for entry in selected {
         let name = entry.pipeline_name();
         let mut p = json!({
@@ -624,27 +634,23 @@ fn dry_run(
             .iter()
             .map(|e| redact(&e.to_string()))
             .collect();
+        let mut lines = Vec::new();
         match entry.config(settings.env()) {
-            Ok(SourceConfig::LocalFiles(cfg)) => match cfg.matching_files(project.root()) {
-                Ok(files) => {
-                    p["files"] = json!(files);
-                    p["table"] = json!(cfg.table_name.clone().unwrap_or_else(|| name.clone()));
+            Ok(cfg) => match cfg.plan(&name, &cx) {
+                Ok(plan) => {
+                    if let Some(m) = p.as_object_mut() {
+                        m.extend(plan.details);
+                    }
+                    lines = plan.lines;
                 }
-                Err(e) => errs.push(e.to_string()),
+                Err(e) => errs.push(redact(&e.to_string())),
             },
-            Ok(SourceConfig::RestApi(cfg)) => {
-                p["resources"] = json!(
-                    cfg.resources
-                        .iter()
-                        .map(|r| r.name.clone())
-                        .collect::<Vec<_>>()
-                );
-            }
             Err(e) => errs.push(redact(&e.to_string())),
         }
         problems += errs.len();
         p["problems"] = json!(errs);
         plan.push(p);
+        plan_lines.push(lines);
     }
     if args.json {
         println!(
@@ -653,7 +659,7 @@ fn dry_run(
         );
     } else {
         println!("Dry run: nothing will be extracted, loaded or written.");
-        for p in &plan {
+        for (p, lines) in plan.iter().zip(plan_lines) {
             println!(
                 "- {} ({}): pipeline {} into dataset {} of {}",
                 p["source"].as_str().unwrap_or_default(),
@@ -662,15 +668,8 @@ fn dry_run(
                 p["dataset"].as_str().unwrap_or_default(),
                 project.warehouse().display()
             );
-            if let Some(files) = p["files"].as_array() {
-                println!(
-                    "  {} file(s) into table {}",
-                    files.len(),
-                    p["table"].as_str().unwrap_or_default()
-                );
-                for f in files {
-                    println!("    {}", f.as_str().unwrap_or_default());
-                }
+            for line in lines {
+                println!("  {line}");
             }
             if args.full_refresh {
                 println!("  full refresh: would drop its tables, state and pending packages first");

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
+use crate::config::SourcesFile;
 use crate::config::redact::redact;
-use crate::config::{SUPPORTED_TYPES, SourceConfig, SourcesFile};
+use crate::config::sources_file::known_types;
+use crate::sources::BuildContext;
 
 /// Arguments of `dango validate`.
 #[derive(Debug, Args)]
@@ -59,27 +61,27 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: ValidateArgs) -> anyhow:
             path.display(),
             file.sources.len()
         ));
+        let known = known_types();
+        let runtime = runtime.clone().unwrap_or_default();
+        let cx = BuildContext {
+            settings,
+            project_root: project.root(),
+            runtime: &runtime,
+        };
         for s in &file.sources {
-            if !crate::config::DANGO_TYPES.contains(&s.source_type.as_str()) {
+            if !known.contains(&s.source_type.as_str()) {
                 continue;
             }
             let before = problems.len();
             for e in s.config_problems(settings) {
                 problems.push(format!("source `{}`: {e}", s.name));
             }
-            if SUPPORTED_TYPES.contains(&s.source_type.as_str()) {
+            if s.source_type_entry().is_some() {
                 match s.config(settings.env()) {
-                    Ok(SourceConfig::LocalFiles(cfg)) => match cfg.matching_files(project.root()) {
-                        Ok(files) => checked.push(format!(
-                            "source `{}`: {} file(s) match",
-                            s.name,
-                            files.len()
-                        )),
+                    Ok(cfg) => match cfg.plan(&s.pipeline_name(), &cx) {
+                        Ok(plan) => checked.push(format!("source `{}`: {}", s.name, plan.summary)),
                         Err(e) => problems.push(format!("source `{}`: {e}", s.name)),
                     },
-                    Ok(SourceConfig::RestApi(_)) => {
-                        checked.push(format!("source `{}`: rest_api config is valid", s.name))
-                    }
                     Err(e) => problems.push(e.to_string()),
                 }
             }

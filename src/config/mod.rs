@@ -17,7 +17,7 @@ pub use settings::{
     RuntimeSettings, Settings, Trace,
 };
 pub use sources_file::{
-    DANGO_TYPES, Problem, ResolvedBlock, SUPPORTED_TYPES, SourceConfig, SourceEntry, SourcesFile,
+    DANGO_TYPES, Problem, ResolvedBlock, SourceEntry, SourcesFile, known_types, supported_types,
 };
 
 /// A dango project rooted at a directory.

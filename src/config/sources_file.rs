@@ -17,22 +17,30 @@
 //! values. In config blocks, a key ending in `_env` names an environment variable (also read
 //! from the project's `.env`) whose value is passed as the key without the suffix; `${VAR}` is
 //! substituted in strings.
+//!
+//! What a type's block holds and what it builds comes from the source registry
+//! ([`crate::sources::registry`]); this module knows the entry around the block.
+
+mod entry;
+mod locate;
+
+pub use locate::{Seg, locate};
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use indexmap::IndexMap;
+use serde::Serialize;
 use serde_norway::Value;
 
 use crate::config::env::{Env, substitute};
 use crate::config::redact;
 use crate::config::settings::{Settings, is_secret_key};
 use crate::error::{Error, Result};
-use crate::sources::local_files::LocalFilesConfig;
+use crate::sources::registry::{self, SourceConfig, SourceType};
+use locate::item_lines;
 
-/// Source types this build of dango can run.
-pub const SUPPORTED_TYPES: &[&str] = &["local_files", "rest_api"];
-
-/// Every source type Dango's sources.yml knows.
+/// Every source type Dango's sources.yml knows (the product's list; types registered in
+/// [`registry::SOURCE_TYPES`] and missing here are known too, see [`known_types`]).
 pub const DANGO_TYPES: &[&str] = &[
     "csv",
     "local_files",
@@ -71,7 +79,7 @@ pub const DANGO_TYPES: &[&str] = &[
     "personio",
 ];
 
-/// Block keys a source entry can hold.
+/// Block keys Dango's sources.yml declares (with the registered types' keys: [`block_keys`]).
 const BLOCK_KEYS: &[&str] = &[
     "local_files",
     "csv",
@@ -80,8 +88,45 @@ const BLOCK_KEYS: &[&str] = &[
     "generic_config",
 ];
 
+/// Every type name an entry may have: [`DANGO_TYPES`], then registered types not in it.
+pub fn known_types() -> Vec<&'static str> {
+    let mut v = DANGO_TYPES.to_vec();
+    v.extend(
+        registry::names()
+            .into_iter()
+            .filter(|n| !DANGO_TYPES.contains(n)),
+    );
+    v
+}
+
+/// The names of the types this build can run (the registered ones).
+pub fn supported_types() -> Vec<&'static str> {
+    registry::names()
+}
+
+/// Every block key an entry may hold: Dango's, then registered keys not among them.
+pub fn block_keys() -> Vec<&'static str> {
+    let mut v = BLOCK_KEYS.to_vec();
+    for t in registry::SOURCE_TYPES {
+        if !v.contains(&t.block_key()) {
+            v.push(t.block_key());
+        }
+    }
+    v
+}
+
+/// The block key of a known type this build cannot run: the type itself for `csv` and
+/// `dlt_native`, `generic_config` for the API types (stripe, hubspot, …).
+fn unregistered_block_key(ty: &str) -> &'static str {
+    match ty {
+        "csv" => "csv",
+        "dlt_native" => "dlt_native",
+        _ => "generic_config",
+    }
+}
+
 /// `.dango/sources.yml`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourcesFile {
     /// Format version, `"1.0"`.
@@ -91,56 +136,29 @@ pub struct SourcesFile {
     pub sources: Vec<SourceEntry>,
 }
 
-/// One entry of `sources:`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One entry of `sources:` (unknown keys are rejected with the allowed ones).
+#[derive(Debug, Clone, Serialize)]
 pub struct SourceEntry {
     /// Source name: `[A-Za-z0-9_]`, used lower-cased as pipeline name and `raw_<name>` dataset.
     pub name: String,
-    /// Source type, e.g. `local_files` (one of [`DANGO_TYPES`]).
+    /// Source type, e.g. `local_files` (one of [`known_types`]).
     #[serde(rename = "type")]
     pub source_type: String,
     /// Whether `dango sync` runs it.
-    #[serde(default = "yes")]
     pub enabled: bool,
     /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Free tags.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// `local_files` block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_files: Option<LocalFilesConfig>,
-    /// `csv` block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub csv: Option<Value>,
-    /// `rest_api` block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rest_api: Option<Value>,
-    /// `dlt_native` block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dlt_native: Option<Value>,
-    /// `generic_config` block of the API types (stripe, hubspot, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generic_config: Option<Value>,
+    /// Config blocks by key (one of [`block_keys`]), as written, in file order. A valid entry
+    /// has exactly one: its type's ([`SourceEntry::block_key`]).
+    #[serde(flatten)]
+    pub blocks: IndexMap<String, Value>,
     /// Index in `sources:` (for messages).
     #[serde(skip)]
     pub index: usize,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// A source's parsed config block.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum SourceConfig {
-    /// `local_files`.
-    LocalFiles(Box<LocalFilesConfig>),
-    /// `rest_api`.
-    RestApi(Box<crate::sources::rest_api::RestApiConfig>),
 }
 
 /// A config block after `*_env` keys and `${VAR}` substitution.
@@ -193,138 +211,19 @@ fn problems_error(problems: &[Problem]) -> Error {
     ))
 }
 
-/// One step of a path into the YAML document.
-#[derive(Debug, Clone, Copy)]
-pub enum Seg<'a> {
-    /// A mapping key.
-    Key(&'a str),
-    /// A sequence index.
-    Index(usize),
-}
-
-fn indent_of(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
-}
-
-fn is_blank(line: &str) -> bool {
-    let t = line.trim();
-    t.is_empty() || t.starts_with('#') || t == "---"
-}
-
-/// Finds the 1-based (line, column) of the node at `path` in block-style YAML `text`.
-/// Returns the deepest position found when the full path does not exist.
-pub fn locate(text: &str, path: &[Seg<'_>]) -> Option<(usize, usize)> {
-    let lines: Vec<&str> = text.lines().collect();
-    // Scope: children start after line `from`, with indent > `parent` (or == for "- " items
-    // under a key when `dash_equal`), and optionally an inline first child at (line, col).
-    let mut from = 0usize;
-    let mut parent: isize = -1;
-    let mut dash_equal = false;
-    let mut inline: Option<(usize, usize)> = None;
-    let mut found: Option<(usize, usize)> = None;
-    for seg in path {
-        let mut children: Vec<(usize, usize)> = Vec::new();
-        if let Some(p) = inline {
-            children.push(p);
-        }
-        let mut level: Option<usize> = inline.map(|p| p.1);
-        for (i, line) in lines.iter().enumerate().skip(from) {
-            if is_blank(line) {
-                continue;
-            }
-            let ind = indent_of(line);
-            let dash = line[ind..].starts_with("- ") || line[ind..].trim_end() == "-";
-            if (ind as isize) < parent || (ind as isize == parent && !(dash_equal && dash)) {
-                break;
-            }
-            match level {
-                None => {
-                    level = Some(ind);
-                    children.push((i, ind));
-                }
-                Some(l) if l == ind => children.push((i, ind)),
-                Some(l) if ind < l => break,
-                _ => {}
-            }
-        }
-        match seg {
-            Seg::Key(k) => {
-                let Some(hit) = children.iter().copied().find(|&(l, c)| {
-                    let rest = &lines[l][c..];
-                    let rest = rest.trim_start_matches(['"', '\'']);
-                    rest.strip_prefix(k).is_some_and(|r| {
-                        let r = r.trim_start_matches(['"', '\'']);
-                        r.starts_with(':')
-                    })
-                }) else {
-                    break;
-                };
-                // Point at an inline value (as serde does), else at the key.
-                let line = lines[hit.0];
-                let value_col = line[hit.1..].find(':').map(|i| {
-                    let after = &line[hit.1 + i + 1..];
-                    (
-                        hit.1 + i + 1 + (after.len() - after.trim_start().len()),
-                        after.trim(),
-                    )
-                });
-                found = match value_col {
-                    Some((col, v)) if !v.is_empty() && !v.starts_with('#') => Some((hit.0, col)),
-                    _ => Some(hit),
-                };
-                from = hit.0 + 1;
-                parent = hit.1 as isize;
-                dash_equal = true;
-                inline = None;
-            }
-            Seg::Index(n) => {
-                let items: Vec<(usize, usize)> = children
-                    .iter()
-                    .copied()
-                    .filter(|&(l, c)| lines[l][c..].starts_with('-'))
-                    .collect();
-                let Some(&hit) = items.get(*n) else {
-                    break;
-                };
-                let after = &lines[hit.0][hit.1 + 1..];
-                let content = hit.1 + 1 + (after.len() - after.trim_start().len());
-                found = Some((hit.0, content));
-                from = hit.0 + 1;
-                parent = hit.1 as isize;
-                dash_equal = false;
-                inline = if after.trim().is_empty() {
-                    None
-                } else {
-                    Some((hit.0, content))
-                };
-            }
-        }
+/// A serde error as a problem of the whole file.
+fn serde_problem(e: &serde_norway::Error, path: &Path) -> Problem {
+    let msg = e.to_string();
+    let re = regex::Regex::new(r"\s+at line \d+ column \d+$").ok();
+    let msg = re
+        .map(|re| re.replace(&msg, "").into_owned())
+        .unwrap_or(msg);
+    Problem {
+        path: path.to_path_buf(),
+        position: e.location().map(|l| (l.line(), l.column())),
+        message: format!("{msg}. Fix it and run `dango validate`"),
+        fatal: true,
     }
-    found.map(|(l, c)| (l + 1, c + 1))
-}
-
-/// The lines (0-based, end exclusive) of item `index` of `sources:`.
-fn item_lines(text: &str, index: usize) -> Option<(usize, usize)> {
-    let (line, col) = locate(text, &[Seg::Key("sources"), Seg::Index(index)])?;
-    let lines: Vec<&str> = text.lines().collect();
-    let start = line - 1;
-    let dash_col = lines[start][..col - 1].rfind('-')?;
-    let mut end = start + 1;
-    while end < lines.len() {
-        let l = lines[end];
-        if !l.trim().is_empty() && !l.trim_start().starts_with('#') {
-            let ind = indent_of(l);
-            if ind <= dash_col {
-                break;
-            }
-        }
-        end += 1;
-    }
-    // Trailing blank/comment lines belong to what follows.
-    while end > start + 1 && is_blank(lines[end - 1]) {
-        end -= 1;
-    }
-    Some((start, end))
 }
 
 impl SourcesFile {
@@ -342,24 +241,17 @@ impl SourcesFile {
     /// Parses sources.yml and lists every problem (positions included) without stopping at the
     /// first; `None` when the file cannot be read as a whole.
     pub fn parse_with_problems(text: &str, path: &Path) -> (Option<SourcesFile>, Vec<Problem>) {
-        let mut problems = Vec::new();
         let mut file: SourcesFile = match serde_norway::from_str(text) {
             Ok(f) => f,
-            Err(e) => {
-                let msg = e.to_string();
-                let re = regex::Regex::new(r"\s+at line \d+ column \d+$").ok();
-                let msg = re
-                    .map(|re| re.replace(&msg, "").into_owned())
-                    .unwrap_or(msg);
-                problems.push(Problem {
-                    path: path.to_path_buf(),
-                    position: e.location().map(|l| (l.line(), l.column())),
-                    message: format!("{msg}. Fix it and run `dango validate`"),
-                    fatal: true,
-                });
-                return (None, problems);
-            }
+            Err(e) => return (None, vec![serde_problem(&e, path)]),
         };
+        // Blocks the registered types check as the file is read.
+        for t in registry::SOURCE_TYPES {
+            if let Some(e) = t.check_text(text) {
+                return (None, vec![serde_problem(&e, path)]);
+            }
+        }
+        let mut problems = Vec::new();
         let at = |segs: &[Seg<'_>], message: String| Problem {
             path: path.to_path_buf(),
             position: locate(text, segs),
@@ -415,50 +307,7 @@ impl SourcesFile {
                 ));
             }
             seen.push(lower);
-            let ty = s.source_type.as_str();
-            let type_at = [Seg::Key("sources"), Seg::Index(i), Seg::Key("type")];
-            if !DANGO_TYPES.contains(&ty) {
-                problems.push(at(
-                    &type_at,
-                    format!(
-                        "unknown source type `{ty}`; allowed: {}",
-                        DANGO_TYPES.join(", ")
-                    ),
-                ));
-                continue;
-            }
-            let want = s.block_key();
-            for key in BLOCK_KEYS {
-                if *key != want && s.raw_block(key).is_some() {
-                    problems.push(at(
-                        &[Seg::Key("sources"), Seg::Index(i), Seg::Key(key)],
-                        format!(
-                            "source `{}` of type `{ty}` takes a `{want}:` block, not `{key}:`",
-                            s.name
-                        ),
-                    ));
-                }
-            }
-            if s.raw_block(want).is_none() {
-                problems.push(at(
-                    &[Seg::Key("sources"), Seg::Index(i)],
-                    format!(
-                        "source `{}` has type `{ty}` but no `{want}:` block; add one",
-                        s.name
-                    ),
-                ));
-            }
-            if !SUPPORTED_TYPES.contains(&ty) {
-                let mut p = at(
-                    &type_at,
-                    format!(
-                        "source type `{ty}` is not supported by this version of dango yet; supported: {}",
-                        SUPPORTED_TYPES.join(", ")
-                    ),
-                );
-                p.fatal = false;
-                problems.push(p);
-            }
+            s.check_type(&at, &mut problems);
         }
         (Some(file), problems)
     }
@@ -534,35 +383,71 @@ impl SourceEntry {
         format!("raw_{}", self.pipeline_name())
     }
 
-    /// The block key for the type: the type itself for `local_files`, `csv`, `rest_api` and
-    /// `dlt_native`, `generic_config` for the API types.
+    /// The registered type of this entry (`None`: a type this build cannot run).
+    pub fn source_type_entry(&self) -> Option<&'static dyn SourceType> {
+        registry::find(&self.source_type)
+    }
+
+    /// The block key for the type: the registered type's ([`SourceType::block_key`]); for
+    /// known types this build cannot run, the type itself for `csv` and `dlt_native` and
+    /// `generic_config` for the API types.
     pub fn block_key(&self) -> &'static str {
-        match self.source_type.as_str() {
-            "local_files" => "local_files",
-            "csv" => "csv",
-            "rest_api" => "rest_api",
-            "dlt_native" => "dlt_native",
-            _ => "generic_config",
+        match self.source_type_entry() {
+            Some(t) => t.block_key(),
+            None => unregistered_block_key(&self.source_type),
         }
     }
 
-    fn raw_block(&self, key: &str) -> Option<Value> {
-        match key {
-            "local_files" => self
-                .local_files
-                .as_ref()
-                .and_then(|c| serde_norway::to_value(c).ok()),
-            "csv" => self.csv.clone(),
-            "rest_api" => self.rest_api.clone(),
-            "dlt_native" => self.dlt_native.clone(),
-            "generic_config" => self.generic_config.clone(),
-            _ => None,
+    /// Checks the type and the blocks of the entry (at `self.index` in `sources:`).
+    fn check_type(&self, at: &dyn Fn(&[Seg<'_>], String) -> Problem, problems: &mut Vec<Problem>) {
+        let i = self.index;
+        let ty = self.source_type.as_str();
+        let type_at = [Seg::Key("sources"), Seg::Index(i), Seg::Key("type")];
+        let known = known_types();
+        if !known.contains(&ty) {
+            problems.push(at(
+                &type_at,
+                format!("unknown source type `{ty}`; allowed: {}", known.join(", ")),
+            ));
+            return;
+        }
+        let want = self.block_key();
+        for key in self.blocks.keys() {
+            if key != want {
+                problems.push(at(
+                    &[Seg::Key("sources"), Seg::Index(i), Seg::Key(key)],
+                    format!(
+                        "source `{}` of type `{ty}` takes a `{want}:` block, not `{key}:`",
+                        self.name
+                    ),
+                ));
+            }
+        }
+        if self.block().is_none() {
+            problems.push(at(
+                &[Seg::Key("sources"), Seg::Index(i)],
+                format!(
+                    "source `{}` has type `{ty}` but no `{want}:` block; add one",
+                    self.name
+                ),
+            ));
+        }
+        if self.source_type_entry().is_none() {
+            let mut p = at(
+                &type_at,
+                format!(
+                    "source type `{ty}` is not supported by this version of dango yet; supported: {}",
+                    supported_types().join(", ")
+                ),
+            );
+            p.fatal = false;
+            problems.push(p);
         }
     }
 
     /// The type's block as written.
     pub fn block(&self) -> Option<Value> {
-        self.raw_block(self.block_key())
+        self.blocks.get(self.block_key()).cloned()
     }
 
     /// The type's block with `*_env` keys and `${VAR}` resolved from `env`.
@@ -653,64 +538,40 @@ impl SourceEntry {
         out
     }
 
-    /// Parses the config block of a runnable type.
-    pub fn config(&self, env: &Env) -> Result<SourceConfig> {
+    /// Parses the config block of a registered type ([`SourceType::parse`]).
+    pub fn config(&self, env: &Env) -> Result<Box<dyn SourceConfig>> {
         let ty = self.source_type.as_str();
-        match (ty, &self.local_files) {
-            ("local_files", Some(cfg)) => {
-                let mut cfg = cfg.clone();
-                let mut missing = Vec::new();
-                for s in [&mut cfg.directory, &mut cfg.file_pattern] {
-                    let (v, m) = substitute(s, env);
-                    *s = v;
-                    missing.extend(m);
-                }
-                if let Some(t) = cfg.table_name.as_mut() {
-                    let (v, m) = substitute(t, env);
-                    *t = v;
-                    missing.extend(m);
-                }
-                if let Some(var) = missing.first() {
-                    return Err(Error::Config(format!(
-                        "source `{}`: `${{{var}}}` is used in sources.yml but {var} is not set. Set it in the environment or the project's .env",
-                        self.name
-                    )));
-                }
-                Ok(SourceConfig::LocalFiles(Box::new(cfg)))
-            }
-            // `${VAR}` is substituted here; the REST source resolves its own `*_env` keys and
-            // secrets (dlt's rest_api lookup chain through `Settings`).
-            ("rest_api", _) => {
-                let block = self.rest_api.clone().ok_or_else(|| {
-                    Error::Config(format!(
-                        "source `{}` has type `rest_api` but no `rest_api:` block",
-                        self.name
-                    ))
-                })?;
-                let mut missing = Vec::new();
-                let block = serde_json::to_value(&block)
-                    .map(|mut v| {
-                        crate::config::env::substitute_json(&mut v, env, None, &mut missing);
-                        v
-                    })
-                    .map_err(|e| Error::Config(e.to_string()))?;
-                if let Some(var) = missing.first() {
-                    return Err(Error::Config(format!(
-                        "source `{}`: `${{{var}}}` is used in sources.yml but {var} is not set. Set it in the environment or the project's .env",
-                        self.name
-                    )));
-                }
-                crate::sources::rest_api::RestApiConfig::from_value(&block)
-                    .map(|c| SourceConfig::RestApi(Box::new(c)))
-                    .map_err(|e| Error::Config(format!("source `{}`: {e}", self.name)))
-            }
-            _ => Err(Error::Config(format!(
+        let Some(t) = self.source_type_entry() else {
+            return Err(Error::Config(format!(
                 "source `{}`: type `{ty}` is not supported by this version of dango yet; supported: {}",
                 self.name,
-                SUPPORTED_TYPES.join(", ")
-            ))),
+                supported_types().join(", ")
+            )));
+        };
+        let block = self.blocks.get(t.block_key()).ok_or_else(|| {
+            Error::Config(format!(
+                "source `{}` has type `{ty}` but no `{}:` block",
+                self.name,
+                t.block_key()
+            ))
+        })?;
+        t.parse(&self.name, block, env)
+    }
+
+    /// The write disposition `dango source list` shows (`-` for types this build cannot run).
+    pub fn write_disposition(&self) -> String {
+        match self.source_type_entry() {
+            Some(t) => t.write_disposition(self.blocks.get(t.block_key())),
+            None => "-".into(),
         }
     }
+}
+
+/// The error for `${VAR}` references in the block of `source` whose variable is not set.
+pub fn missing_var_error(source: &str, var: &str) -> Error {
+    Error::Config(format!(
+        "source `{source}`: `${{{var}}}` is used in sources.yml but {var} is not set. Set it in the environment or the project's .env"
+    ))
 }
 
 fn resolve_value(

@@ -13,20 +13,23 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 mod arrow_items;
+pub mod cursors;
 pub mod run;
 
 pub use run::{CancelToken, Progress, ProgressFn, RunContext};
 
 use crate::error::{Error, Result};
+use crate::incremental::{Decision, Incremental};
 use crate::sources::Resource;
 use crate::storage::{
     self, ExtractedJob, ExtractedManifest, JobOrigin, LinkedFile, PipelineDir, ResourceHints,
     new_file_id, new_load_id,
 };
+use cursors::BoundCursors;
 
 /// An extracted package being written.
 pub struct PackageWriter {
@@ -153,6 +156,8 @@ impl PackageWriter {
             flushed: (0, 0),
             unsynced: 0,
             arrow: Default::default(),
+            cursors: Arc::default(),
+            incremental: None,
         }
     }
 
@@ -244,6 +249,10 @@ pub struct ItemWriter<'p> {
     unsynced: u64,
     /// Arrow items: the row semantics and the open Arrow job ([`ItemWriter::write_arrow`]).
     arrow: arrow_items::ArrowOut,
+    /// The cursors of this resource run ([`cursors`]), shared with sibling writers.
+    cursors: Arc<BoundCursors>,
+    /// This writer's resource's cursor: items are filtered through it.
+    incremental: Option<Arc<Incremental>>,
 }
 
 /// Bytes of a job file between two starts of its writeback to disk.
@@ -340,8 +349,16 @@ impl ItemWriter<'_> {
         Ok(())
     }
 
-    /// Writes one item.
+    /// Writes one item, unless the resource's cursor drops it ([`ItemWriter::filter`]).
     pub fn write_item(&mut self, item: &serde_json::Value) -> Result<()> {
+        if self.filter(item)? == Decision::Skip {
+            return Ok(());
+        }
+        self.write_filtered(item)
+    }
+
+    /// Writes one item that went through [`ItemWriter::filter`] already (not filtered twice).
+    pub fn write_filtered(&mut self, item: &serde_json::Value) -> Result<()> {
         if self.is_full() {
             return Ok(());
         }
@@ -351,9 +368,10 @@ impl ItemWriter<'_> {
     }
 
     /// Writes one item given as the JSON text of an object on one line (no newline), as an
-    /// API sent it: no parsing and serializing again.
+    /// API sent it: no parsing and serializing again (parsed only when the resource has a
+    /// cursor, to filter it).
     pub fn write_raw(&mut self, json_object: &str) -> Result<()> {
-        if self.is_full() {
+        if self.is_full() || self.filter_raw(json_object)? == Decision::Skip {
             return Ok(());
         }
         self.write_line(json_object)
@@ -385,7 +403,7 @@ impl ItemWriter<'_> {
         Ok(())
     }
 
-    /// Writes a page of items.
+    /// Writes a page of items (each through the cursor, if there is one).
     pub fn write_page(&mut self, items: &[serde_json::Value]) -> Result<()> {
         for item in items {
             self.write_item(item)?;
@@ -395,8 +413,12 @@ impl ItemWriter<'_> {
 
     /// Adds a JSON-lines file as its own job, as is (the fast path for `.jsonl` files: lines
     /// keep their numbers for errors). The job is a hard link to the file when it can be (no
-    /// copy at all; normalize checks the file was not modified since), else a kernel copy.
+    /// copy at all; normalize checks the file was not modified since), else a kernel copy. When the
+    /// resource has a cursor, the lines are read and filtered one by one instead.
     pub fn copy_jsonl_file(&mut self, source: &Path) -> Result<()> {
+        if self.incremental.is_some() {
+            return self.write_jsonl_filtered(source);
+        }
         self.close()?;
         let file = format!(
             "{}.{}.jsonl",
@@ -461,7 +483,7 @@ impl<'p> ItemWriter<'p> {
     /// the items of dependent resources too. Declare it first ([`PackageWriter::register`];
     /// [`extract_resources`] declares everything `Resource::tables` lists).
     pub fn sibling(&self, name: &str) -> ItemWriter<'p> {
-        self.pkg.writer(name)
+        self.pkg.writer(name).with_cursors(self.cursors.clone())
     }
 }
 
@@ -511,10 +533,14 @@ fn extract_all(
             writer.register(&h);
         }
     }
+    // The incremental lifecycle ([`cursors`]): bind before, filter in the writers, save after.
     let run_one = |r: &mut Box<dyn Resource>| -> Result<()> {
         let name = r.hints().name.clone();
-        let mut out = writer.writer(&name);
-        r.extract(&mut out).and_then(|_| out.close())
+        let cursors = Arc::new(BoundCursors::bind(writer.state(), &r.cursors())?);
+        let mut out = writer.writer(&name).with_cursors(cursors.clone());
+        r.extract(&mut out).and_then(|_| out.close())?;
+        cursors.save(writer.state());
+        Ok(())
     };
     let workers = workers.max(1).min(resources.len().max(1));
     if workers == 1 {

@@ -18,6 +18,10 @@
 //!
 //! [`Incremental::state`] is the new state entry; the pipeline puts it in the load package, so
 //! it becomes the saved state only when the package's data is committed.
+//!
+//! A resource declares its cursor as a [`ResourceCursor`]
+//! ([`Resource::cursors`](crate::sources::Resource::cursors)); extract binds, filters and saves
+//! it ([`crate::extract::cursors`]), so no source does that itself.
 
 mod typed;
 
@@ -250,6 +254,19 @@ impl IncrementalConfig {
         }
         Ok(cfg)
     }
+}
+
+/// A cursor a resource declares: extract binds it before the resource runs, filters the items
+/// written for `resource`, and saves it when the resource finishes.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceCursor<'a> {
+    /// The resource whose items it filters: the declaring resource itself, or a dependent
+    /// resource it writes through [`ItemWriter::sibling`](crate::extract::ItemWriter::sibling).
+    pub resource: &'a str,
+    /// The `incremental:` config.
+    pub config: &'a IncrementalConfig,
+    /// That resource's primary key (the default key of boundary deduplication).
+    pub primary_key: &'a [String],
 }
 
 /// An ad-hoc window for one run (`dango sync --since/--until/--backfill`): replaces

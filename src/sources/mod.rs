@@ -4,18 +4,21 @@
 //! [`ItemWriter`] and carries its hints (table name, write disposition, keys, column hints,
 //! `max_table_nesting`): the Rust counterpart of dlt's `@dlt.source` / `@dlt.resource`.
 //!
-//! To add a source type: create `src/sources/<type>/` with a `config.rs` holding
-//! `<Type>Config` (deny unknown fields, documented fields) and a `build()` that checks the
-//! config and returns a [`Source`].
+//! Source types are registered in [`registry`]: one folder `src/sources/<type>/` and one line
+//! in [`registry::SOURCE_TYPES`] each (the module doc lists the steps). A resource that loads
+//! incrementally declares its cursor ([`Resource::cursors`]); extract does the rest.
 
 mod arrow_resource;
 pub mod local_files;
+pub mod registry;
 pub mod rest_api;
 
 pub use arrow_resource::ArrowResource;
+pub use registry::{BuildContext, Plan, SourceConfig, SourceType};
 
 use crate::error::Result;
 use crate::extract::ItemWriter;
+use crate::incremental::ResourceCursor;
 use crate::schema::{MergeStrategy, WriteDisposition};
 use crate::storage::ResourceHints;
 
@@ -141,6 +144,16 @@ pub trait Resource: Send {
     /// [`ItemWriter::sibling`]. They are declared in the package before extraction starts.
     fn tables(&self) -> Vec<ResourceHints> {
         vec![self.hints().clone()]
+    }
+
+    /// The incremental cursors this resource declares (dlt's `dlt.sources.incremental`): its
+    /// own, and those of dependent resources it writes through [`ItemWriter::sibling`].
+    /// Extract binds each to its stored cursor before [`Resource::extract`] runs, the
+    /// [`ItemWriter`] of that resource drops the items outside the cursor's range (and says
+    /// when to stop paging, [`ItemWriter::should_stop`]), and the new cursor is saved when the
+    /// resource finishes. None by default.
+    fn cursors(&self) -> Vec<ResourceCursor<'_>> {
+        Vec::new()
     }
 }
 
@@ -272,30 +285,23 @@ where
     }
 
     fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()> {
-        let state = out.state().clone();
-        let inc = self
-            .incremental
-            .as_ref()
-            .map(|cfg| state.bind(&self.hints.name, cfg, &self.hints.primary_key))
-            .transpose()?;
         for page in self.pages.by_ref() {
-            match &inc {
-                None => out.write_page(&page)?,
-                Some(inc) => {
-                    for item in &page {
-                        if inc.filter(item)? == crate::incremental::Decision::Keep {
-                            out.write_item(item)?;
-                        }
-                    }
-                    if inc.should_stop() {
-                        break;
-                    }
-                }
+            out.write_page(&page)?;
+            if out.should_stop() {
+                break;
             }
         }
-        if let Some(inc) = &inc {
-            state.save(&self.hints.name, inc);
-        }
         Ok(())
+    }
+
+    fn cursors(&self) -> Vec<ResourceCursor<'_>> {
+        self.incremental
+            .iter()
+            .map(|config| ResourceCursor {
+                resource: &self.hints.name,
+                config,
+                primary_key: &self.hints.primary_key,
+            })
+            .collect()
     }
 }

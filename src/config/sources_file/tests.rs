@@ -92,3 +92,56 @@ fn removes_one_source_keeping_the_rest() {
     let f = SourcesFile::parse(&out, Path::new("s.yml")).unwrap();
     assert!(f.sources.is_empty(), "{out}");
 }
+
+#[test]
+fn entry_keys_come_from_the_format_and_the_registry() {
+    let text = "version: \"1.0\"\nsources:\n  - name: a\n    type: local_files\n    colour: red\n";
+    let err = SourcesFile::parse(text, Path::new("s.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("s.yml:5:5: sources[0]: unknown field `colour`, expected one of `name`, `type`, `enabled`, `description`, `tags`, `local_files`, `csv`, `rest_api`, `dlt_native`, `generic_config`"),
+        "{err}"
+    );
+    let text = "version: \"1.0\"\nsources:\n  - name: a\n    type: rest_api\n    local_files: {directory: d}\n    rest_api: {base_url: x}\n";
+    let err = SourcesFile::parse(text, Path::new("s.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("s.yml:5:")
+            && err.contains(
+                "source `a` of type `rest_api` takes a `rest_api:` block, not `local_files:`"
+            ),
+        "{err}"
+    );
+    // A local_files block is checked as the file is read, whatever the entry's type.
+    let text = "version: \"1.0\"\nsources:\n  - name: a\n    type: rest_api\n    rest_api: {base_url: x}\n  - name: b\n    type: local_files\n    local_files:\n      directory: d\n      table: t\n";
+    let err = SourcesFile::parse(text, Path::new("s.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("s.yml:10:7: sources[1].local_files: unknown field `table`"),
+        "{err}"
+    );
+    // A type this build cannot run is no error of the file.
+    let text =
+        "version: \"1.0\"\nsources:\n  - name: a\n    type: stripe\n    generic_config: {x: 1}\n";
+    let (f, problems) = SourcesFile::parse_with_problems(text, Path::new("s.yml"));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(!problems[0].fatal);
+    assert!(
+        problems[0]
+            .message
+            .ends_with("supported: local_files, rest_api"),
+        "{problems:?}"
+    );
+    let f = f.unwrap();
+    assert_eq!(f.sources[0].write_disposition(), "-");
+    assert!(
+        f.sources[0]
+            .config(&Env::default())
+            .unwrap_err()
+            .to_string()
+            .contains("type `stripe` is not supported")
+    );
+}

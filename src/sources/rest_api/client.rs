@@ -16,7 +16,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::secrets::Redactor;
-use crate::config::Project;
+use crate::config::RuntimeSettings;
 use crate::error::{CredentialsRejected, Error, RateLimitExceeded, Result};
 use crate::extract::CancelToken;
 
@@ -50,53 +50,41 @@ impl Default for HttpSettings {
     }
 }
 
-fn number(project: &Project, key: &str) -> Result<Option<f64>> {
-    match project.setting("runtime", key)? {
-        None => Ok(None),
-        Some(v) => match v.trim().parse::<f64>() {
-            Ok(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-            _ => Err(Error::Config(format!(
-                "[runtime] {key} must be a number >= 0, got `{v}` (set it in .dlt/config.toml or RUNTIME__{})",
-                key.to_ascii_uppercase()
-            ))),
-        },
+/// A `[runtime]` number that must be finite and >= 0.
+fn non_negative(key: &str, v: f64) -> Result<f64> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(Error::Config(format!(
+            "[runtime] {key} must be a number >= 0, got `{v}` (set it in .dlt/config.toml or RUNTIME__{})",
+            key.to_ascii_uppercase()
+        )))
     }
 }
 
 impl HttpSettings {
-    /// Reads `[runtime]` from the project (env `RUNTIME__*`, then `.dlt/*.toml`).
-    pub fn from_project(project: &Project) -> Result<HttpSettings> {
-        let mut s = HttpSettings::default();
-        if let Some(t) = number(project, "request_timeout")? {
-            if t == 0.0 {
-                return Err(Error::Config(
-                    "[runtime] request_timeout must be > 0 seconds".into(),
-                ));
-            }
-            s.timeout = Duration::from_secs_f64(t);
+    /// The HTTP part of `[runtime]` (read once, with its types checked, by
+    /// [`Settings::runtime`](crate::config::Settings::runtime)), with the limits HTTP needs.
+    pub fn from_runtime(r: &RuntimeSettings) -> Result<HttpSettings> {
+        let timeout = non_negative("request_timeout", r.request_timeout)?;
+        if timeout == 0.0 {
+            return Err(Error::Config(
+                "[runtime] request_timeout must be > 0 seconds".into(),
+            ));
         }
-        if let Some(n) = number(project, "request_max_attempts")? {
-            if n < 1.0 || n.fract() != 0.0 {
-                return Err(Error::Config(format!(
-                    "[runtime] request_max_attempts must be a whole number >= 1, got {n}"
-                )));
-            }
-            s.max_attempts = n as u32;
-        }
-        if let Some(n) = number(project, "request_backoff_factor")? {
-            s.backoff_factor = n;
-        }
-        if let Some(n) = number(project, "request_max_retry_delay")? {
-            s.max_retry_delay = n;
-        }
-        if let Some(n) = number(project, "http_max_error_body_length")? {
-            s.max_error_body_length = n as usize;
-        }
-        if let Some(v) = project.setting("runtime", "http_show_error_body")? {
-            s.show_error_body =
-                matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes");
-        }
-        Ok(s)
+        let timeout = Duration::try_from_secs_f64(timeout).map_err(|_| {
+            Error::Config(format!(
+                "[runtime] request_timeout `{timeout}` is too large; use a number of seconds such as 60"
+            ))
+        })?;
+        Ok(HttpSettings {
+            timeout,
+            max_attempts: r.request_max_attempts.max(1),
+            backoff_factor: non_negative("request_backoff_factor", r.request_backoff_factor)?,
+            max_retry_delay: non_negative("request_max_retry_delay", r.request_max_retry_delay)?,
+            show_error_body: r.http_show_error_body,
+            max_error_body_length: r.http_max_error_body_length,
+        })
     }
 
     /// The wait after failed attempt `n` (1-based) without a Retry-After header.

@@ -440,7 +440,8 @@ impl Run<'_> {
                 if w.is_full() {
                     return Ok(());
                 }
-                w.write_item(&item)?;
+                // Already through the cursor above: not filtered twice.
+                w.write_filtered(&item)?;
             }
             for child in &node.children {
                 self.node(child, Some((node.name.as_str(), &item)), writers)?;

@@ -24,13 +24,17 @@ pub mod selector;
 pub use config::RestApiConfig;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use serde_json::Value;
 
-use crate::config::Project;
+use crate::config::Env;
+use crate::config::sources_file::missing_var_error;
 use crate::error::{Error, Result};
 use crate::extract::ItemWriter;
+use crate::incremental::ResourceCursor;
+use crate::sources::registry::{self, Plan, SourceConfig, SourceType};
 use crate::sources::{Resource, Source};
 use crate::storage::ResourceHints;
 use auth::{Auth, AuthResolver};
@@ -42,8 +46,9 @@ use resolve::{JsonTemplate, ParentRef, Template};
 use secrets::{Redactor, SecretProvider};
 use selector::Path;
 
-/// Everything `build` needs besides the config; lets library users supply their own secrets.
-/// Cursors come from the pipeline state at extract time.
+/// Everything [`build_with`] needs besides the config; lets library users supply their own
+/// secrets. Cursors come from the pipeline state at extract time. (`dango sync` builds through
+/// the registry entry, [`RestApiType`], from a [`registry::BuildContext`].)
 pub struct BuildContext<'a> {
     /// Secret lookup.
     pub secrets: &'a dyn SecretProvider,
@@ -51,16 +56,67 @@ pub struct BuildContext<'a> {
     pub http: HttpSettings,
 }
 
-/// Builds the source `name` of a project: `[runtime]` settings, secrets from the project's
-/// [`Settings`](crate::config::Settings) (environment and `.env`, `.dlt/` of the project and
-/// the global dir, along dlt's lookup chain). Cursors come from the pipeline's state.
-pub fn build(name: &str, cfg: &RestApiConfig, project: &Project) -> Result<Source> {
-    let secrets = project.settings()?;
-    let ctx = BuildContext {
-        secrets: &secrets,
-        http: HttpSettings::from_project(project)?,
-    };
-    build_with(name, cfg, &ctx)
+/// The registry entry of `type: rest_api`.
+pub struct RestApiType;
+
+impl SourceType for RestApiType {
+    fn name(&self) -> &'static str {
+        "rest_api"
+    }
+
+    // `${VAR}` is substituted here; `*_env` keys and secrets are resolved when the source is
+    // built (dlt's rest_api lookup chain through the settings).
+    fn parse(
+        &self,
+        source: &str,
+        block: &serde_norway::Value,
+        env: &Env,
+    ) -> Result<Box<dyn SourceConfig>> {
+        let mut missing = Vec::new();
+        let block = serde_json::to_value(block)
+            .map(|mut v| {
+                crate::config::env::substitute_json(&mut v, env, None, &mut missing);
+                v
+            })
+            .map_err(|e| Error::Config(e.to_string()))?;
+        if let Some(var) = missing.first() {
+            return Err(missing_var_error(source, var));
+        }
+        RestApiConfig::from_value(&block)
+            .map(|c| Box::new(c) as Box<dyn SourceConfig>)
+            .map_err(|e| Error::Config(format!("source `{source}`: {e}")))
+    }
+
+    fn write_disposition(&self, block: Option<&serde_norway::Value>) -> String {
+        block
+            .and_then(|b| b.get("write_disposition"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("merge")
+            .to_string()
+    }
+}
+
+impl SourceConfig for RestApiConfig {
+    fn plan(&self, _source: &str, _cx: &registry::BuildContext<'_>) -> Result<Plan> {
+        let mut plan = Plan {
+            summary: "rest_api config is valid".into(),
+            ..Plan::default()
+        };
+        let names: Vec<&str> = self.resources.iter().map(|r| r.name.as_str()).collect();
+        plan.details
+            .insert("resources".into(), serde_json::json!(names));
+        Ok(plan)
+    }
+
+    /// Builds with secrets from the settings along dlt's lookup chain (environment and
+    /// `.env`, the project's `.dlt/` and the global dir) and the `[runtime]` HTTP settings.
+    fn build(&self, source: &str, cx: &registry::BuildContext<'_>) -> Result<Source> {
+        let ctx = BuildContext {
+            secrets: cx.settings,
+            http: cx.http()?,
+        };
+        build_with(source, self, &ctx)
+    }
 }
 
 /// A compiled query parameter.
@@ -90,8 +146,8 @@ pub(crate) struct Node {
     data_selector: Option<Path>,
     response_actions: Vec<ResponseAction>,
     inc_cfg: Option<IncrementalConfig>,
-    /// The incremental bound to the stored cursor (set when the extract starts).
-    incremental: Option<Incremental>,
+    /// The cursor extract bound for this run (taken from the writer when the extract starts).
+    incremental: Option<Arc<Incremental>>,
     auth: Auth,
     children: Vec<Node>,
     warned_fallback: AtomicBool,
@@ -393,44 +449,26 @@ pub struct RestResource {
     source: String,
 }
 
-/// Binds the incrementals of `n` and its subtree to the stored cursors.
-fn bind_all(n: &mut Node, state: &crate::state::SourceState) -> Result<()> {
-    if let Some(cfg) = &n.inc_cfg {
-        n.incremental = Some(state.bind(&n.name, cfg, &n.hints.primary_key)?);
-    }
+/// Takes the cursors extract bound for `n` and its subtree from the writer (their values
+/// render `{incremental.*}` placeholders; items are filtered through them).
+fn attach_cursors(n: &mut Node, out: &ItemWriter<'_>) {
+    n.incremental = out.cursor(&n.name);
     for c in &mut n.children {
-        bind_all(c, state)?;
+        attach_cursors(c, out);
     }
-    Ok(())
 }
 
-/// Saves the new cursors of `n` and its subtree into the run's state.
-fn save_all(n: &Node, state: &crate::state::SourceState) {
-    if let Some(inc) = &n.incremental {
-        state.save(&n.name, inc);
+/// The cursors declared in `n` and its subtree, depth first.
+fn declared_cursors<'a>(n: &'a Node, out: &mut Vec<ResourceCursor<'a>>) {
+    if let Some(config) = &n.inc_cfg {
+        out.push(ResourceCursor {
+            resource: &n.name,
+            config,
+            primary_key: &n.hints.primary_key,
+        });
     }
     for c in &n.children {
-        save_all(c, state);
-    }
-}
-
-impl RestResource {
-    /// The cursor values this run reached, per resource (`resource`, `cursor_path`, value):
-    /// what the state stores after a successful load.
-    pub fn cursors(&self) -> Vec<(String, String, Value)> {
-        let mut out = Vec::new();
-        fn walk(n: &Node, out: &mut Vec<(String, String, Value)>) {
-            if let Some(inc) = &n.incremental
-                && let Some(v) = inc.last_value()
-            {
-                out.push((n.name.clone(), inc.cfg.cursor_path.clone(), v));
-            }
-            for c in &n.children {
-                walk(c, out);
-            }
-        }
-        walk(&self.root, &mut out);
-        out
+        declared_cursors(c, out);
     }
 }
 
@@ -454,12 +492,14 @@ impl Resource for RestResource {
         v
     }
 
+    fn cursors(&self) -> Vec<ResourceCursor<'_>> {
+        let mut v = Vec::new();
+        declared_cursors(&self.root, &mut v);
+        v
+    }
+
     fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()> {
-        let state = out.state().clone();
-        bind_all(&mut self.root, &state).map_err(|e| Error::Source {
-            source_name: self.source.clone(),
-            reason: e.to_string(),
-        })?;
+        attach_cursors(&mut self.root, out);
         let client = self.client.with_cancel(out.cancel_token());
         let mut writers = fetch::Writers::new(out);
         let run = fetch::Run {
@@ -468,11 +508,6 @@ impl Resource for RestResource {
         };
         let r = run.node(&self.root, None, &mut writers);
         let closed = writers.close();
-        r.and(closed)?;
-        save_all(&self.root, &state);
-        for (res, path, v) in self.cursors() {
-            tracing::info!("resource `{res}`: incremental cursor `{path}` reached {v}");
-        }
-        Ok(())
+        r.and(closed)
     }
 }
