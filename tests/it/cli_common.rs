@@ -1,32 +1,9 @@
-//! Helpers of the CLI tests: an isolated `dango` command (its own global dlt dir, no inherited
-//! dlt settings) and sources.yml snippets.
+//! Helpers of the CLI tests: sources.yml snippets and command output. The commands themselves
+//! come from `TestProject::dango` (hermetic, see `hermetic.rs`).
 
 #![allow(dead_code)]
 
-use assert_cmd::Command;
-
 use crate::util::TestProject;
-
-/// `dango` in the project, with an empty global dlt dir and no inherited `RUNTIME__*` etc.
-pub fn dango(p: &TestProject) -> Command {
-    let mut c = p.dango();
-    let global = p.path().join(".test-global-dlt");
-    std::fs::create_dir_all(&global).unwrap();
-    c.env("DLT_DATA_DIR", &global);
-    for (k, _) in std::env::vars() {
-        if k.contains("__") || k == "GH_TOKEN" {
-            c.env_remove(&k);
-        }
-    }
-    c
-}
-
-/// The global dlt dir the isolated command reads.
-pub fn global_dir(p: &TestProject) -> std::path::PathBuf {
-    let g = p.path().join(".test-global-dlt");
-    std::fs::create_dir_all(&g).unwrap();
-    g
-}
 
 /// A local_files source entry (indented for `sources:`).
 pub fn local(name: &str, dir: &str, extra: &str) -> String {
@@ -35,10 +12,11 @@ pub fn local(name: &str, dir: &str, extra: &str) -> String {
     )
 }
 
-/// A rest_api source entry whose token comes from `GH_TOKEN` (`token_env`).
+/// A rest_api source entry whose token comes from `GH_TOKEN` (`token_env`). Its base URL is a
+/// closed port of 127.0.0.1: a sync of it fails at once, without DNS.
 pub fn rest(name: &str) -> String {
     format!(
-        "  - name: {name}\n    type: rest_api\n    rest_api:\n      base_url: https://api.example.com\n      token_env: GH_TOKEN\n      headers:\n        Authorization: \"Bearer ${{GH_TOKEN}}\"\n"
+        "  - name: {name}\n    type: rest_api\n    rest_api:\n      base_url: http://127.0.0.1:1\n      token_env: GH_TOKEN\n      headers:\n        Authorization: \"Bearer ${{GH_TOKEN}}\"\n"
     )
 }
 

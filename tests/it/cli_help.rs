@@ -1,12 +1,11 @@
 //! Help with examples for every subcommand, and shell completions.
 
-use crate::cli_common::dango;
 use crate::util::TestProject;
 
 #[test]
 fn every_subcommand_has_help_with_examples() {
     let p = TestProject::new();
-    let top = dango(&p).arg("--help").output().unwrap();
+    let top = p.dango().arg("--help").output().unwrap();
     let top = String::from_utf8_lossy(&top.stdout).into_owned();
     assert!(
         top.contains("Getting started:") && top.contains("dango init my_project"),
@@ -22,7 +21,7 @@ fn every_subcommand_has_help_with_examples() {
         vec!["quickstart"],
     ] {
         assert!(top.contains(sub[0]), "{sub:?} listed in dango --help");
-        let out = dango(&p).args(&sub).arg("--help").output().unwrap();
+        let out = p.dango().args(&sub).arg("--help").output().unwrap();
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Example"), "{sub:?}: {text}");
@@ -32,7 +31,7 @@ fn every_subcommand_has_help_with_examples() {
         );
     }
     let text =
-        String::from_utf8_lossy(&dango(&p).args(["sync", "--help"]).output().unwrap().stdout)
+        String::from_utf8_lossy(&p.dango().args(["sync", "--help"]).output().unwrap().stdout)
             .into_owned();
     for flag in [
         "--full-refresh",
@@ -50,7 +49,7 @@ fn every_subcommand_has_help_with_examples() {
 fn completions_for_bash_zsh_fish() {
     let p = TestProject::new();
     for shell in ["bash", "zsh", "fish"] {
-        let out = dango(&p).args(["completions", shell]).output().unwrap();
+        let out = p.dango().args(["completions", shell]).output().unwrap();
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -59,7 +58,7 @@ fn completions_for_bash_zsh_fish() {
         );
     }
     assert!(
-        !dango(&p)
+        !p.dango()
             .args(["completions", "tcsh"])
             .output()
             .unwrap()

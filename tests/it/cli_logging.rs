@@ -1,6 +1,6 @@
 //! Logging: stderr level, runtime.log per pipeline, JSON format, no secrets anywhere.
 
-use crate::cli_common::{dango, local, rest, sources, stderr, stdout};
+use crate::cli_common::{local, rest, sources, stderr, stdout};
 use crate::util::{TestProject, orders_jsonl};
 
 #[test]
@@ -8,11 +8,11 @@ fn every_run_appends_to_runtime_log() {
     let p = TestProject::new();
     p.write("input/a.jsonl", &orders_jsonl(4, 1));
     sources(&p, &[local("shop", "input", "")]);
-    let out = dango(&p).arg("sync").output().unwrap();
+    let out = p.dango().arg("sync").output().unwrap();
     assert!(out.status.success());
     // default level WARNING: nothing on stderr from the logger
     assert!(!stderr(&out).contains("INFO"), "{}", stderr(&out));
-    dango(&p).arg("sync").assert().success();
+    p.dango().arg("sync").assert().success();
     let log = std::fs::read_to_string(p.path().join(".dlt/pipelines/shop/runtime.log")).unwrap();
     assert_eq!(
         log.matches("sync of source shop started").count(),
@@ -25,7 +25,7 @@ fn every_run_appends_to_runtime_log() {
         "{log}"
     );
     // -v puts the same lines on stderr
-    let out = dango(&p).args(["-v", "sync"]).output().unwrap();
+    let out = p.dango().args(["-v", "sync"]).output().unwrap();
     assert!(
         stderr(&out).contains("sync of source shop started"),
         "{}",
@@ -43,7 +43,7 @@ fn json_log_format() {
         ".dlt/config.toml",
         "[runtime]\nlog_level = \"INFO\"\nlog_format = \"JSON\"\n",
     );
-    let out = dango(&p).arg("sync").output().unwrap();
+    let out = p.dango().arg("sync").output().unwrap();
     assert!(out.status.success());
     let lines: Vec<serde_json::Value> = stderr(&out)
         .lines()
@@ -83,13 +83,13 @@ fn no_secret_in_any_log_or_output() {
             rest("gh2").replace("GH_TOKEN", "UNSET_TOKEN_VAR"),
         ],
     );
-    let out = dango(&p).args(["-vv", "validate"]).output().unwrap();
+    let out = p.dango().args(["-vv", "validate"]).output().unwrap();
     let all = stdout(&out) + &stderr(&out);
     assert!(
         all.contains("resolved config block") && all.contains("***"),
         "the block is logged, redacted: {all}"
     );
-    let out2 = dango(&p).args(["-vv", "sync"]).output().unwrap();
+    let out2 = p.dango().args(["-vv", "sync"]).output().unwrap();
     let all2 = stdout(&out2) + &stderr(&out2);
     assert_eq!(p.count("raw_shop.shop"), 4);
     let mut logs = String::new();

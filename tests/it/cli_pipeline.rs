@@ -1,6 +1,6 @@
 //! `dango pipeline list | <name> info | show | trace | schema | load-package | failed-jobs`.
 
-use crate::cli_common::{dango, local, sources, stderr, stdout};
+use crate::cli_common::{local, sources, stderr, stdout};
 use crate::util::{TestProject, orders_jsonl};
 
 fn synced() -> TestProject {
@@ -13,12 +13,12 @@ fn synced() -> TestProject {
             local("later", "input", ""),
         ],
     );
-    dango(&p).args(["sync", "shop"]).assert().success();
+    p.dango().args(["sync", "shop"]).assert().success();
     p
 }
 
 fn run_json(p: &TestProject, args: &[&str]) -> serde_json::Value {
-    let out = dango(p).args(args).output().unwrap();
+    let out = p.dango().args(args).output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
 }
@@ -26,14 +26,15 @@ fn run_json(p: &TestProject, args: &[&str]) -> serde_json::Value {
 #[test]
 fn list_and_not_found() {
     let p = synced();
-    let o = stdout(&dango(&p).args(["pipeline", "list"]).output().unwrap());
+    let o = stdout(&p.dango().args(["pipeline", "list"]).output().unwrap());
     assert!(
         o.contains("1 pipelines found in") && o.contains("shop (last run:") && o.contains(", ok)"),
         "{o}"
     );
     let v = run_json(&p, &["pipeline", "list", "--json"]);
     assert_eq!(v[0]["name"], "shop");
-    let out = dango(&p)
+    let out = p
+        .dango()
         .args(["pipeline", "later", "info"])
         .output()
         .unwrap();
@@ -50,7 +51,7 @@ fn list_and_not_found() {
 fn info_shows_state_resources_and_row_counts() {
     let p = synced();
     let o = stdout(
-        &dango(&p)
+        &p.dango()
             .args(["pipeline", "shop", "info"])
             .output()
             .unwrap(),
@@ -71,7 +72,7 @@ fn info_shows_state_resources_and_row_counts() {
         "{o}"
     );
     let o = stdout(
-        &dango(&p)
+        &p.dango()
             .args(["pipeline", "shop", "info", "-v"])
             .output()
             .unwrap(),
@@ -91,7 +92,7 @@ fn info_shows_state_resources_and_row_counts() {
 fn show_lists_columns_types_and_samples() {
     let p = synced();
     let o = stdout(
-        &dango(&p)
+        &p.dango()
             .args(["pipeline", "shop", "show"])
             .output()
             .unwrap(),
@@ -126,7 +127,7 @@ fn show_lists_columns_types_and_samples() {
 fn trace_shows_steps_and_rows_per_table() {
     let p = synced();
     let o = stdout(
-        &dango(&p)
+        &p.dango()
             .args(["pipeline", "shop", "trace"])
             .output()
             .unwrap(),
@@ -179,7 +180,7 @@ fn trace_shows_steps_and_rows_per_table() {
 fn schema_as_yaml_and_json() {
     let p = synced();
     let o = stdout(
-        &dango(&p)
+        &p.dango()
             .args(["pipeline", "shop", "schema"])
             .output()
             .unwrap(),
@@ -203,7 +204,7 @@ fn load_package_and_failed_jobs() {
     let p = synced();
     let load_id = p.scalar("SELECT load_id FROM raw_shop._dlt_loads");
     let o = stdout(
-        &dango(&p)
+        &p.dango()
             .args(["pipeline", "shop", "load-package"])
             .output()
             .unwrap(),
@@ -233,13 +234,14 @@ fn load_package_and_failed_jobs() {
         .map(|j| j["rows"].as_i64().unwrap())
         .sum();
     assert_eq!(rows, p.count("raw_shop.orders"));
-    let out = dango(&p)
+    let out = p
+        .dango()
         .args(["pipeline", "shop", "load-package", "123.4"])
         .output()
         .unwrap();
     assert!(!out.status.success() && stderr(&out).contains("no load package `123.4`"));
     let o = stdout(
-        &dango(&p)
+        &p.dango()
             .args(["pipeline", "shop", "failed-jobs"])
             .output()
             .unwrap(),

@@ -1,6 +1,6 @@
 //! sources.yml checks, `dango validate`, `dango source list|remove`.
 
-use crate::cli_common::{dango, local, rest, sources, stderr, stdout};
+use crate::cli_common::{local, rest, sources, stderr, stdout};
 use crate::util::{TestProject, orders_jsonl};
 
 #[test]
@@ -10,7 +10,7 @@ fn validate_reports_positions_and_allowed_values() {
         ".dango/sources.yml",
         "version: \"1.0\"\nsources:\n  - name: shop\n    type: local_files\n    local_files:\n      directory: input\n      pattern: \"*.jsonl\"\n",
     );
-    let out = dango(&p).arg("validate").output().unwrap();
+    let out = p.dango().arg("validate").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let o = stdout(&out);
     assert!(
@@ -19,7 +19,7 @@ fn validate_reports_positions_and_allowed_values() {
     );
     assert!(o.contains("`file_pattern`"), "allowed keys listed: {o}");
     // sync refuses the same file with the same message and loads nothing
-    let out = dango(&p).arg("sync").output().unwrap();
+    let out = p.dango().arg("sync").output().unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains(":7:7:"), "{}", stderr(&out));
     assert!(!p.warehouse().exists());
@@ -28,7 +28,7 @@ fn validate_reports_positions_and_allowed_values() {
         ".dango/sources.yml",
         "version: \"2\"\nsources:\n  - name: my-shop\n    type: shopifyy\n  - name: ok\n    type: local_files\n    enabled: perhaps\n",
     );
-    let o = stdout(&dango(&p).arg("validate").output().unwrap());
+    let o = stdout(&p.dango().arg("validate").output().unwrap());
     assert!(
         o.contains("sources.yml:7:14") && o.contains("enabled"),
         "{o}"
@@ -37,7 +37,7 @@ fn validate_reports_positions_and_allowed_values() {
         ".dango/sources.yml",
         "version: \"2\"\nsources:\n  - name: my-shop\n    type: shopifyy\n",
     );
-    let o = stdout(&dango(&p).arg("validate").output().unwrap());
+    let o = stdout(&p.dango().arg("validate").output().unwrap());
     assert!(
         o.contains("sources.yml:1:10: unsupported version `'2'`; allowed: \"1.0\""),
         "{o}"
@@ -58,7 +58,7 @@ fn validate_reports_positions_and_allowed_values() {
 fn validate_checks_paths_and_passes_a_good_project() {
     let p = TestProject::new();
     sources(&p, &[local("shop", "input", "")]);
-    let out = dango(&p).arg("validate").output().unwrap();
+    let out = p.dango().arg("validate").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let o = stdout(&out);
     assert!(
@@ -66,7 +66,7 @@ fn validate_checks_paths_and_passes_a_good_project() {
         "{o}"
     );
     p.write("input/a.jsonl", &orders_jsonl(2, 1));
-    let out = dango(&p).args(["validate", "--json"]).output().unwrap();
+    let out = p.dango().args(["validate", "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", stdout(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
@@ -90,7 +90,7 @@ fn source_list_and_enabled_only() {
             rest("gh"),
         ],
     );
-    let o = stdout(&dango(&p).args(["source", "list"]).output().unwrap());
+    let o = stdout(&p.dango().args(["source", "list"]).output().unwrap());
     assert!(
         o.contains("shop") && o.contains("Old") && o.contains("gh"),
         "{o}"
@@ -99,7 +99,8 @@ fn source_list_and_enabled_only() {
         o.contains("append") && o.contains("merge") && o.contains("retired"),
         "{o}"
     );
-    let out = dango(&p)
+    let out = p
+        .dango()
         .args(["source", "list", "--enabled-only", "--json"])
         .output()
         .unwrap();
@@ -114,8 +115,9 @@ fn source_list_and_enabled_only() {
     assert_eq!(v[0]["write_disposition"], "append");
     assert_eq!(v[0]["last_sync"], serde_json::Value::Null);
     // after a sync the last sync shows up
-    dango(&p).args(["sync", "shop"]).assert().success();
-    let out = dango(&p)
+    p.dango().args(["sync", "shop"]).assert().success();
+    let out = p
+        .dango()
         .args(["source", "list", "--json"])
         .output()
         .unwrap();
@@ -128,10 +130,11 @@ fn source_remove_asks_and_keeps_the_rest() {
     let p = TestProject::new();
     p.write("input/a.jsonl", &orders_jsonl(2, 1));
     sources(&p, &[local("one", "input", ""), local("two", "input", "")]);
-    dango(&p).arg("sync").assert().success();
+    p.dango().arg("sync").assert().success();
     let before = std::fs::read_to_string(p.path().join(".dango/sources.yml")).unwrap();
     // not a terminal and no -y: refused, nothing changed
-    let out = dango(&p)
+    let out = p
+        .dango()
         .args(["source", "remove", "one"])
         .output()
         .unwrap();
@@ -141,7 +144,8 @@ fn source_remove_asks_and_keeps_the_rest() {
         std::fs::read_to_string(p.path().join(".dango/sources.yml")).unwrap(),
         before
     );
-    let out = dango(&p)
+    let out = p
+        .dango()
         .args(["source", "remove", "one", "-y"])
         .output()
         .unwrap();
@@ -152,11 +156,12 @@ fn source_remove_asks_and_keeps_the_rest() {
         !after.contains("name: one") && after.contains("name: two"),
         "{after}"
     );
-    let o = stdout(&dango(&p).args(["source", "list"]).output().unwrap());
+    let o = stdout(&p.dango().args(["source", "list"]).output().unwrap());
     assert!(!o.contains("one") && o.contains("two"), "{o}");
     // its data stays
     assert_eq!(p.count("raw_one.one"), 2);
-    let out = dango(&p)
+    let out = p
+        .dango()
         .args(["source", "remove", "nope", "-y"])
         .output()
         .unwrap();

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::cli_common::{dango, local, sources, stderr, stdout};
+use crate::cli_common::{local, sources, stderr, stdout};
 use crate::util::{TestProject, orders_jsonl};
 
 fn json(out: &std::process::Output) -> serde_json::Value {
@@ -22,7 +22,7 @@ fn one_failing_source_does_not_stop_the_others() {
             local("shop", "input", ""),
         ],
     );
-    let out = dango(&p).arg("sync").output().unwrap();
+    let out = p.dango().arg("sync").output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let o = stdout(&out);
     assert!(o.contains("broken") && o.contains("failed"), "{o}");
@@ -37,7 +37,7 @@ fn one_failing_source_does_not_stop_the_others() {
     assert_eq!(p.count("raw_shop.shop"), 12);
     assert!(p.tables("raw_broken").is_empty());
 
-    let out = dango(&p).args(["sync", "--json"]).output().unwrap();
+    let out = p.dango().args(["sync", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert_eq!(v["ok"], false);
@@ -69,8 +69,8 @@ fn summary_reports_rows_of_this_run_and_totals() {
         &p,
         &[local("shop", "input", "      write_disposition: append\n")],
     );
-    dango(&p).arg("sync").assert().success();
-    let out = dango(&p).args(["sync", "--json"]).output().unwrap();
+    p.dango().arg("sync").assert().success();
+    let out = p.dango().args(["sync", "--json"]).output().unwrap();
     assert!(out.status.success());
     let v = json(&out);
     let tables = v["sources"][0]["tables"].as_array().unwrap().clone();
@@ -87,7 +87,8 @@ fn summary_reports_rows_of_this_run_and_totals() {
         p.count("raw_shop.shop__line_items")
     );
     // plain progress lines when stderr is not a terminal
-    let out = dango(&p)
+    let out = p
+        .dango()
         .args(["sync", "--source", "shop"])
         .output()
         .unwrap();
@@ -104,19 +105,19 @@ fn source_selection_and_limit() {
     let p = TestProject::new();
     p.write("input/a.jsonl", &orders_jsonl(50, 1));
     sources(&p, &[local("one", "input", ""), local("two", "input", "")]);
-    dango(&p)
+    p.dango()
         .args(["sync", "--source", "two", "--limit", "7"])
         .assert()
         .success();
     assert_eq!(p.count("raw_two.two"), 7);
     assert!(p.tables("raw_one").is_empty());
-    let out = dango(&p).args(["sync", "three"]).output().unwrap();
+    let out = p.dango().args(["sync", "three"]).output().unwrap();
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("no source `three`")
             && stderr(&out).contains("Known sources: one, two")
     );
-    let out = dango(&p).args(["sync", "--limit", "0"]).output().unwrap();
+    let out = p.dango().args(["sync", "--limit", "0"]).output().unwrap();
     assert!(!out.status.success());
 }
 
@@ -125,7 +126,8 @@ fn dry_run_touches_nothing() {
     let p = TestProject::new();
     p.write("input/a.jsonl", &orders_jsonl(5, 1));
     sources(&p, &[local("shop", "input", "")]);
-    let out = dango(&p)
+    let out = p
+        .dango()
         .args(["sync", "--dry-run", "--full-refresh"])
         .output()
         .unwrap();
@@ -138,7 +140,8 @@ fn dry_run_touches_nothing() {
     assert!(o.contains("full refresh: would drop"), "{o}");
     assert!(!p.warehouse().exists());
     assert!(!p.path().join(".dlt/pipelines/shop").exists());
-    let out = dango(&p)
+    let out = p
+        .dango()
         .args(["sync", "--dry-run", "--json"])
         .output()
         .unwrap();
@@ -147,7 +150,7 @@ fn dry_run_touches_nothing() {
     assert_eq!(v["sources"][0]["files"].as_array().unwrap().len(), 1);
     // a problem is reported, still without touching anything
     sources(&p, &[local("shop", "nowhere", "")]);
-    let out = dango(&p).args(["sync", "--dry-run"]).output().unwrap();
+    let out = p.dango().args(["sync", "--dry-run"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("problem:"), "{}", stdout(&out));
     assert!(!p.warehouse().exists());
@@ -161,13 +164,13 @@ fn full_refresh_asks_then_replaces_data_and_state() {
         &p,
         &[local("shop", "input", "      write_disposition: append\n")],
     );
-    dango(&p).arg("sync").assert().success();
-    dango(&p).arg("sync").assert().success();
+    p.dango().arg("sync").assert().success();
+    p.dango().arg("sync").assert().success();
     assert_eq!(p.count("raw_shop.shop"), 40);
     let old_loads = p.count("raw_shop._dlt_loads");
     assert_eq!(old_loads, 2);
     // no terminal, no -y: refused, nothing changed
-    let out = dango(&p).args(["sync", "--full-refresh"]).output().unwrap();
+    let out = p.dango().args(["sync", "--full-refresh"]).output().unwrap();
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("--full-refresh -y"),
@@ -176,7 +179,7 @@ fn full_refresh_asks_then_replaces_data_and_state() {
     );
     assert_eq!(p.count("raw_shop.shop"), 40);
     // with -y: the dataset is replaced in one load
-    dango(&p)
+    p.dango()
         .args(["sync", "--full-refresh", "-y"])
         .assert()
         .success();
@@ -219,9 +222,10 @@ fn full_refresh_keeps_old_data_until_the_new_load_commits() {
         &p,
         &[local("shop", "input", "      write_disposition: append\n")],
     );
-    dango(&p).arg("sync").assert().success();
-    dango(&p).arg("sync").assert().success();
-    let out = dango(&p)
+    p.dango().arg("sync").assert().success();
+    p.dango().arg("sync").assert().success();
+    let out = p
+        .dango()
         .args(["sync", "--full-refresh", "-y"])
         .env("DANGO_FAULT", "load_before_commit")
         .output()
@@ -232,7 +236,7 @@ fn full_refresh_keeps_old_data_until_the_new_load_commits() {
     assert_eq!(p.count("raw_shop._dlt_loads"), 2);
     let old_ids = p.query("SELECT load_id FROM raw_shop._dlt_loads");
     // the next plain sync finishes the refresh first, then appends its own load
-    dango(&p).arg("sync").assert().success();
+    p.dango().arg("sync").assert().success();
     assert_eq!(p.count("raw_shop.shop"), 40);
     assert_eq!(p.count("raw_shop._dlt_loads"), 2);
     for id in old_ids {
@@ -252,11 +256,8 @@ fn ctrl_c_stops_cleanly_and_the_next_run_resumes() {
     p.write("big/a.jsonl", &orders_jsonl(60_000, 1));
     p.write("small/a.jsonl", &orders_jsonl(5, 1));
     sources(&p, &[local("big", "big", ""), local("small", "small", "")]);
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("dango"));
-    cmd.current_dir(p.path())
-        .arg("sync")
-        .env("DLT_DATA_DIR", p.path().join(".g"))
-        .env_remove("DANGO_FAULT")
+    let mut cmd = p.dango_std();
+    cmd.arg("sync")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
@@ -289,7 +290,7 @@ fn ctrl_c_stops_cleanly_and_the_next_run_resumes() {
         }
     }
     // the next run finishes everything, without duplicates
-    dango(&p).arg("sync").assert().success();
+    p.dango().arg("sync").assert().success();
     assert_eq!(p.count("raw_big.big"), 60_000);
     assert_eq!(p.count("raw_small.small"), 5);
 }
@@ -305,7 +306,7 @@ fn schema_mismatch_names_the_change_and_the_fix() {
         &p,
         &[local("shop", "input", "      write_disposition: append\n")],
     );
-    dango(&p).arg("sync").assert().success();
+    p.dango().arg("sync").assert().success();
     // the local schema is lost, the warehouse has no state to restore it from (as if loaded by
     // another tool), and the data changed shape
     std::fs::remove_dir_all(p.path().join(".dlt/pipelines/shop")).unwrap();
@@ -314,7 +315,7 @@ fn schema_mismatch_names_the_change_and_the_fix() {
         .execute_batch("DELETE FROM raw_shop._dlt_pipeline_state")
         .unwrap();
     p.write("input/a.jsonl", "{\"id\": 3, \"v\": \"ten\"}\n");
-    let out = dango(&p).arg("sync").output().unwrap();
+    let out = p.dango().arg("sync").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let o = stdout(&out) + &stderr(&out);
     assert!(o.contains("schema mismatch"), "{o}");
@@ -325,7 +326,7 @@ fn schema_mismatch_names_the_change_and_the_fix() {
     assert!(o.contains("dango sync shop --full-refresh"), "{o}");
     assert_eq!(p.count("raw_shop.shop"), 2);
     // the fix works
-    dango(&p)
+    p.dango()
         .args(["sync", "shop", "--full-refresh", "-y"])
         .assert()
         .success();

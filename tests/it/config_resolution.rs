@@ -1,7 +1,7 @@
 //! Config and secrets resolution through the real binary: env > secrets.toml > config.toml,
 //! project `.dlt/` before the global dir, `.env`, the source lookup chain, dlt's errors.
 
-use crate::cli_common::{dango, global_dir, local, rest, sources, stderr, stdout};
+use crate::cli_common::{local, rest, sources, stderr, stdout};
 use crate::util::{TestProject, orders_jsonl};
 
 fn shop() -> TestProject {
@@ -13,7 +13,7 @@ fn shop() -> TestProject {
 
 /// Whether a sync logged INFO lines on stderr (the level in effect was INFO or lower).
 fn logs_info(p: &TestProject, env: &[(&str, &str)]) -> bool {
-    let mut c = dango(p);
+    let mut c = p.dango();
     c.arg("sync");
     for (k, v) in env {
         c.env(k, v);
@@ -45,7 +45,7 @@ fn project_dlt_beats_global_dlt() {
     let p = shop();
     p.write(".dlt/config.toml", "# nothing\n");
     std::fs::write(
-        global_dir(&p).join("config.toml"),
+        p.global_dir().join("config.toml"),
         "[runtime]\nlog_level = \"INFO\"\n",
     )
     .unwrap();
@@ -61,9 +61,9 @@ fn dotenv_is_read_without_overriding_the_environment() {
     p.write("b/orders.jsonl", &orders_jsonl(7, 1));
     p.write(".env", "ORDERS_DIR=a\n");
     sources(&p, &[local("shop", "${ORDERS_DIR}", "")]);
-    dango(&p).arg("sync").assert().success();
+    p.dango().arg("sync").assert().success();
     assert_eq!(p.count("raw_shop.shop"), 3);
-    dango(&p)
+    p.dango()
         .arg("sync")
         .env("ORDERS_DIR", "b")
         .assert()
@@ -71,7 +71,7 @@ fn dotenv_is_read_without_overriding_the_environment() {
     assert_eq!(p.count("raw_shop.shop"), 7);
     // unset everywhere: a clear error naming the variable
     p.write(".env", "# empty\n");
-    let out = dango(&p).arg("sync").output().unwrap();
+    let out = p.dango().arg("sync").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("ORDERS_DIR is not set"), "{err}");
@@ -85,7 +85,7 @@ fn runtime_settings_errors_name_their_source() {
         ".dlt/config.toml",
         "[runtime]\nrequest_max_attempts = \"lots\"\n",
     );
-    let out = dango(&p).arg("validate").output().unwrap();
+    let out = p.dango().arg("validate").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let o = stdout(&out);
     assert!(
@@ -94,7 +94,8 @@ fn runtime_settings_errors_name_their_source() {
     );
     assert!(o.contains(".dlt/config.toml"), "{o}");
     // the env var wins over the bad file value
-    let out = dango(&p)
+    let out = p
+        .dango()
         .arg("validate")
         .env("RUNTIME__REQUEST_MAX_ATTEMPTS", "3")
         .output()
@@ -106,7 +107,7 @@ fn runtime_settings_errors_name_their_source() {
 fn missing_secret_lists_every_key_tried_and_the_files() {
     let p = TestProject::new();
     sources(&p, &[rest("gh")]);
-    let out = dango(&p).arg("validate").output().unwrap();
+    let out = p.dango().arg("validate").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let o = stdout(&out);
     let keys = [
@@ -130,7 +131,8 @@ fn missing_secret_lists_every_key_tried_and_the_files() {
         o.contains("Provider `secrets.toml` probed but not found the following locations"),
         "{o}"
     );
-    assert!(o.contains(".test-global-dlt/secrets.toml"), "{o}");
+    let global = p.global_dir().join("secrets.toml");
+    assert!(o.contains(&global.display().to_string()), "{o}");
     assert!(
         o.contains("[sources.gh]") && o.contains("token = \"...\""),
         "{o}"
@@ -142,21 +144,21 @@ fn missing_secret_lists_every_key_tried_and_the_files() {
         ".dlt/secrets.toml",
         "[sources.rest_api.gh]\ntoken = \"from-secrets\"\n",
     );
-    let o = stdout(&dango(&p).arg("validate").output().unwrap());
+    let o = stdout(&p.dango().arg("validate").output().unwrap());
     assert!(!o.contains("ConfigFieldMissingException"), "{o}");
     // ... or in the global secrets.toml
     p.write(".dlt/secrets.toml", "# none\n");
     std::fs::write(
-        global_dir(&p).join("secrets.toml"),
+        p.global_dir().join("secrets.toml"),
         "[sources.gh]\ntoken = \"global\"\n",
     )
     .unwrap();
-    let o = stdout(&dango(&p).arg("validate").output().unwrap());
+    let o = stdout(&p.dango().arg("validate").output().unwrap());
     assert!(!o.contains("ConfigFieldMissingException"), "{o}");
     // ... or the variable in .env
-    std::fs::write(global_dir(&p).join("secrets.toml"), "").unwrap();
+    std::fs::write(p.global_dir().join("secrets.toml"), "").unwrap();
     p.write(".env", "GH_TOKEN=ghp_from_dotenv\n");
-    let o = stdout(&dango(&p).arg("validate").output().unwrap());
+    let o = stdout(&p.dango().arg("validate").output().unwrap());
     assert!(!o.contains("ConfigFieldMissingException"), "{o}");
 }
 
@@ -165,7 +167,7 @@ fn secret_in_config_toml_is_refused() {
     let p = TestProject::new();
     sources(&p, &[rest("gh")]);
     p.write(".dlt/config.toml", "[sources.gh]\ntoken = \"oops\"\n");
-    let out = dango(&p).arg("validate").output().unwrap();
+    let out = p.dango().arg("validate").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let o = stdout(&out);
     assert!(

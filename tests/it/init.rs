@@ -4,6 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use predicates::str::contains;
 
+use crate::hermetic::Isolated;
 use crate::util::TestProject;
 
 #[test]
@@ -55,8 +56,8 @@ fn init_refuses_to_overwrite_without_force() {
 fn init_into_a_new_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let target = tmp.path().join("proj");
-    assert_cmd::Command::cargo_bin("dango")
-        .unwrap()
+    Isolated::new()
+        .dango()
         .args(["init", target.to_str().unwrap()])
         .assert()
         .success();
@@ -66,8 +67,8 @@ fn init_into_a_new_directory() {
 #[test]
 fn sync_outside_a_project_says_how_to_fix() {
     let tmp = tempfile::tempdir().unwrap();
-    assert_cmd::Command::cargo_bin("dango")
-        .unwrap()
+    Isolated::new()
+        .dango()
         .current_dir(tmp.path())
         .arg("sync")
         .assert()

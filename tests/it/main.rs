@@ -1,5 +1,7 @@
 //! Integration tests: the real `dango` binary on temporary projects, against real DuckDB.
 
+mod hermetic;
+mod services;
 mod util;
 
 mod bad_input;
@@ -22,4 +24,5 @@ mod quickstart;
 mod rest_api;
 mod run_context;
 mod sync_local_files;
+mod test_harness;
 mod typed_items;

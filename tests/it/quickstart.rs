@@ -2,13 +2,15 @@
 
 use predicates::str::contains;
 
+use crate::hermetic::Isolated;
+
 #[test]
 fn quickstart_loads_the_sample_and_is_safe_to_rerun() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
+    let iso = Isolated::new();
     for _ in 0..2 {
-        assert_cmd::Command::cargo_bin("dango")
-            .unwrap()
+        iso.dango()
             .args(["quickstart", dir.to_str().unwrap(), "--orders", "500"])
             .assert()
             .success()

@@ -84,11 +84,9 @@ fn ctrl_c_during_a_slow_rest_extraction_stops_within_a_page() {
     // 40 pages of 250 ms: 10 s to extract; Ctrl-C comes after about one second.
     let (api, delay, _) = paged_api(40, 250);
     let p = project(&BLOCK.replace("{base}", &api.uri()));
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dango"))
-        .current_dir(p.path())
+    let mut child = p
+        .dango_std()
         .arg("sync")
-        .env("DLT_DATA_DIR", p.path().join(".g"))
-        .env_remove("DANGO_FAULT")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

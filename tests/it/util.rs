@@ -7,16 +7,22 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use duckdb::types::Value;
 
-/// A temporary dango project created with `dango init`.
+use crate::hermetic::Isolated;
+
+/// A temporary dango project created with `dango init`, with its own temporary home.
 pub struct TestProject {
     dir: tempfile::TempDir,
+    iso: Isolated,
 }
 
 impl TestProject {
     /// A fresh project.
     pub fn new() -> TestProject {
         let dir = tempfile::tempdir().expect("tempdir");
-        let p = TestProject { dir };
+        let p = TestProject {
+            dir,
+            iso: Isolated::new(),
+        };
         p.dango().arg("init").assert().success();
         p
     }
@@ -44,11 +50,22 @@ impl TestProject {
         );
     }
 
-    /// `dango` running in the project dir.
+    /// The global dlt dir `dango` reads (`$DLT_DATA_DIR` = `$HOME/.dlt` of the test home).
+    pub fn global_dir(&self) -> PathBuf {
+        self.iso.global_dir()
+    }
+
+    /// `dango` running in the project dir, hermetic (`hermetic.rs`).
     pub fn dango(&self) -> Command {
-        let mut c = Command::cargo_bin("dango").expect("dango binary");
+        let mut c = self.iso.dango();
         c.current_dir(self.path());
-        c.env_remove("DANGO_FAULT");
+        c
+    }
+
+    /// The same as [`TestProject::dango`], as a `std::process::Command` (to spawn and signal).
+    pub fn dango_std(&self) -> std::process::Command {
+        let mut c = self.iso.dango_std();
+        c.current_dir(self.path());
         c
     }
 
