@@ -202,6 +202,13 @@ impl<'de, C: DeserializeOwned> de::Visitor<'de> for Probe<'_, C> {
     }
 }
 
+/// The error for `${VAR}` references in the block of `source` whose variable is not set.
+pub fn missing_var_error(source: &str, var: &str) -> crate::Error {
+    crate::Error::Config(format!(
+        "source `{source}`: `${{{var}}}` is used in sources.yml but {var} is not set. Set it in the environment or the project's .env"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,11 +250,4 @@ mod tests {
         let block: Value = serde_norway::from_str("directory: 2024\n").unwrap();
         assert_eq!(typed_block::<Cfg>(&block).unwrap().directory, "2024");
     }
-}
-
-/// The error for `${VAR}` references in the block of `source` whose variable is not set.
-pub fn missing_var_error(source: &str, var: &str) -> crate::Error {
-    crate::Error::Config(format!(
-        "source `{source}`: `${{{var}}}` is used in sources.yml but {var} is not set. Set it in the environment or the project's .env"
-    ))
 }
