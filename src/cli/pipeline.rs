@@ -440,11 +440,8 @@ fn load_package(
         ),
     }
     println!("Jobs details:");
-    let folder = match p.state.as_str() {
-        "LOADED" => "completed_jobs",
-        _ => "new_jobs",
-    };
     for j in &p.jobs {
+        let folder = &j.state;
         println!(
             "Job: {}, table: {} in {folder}. File type: {}, size: {}, rows: {}.",
             j.file
@@ -476,11 +473,21 @@ fn failed_jobs(view: &PipelineView, as_json: bool) -> anyhow::Result<ExitCode> {
         .as_ref()
         .and_then(|t| t.error().map(|(s, e)| (s.to_string(), e.to_string())));
     let pending: Vec<_> = packages.iter().filter(|p| p.state != "LOADED").collect();
+    let failed: Vec<(&inspect::PackageView, &inspect::JobView)> = packages
+        .iter()
+        .flat_map(|p| p.jobs.iter().map(move |j| (p, j)))
+        .filter(|(_, j)| j.state == crate::storage::jobs::FAILED_JOBS)
+        .collect();
     if as_json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "failed_jobs": [],
+                "failed_jobs": failed.iter().map(|(p, j)| json!({
+                    "load_id": p.load_id,
+                    "table": j.table,
+                    "file": j.file,
+                    "error": j.exception,
+                })).collect::<Vec<_>>(),
                 "pending_packages": pending.iter().map(|p| json!({"load_id": p.load_id, "state": p.state})).collect::<Vec<_>>(),
                 "last_run_error": failure.as_ref().map(|(s, e)| json!({"step": s, "error": e})),
             }))?
@@ -489,9 +496,28 @@ fn failed_jobs(view: &PipelineView, as_json: bool) -> anyhow::Result<ExitCode> {
     }
     for p in &packages {
         println!("Checking failed jobs in load id '{}'", p.load_id);
+        for j in p
+            .jobs
+            .iter()
+            .filter(|j| j.state == crate::storage::jobs::FAILED_JOBS)
+        {
+            println!(
+                "JOB: {} ({}) FAILED: {}",
+                j.file
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                j.table,
+                j.exception
+                    .as_deref()
+                    .unwrap_or("(no error recorded)")
+                    .trim()
+            );
+        }
     }
-    // Loads are one transaction per package: a job never fails alone.
-    println!("No failed jobs found");
+    if failed.is_empty() {
+        println!("No failed jobs found");
+    }
     if let Some((step, e)) = failure {
         println!("The last run failed at step {step}: {e}");
     }

@@ -61,6 +61,10 @@ pub struct JobView {
     pub size: u64,
     /// Rows (normalized) or items (extracted).
     pub rows: u64,
+    /// The job folder it is in (`new_jobs`, `started_jobs`, `completed_jobs`, `failed_jobs`).
+    pub state: String,
+    /// The error of a failed job.
+    pub exception: Option<String>,
 }
 
 /// A load package on disk.
@@ -254,6 +258,8 @@ fn package_view(path: &Path, id: &str, state: &str) -> Result<PackageView> {
                         size: size_of(&f),
                         file: f,
                         rows: j.items,
+                        state: crate::storage::jobs::NEW_JOBS.into(),
+                        exception: None,
                     }
                 })
                 .collect(),
@@ -279,13 +285,18 @@ fn package_view(path: &Path, id: &str, state: &str) -> Result<PackageView> {
         jobs: m
             .jobs
             .iter()
-            .map(|j| JobView {
-                table: j.table.clone(),
-                file: crate::storage::jobs::locate(path, &j.file)
-                    .map(|(_, p)| p)
-                    .unwrap_or_else(|| path.join("new_jobs").join(&j.file)),
-                size: j.size,
-                rows: j.rows,
+            .map(|j| {
+                use crate::storage::jobs::{self, JobState};
+                let (state, file) = jobs::locate(path, &j.file)
+                    .unwrap_or((JobState::New, path.join(jobs::NEW_JOBS).join(&j.file)));
+                JobView {
+                    table: j.table.clone(),
+                    file,
+                    size: j.size,
+                    rows: j.rows,
+                    state: state.folder().into(),
+                    exception: jobs::exception(path, &j.file),
+                }
             })
             .collect(),
         truncated_tables: m.truncate_tables,

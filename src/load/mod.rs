@@ -135,8 +135,15 @@ pub fn load_package_with(
     };
     let migrations = match steps.run(dest) {
         Ok(m) => m,
-        Err(e) => {
+        Err((job, e)) => {
             dest.rollback_load();
+            // A job the destination refused for good is marked failed in the package (dlt's
+            // `failed_jobs/`, shown by `pipeline failed-jobs`); the package stays pending and
+            // the next load tries it again.
+            if let Some(i) = job.filter(|_| !e.is_transient()) {
+                let message = crate::config::redact::redact(&e.to_string());
+                jobs::fail(&pkg, &manifest.jobs[i].file, &message)?;
+            }
             return Err(e);
         }
     };
@@ -165,7 +172,17 @@ struct PackageSteps<'a> {
 }
 
 impl PackageSteps<'_> {
-    fn run(&self, dest: &mut dyn Destination) -> Result<Vec<String>> {
+    /// Runs the steps; on error, says which job failed (if a job did).
+    fn run(&self, dest: &mut dyn Destination) -> Result<Vec<String>, (Option<usize>, Error)> {
+        let mut current = None;
+        self.run_jobs(dest, &mut current).map_err(|e| (current, e))
+    }
+
+    fn run_jobs(
+        &self,
+        dest: &mut dyn Destination,
+        current: &mut Option<usize>,
+    ) -> Result<Vec<String>> {
         let (dataset, schema) = (self.plan.dataset, self.plan.schema);
         dest.initialize_storage(dataset, self.opts.replace_dataset)?;
         let migrations = dest.update_stored_schema(dataset, schema, self.existing)?;
@@ -206,6 +223,7 @@ impl PackageSteps<'_> {
             } else {
                 dataset
             };
+            *current = Some(i);
             if !per_job {
                 dest.load_job(i, job, target)?;
                 continue;
@@ -223,6 +241,7 @@ impl PackageSteps<'_> {
             dest.load_job(i, &started, target)?;
             jobs::move_to(self.pkg, file, JobState::Completed)?;
         }
+        *current = None;
         for root in &self.plan.merge_roots {
             dest.merge_table(dataset, &staging, schema, root, self.plan.load_id)?;
         }

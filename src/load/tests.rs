@@ -211,9 +211,15 @@ fn non_transactional_loads_resume_job_by_job() {
     let err = load_package(&dir, LOAD_ID, &mut dest, "ds", &state).unwrap_err();
     assert!(err.to_string().contains("injected failure"), "{err}");
     let pkg = dir.normalized(LOAD_ID);
+    // The refused job is marked failed, with its error beside it.
     assert_eq!(
         states(&pkg),
-        [JobState::Completed, JobState::Started, JobState::New]
+        [JobState::Completed, JobState::Failed, JobState::New]
+    );
+    assert!(
+        jobs::exception(&pkg, "t.1.arrow")
+            .unwrap()
+            .contains("injected failure")
     );
     let calls = std::mem::take(&mut log.lock().unwrap().calls);
     assert_eq!(
@@ -299,4 +305,43 @@ fn a_package_already_in_loads_is_only_moved() {
     assert!(loaded.already_committed);
     assert!(log.lock().unwrap().calls.is_empty());
     assert_eq!(states(&dir.loaded(LOAD_ID)), [JobState::Completed; 3]);
+}
+
+#[test]
+fn a_refused_job_of_a_transactional_load_is_marked_failed_and_retried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = package(tmp.path());
+    let log = Arc::new(Mutex::new(Log {
+        fail_job: Some(2),
+        ..Log::default()
+    }));
+    let mut dest = Recording {
+        transactional: true,
+        log: log.clone(),
+    };
+    let state = PipelineState::new("p", "ds", "s");
+    load_package(&dir, LOAD_ID, &mut dest, "ds", &state).unwrap_err();
+    let pkg = dir.normalized(LOAD_ID);
+    // The whole transaction rolled back: no job is completed; the refused one is failed.
+    assert_eq!(
+        states(&pkg),
+        [JobState::New, JobState::New, JobState::Failed]
+    );
+    assert!(
+        log.lock()
+            .unwrap()
+            .calls
+            .ends_with(&["rollback".to_string()])
+    );
+    log.lock().unwrap().calls.clear();
+
+    load_package(&dir, LOAD_ID, &mut dest, "ds", &state).unwrap();
+    let calls = std::mem::take(&mut log.lock().unwrap().calls);
+    assert!(
+        calls.contains(&"job 2 from failed_jobs".to_string()),
+        "{calls:?}"
+    );
+    let loaded = dir.loaded(LOAD_ID);
+    assert_eq!(states(&loaded), [JobState::Completed; 3]);
+    assert_eq!(jobs::exception(&loaded, "t.2.arrow"), None);
 }

@@ -78,11 +78,14 @@ pub fn move_to(pkg: &Path, file: &str, to: JobState) -> Result<PathBuf> {
     let dest = pkg.join(to.folder()).join(file);
     match locate(pkg, file) {
         Some((s, _)) if s == to => Ok(dest),
-        Some((_, from)) => {
+        Some((s, from)) => {
             let dir = pkg.join(to.folder());
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             std::fs::rename(&from, &dest).map_err(|e| Error::io(&from, e))?;
             super::sync_dir(&dir)?;
+            if s == JobState::Failed {
+                let _ = std::fs::remove_file(exception_path(pkg, file));
+            }
             Ok(dest)
         }
         None => Err(Error::Corrupt {
@@ -90,6 +93,23 @@ pub fn move_to(pkg: &Path, file: &str, to: JobState) -> Result<PathBuf> {
             reason: "the job file is missing from the package's job folders".into(),
         }),
     }
+}
+
+/// Where the error of a failed job is kept: `failed_jobs/<file>.exception`.
+pub fn exception_path(pkg: &Path, file: &str) -> PathBuf {
+    pkg.join(FAILED_JOBS).join(format!("{file}.exception"))
+}
+
+/// Marks job `file` failed with `message` (already redacted): it moves to `failed_jobs/`
+/// with its error beside it. The next load of the package tries it again.
+pub fn fail(pkg: &Path, file: &str, message: &str) -> Result<()> {
+    move_to(pkg, file, JobState::Failed)?;
+    super::write_atomic(&exception_path(pkg, file), message.as_bytes())
+}
+
+/// The error a failed job was marked with.
+pub fn exception(pkg: &Path, file: &str) -> Option<String> {
+    std::fs::read_to_string(exception_path(pkg, file)).ok()
 }
 
 /// Moves every job of `files` that is not completed yet to `completed_jobs/` (after a
@@ -120,5 +140,11 @@ mod tests {
         assert_eq!(locate(pkg, "t.1.arrow").unwrap().0, JobState::Completed);
         assert!(!pkg.join(NEW_JOBS).join("t.1.arrow").exists());
         assert!(move_to(pkg, "missing", JobState::Started).is_err());
+        // A failed job keeps its error until it is loaded again.
+        fail(pkg, "t.1.arrow", "bad value").unwrap();
+        assert_eq!(locate(pkg, "t.1.arrow").unwrap().0, JobState::Failed);
+        assert_eq!(exception(pkg, "t.1.arrow").as_deref(), Some("bad value"));
+        move_to(pkg, "t.1.arrow", JobState::Completed).unwrap();
+        assert_eq!(exception(pkg, "t.1.arrow"), None);
     }
 }

@@ -325,6 +325,35 @@ fn schema_mismatch_names_the_change_and_the_fix() {
     );
     assert!(o.contains("dango sync shop --full-refresh"), "{o}");
     assert_eq!(p.count("raw_shop.shop"), 2);
+    // The job the warehouse refused is marked failed in its package (dlt's `failed_jobs/`),
+    // with the error, and `pipeline failed-jobs` shows it.
+    let o = stdout(
+        &p.dango()
+            .args(["pipeline", "shop", "failed-jobs"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        o.contains("(shop) FAILED:") && !o.contains("No failed jobs found"),
+        "{o}"
+    );
+    let out = p
+        .dango()
+        .args(["pipeline", "shop", "failed-jobs", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed = v["failed_jobs"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{v}");
+    assert_eq!(failed[0]["table"], "shop");
+    assert!(
+        failed[0]["file"]
+            .as_str()
+            .unwrap()
+            .contains("/failed_jobs/"),
+        "{v}"
+    );
+    assert!(!failed[0]["error"].as_str().unwrap().is_empty(), "{v}");
     // the fix works
     p.dango()
         .args(["sync", "shop", "--full-refresh", "-y"])
