@@ -255,8 +255,8 @@ pub trait Destination: Send {
     fn load_job(&mut self, index: usize, job: &JobFile, dataset: &str) -> Result<()>;
 
     /// Merges the staged rows of root table `root` (and its nested tables) into `dataset`,
-    /// with the table's merge strategy; `boundary` is scd2's validity boundary, a timestamp
-    /// literal of the package's creation time.
+    /// with the table's merge strategy; scd2's validity boundary is the package's creation
+    /// time, taken from `load_id`.
     fn merge_table(
         &mut self,
         dataset: &str,

@@ -15,7 +15,7 @@ use arrow::record_batch::RecordBatch;
 
 use super::{ItemWriter, WRITEBACK_EVERY};
 use crate::error::{Error, Result};
-use crate::storage::{self, ArrowMode, ExtractedJob, JobFormat, JobOrigin, new_file_id};
+use crate::storage::{self, ArrowMode, JobFormat, JobOrigin};
 
 /// The Arrow side of an [`ItemWriter`]: the row semantics and the open job.
 #[derive(Default)]
@@ -91,31 +91,17 @@ impl ItemWriter<'_> {
     }
 
     fn open_arrow(&mut self, schema: SchemaRef) -> Result<()> {
-        let file = format!(
-            "{}.{}.arrow",
-            crate::normalize::naming::normalize_tables_path(&self.resource),
-            new_file_id()
-        );
-        let path = self.pkg.dir.join("new_jobs").join(&file);
+        let (file, path) = self.new_job_file("arrow");
         let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
         let writer = FileWriter::try_new(BufWriter::with_capacity(1 << 20, f), &schema)
             .map_err(|e| Error::Internal(format!("creating Arrow job {file}: {e}")))?;
         let mode = self.arrow.mode;
-        let idx = {
-            let mut m = self.pkg.manifest();
-            m.jobs.push(ExtractedJob {
-                file,
-                resource: self.resource.clone(),
-                origin: JobOrigin {
-                    origin: format!("resource `{}`", self.resource),
-                    same_lines: false,
-                    linked: None,
-                },
-                items: 0,
-                format: JobFormat::Arrow(mode),
-            });
-            m.jobs.len() - 1
+        let origin = JobOrigin {
+            origin: format!("resource `{}`", self.resource),
+            same_lines: false,
+            linked: None,
         };
+        let idx = self.add_job(file, origin, JobFormat::Arrow(mode));
         self.arrow.job = Some(ArrowJob {
             writer,
             path,

@@ -320,32 +320,43 @@ impl ItemWriter<'_> {
         &self.resource
     }
 
-    fn open(&mut self, origin: &str, same_lines: bool) -> Result<()> {
-        if self.current.is_some() {
-            return Ok(());
-        }
+    /// A new job file of this resource with extension `ext`: its name (`<table>.<file_id>.<ext>`,
+    /// dlt's job file naming) and path under `new_jobs/`.
+    fn new_job_file(&self, ext: &str) -> (String, PathBuf) {
         let file = format!(
-            "{}.{}.jsonl",
+            "{}.{}.{ext}",
             crate::normalize::naming::normalize_tables_path(&self.resource),
             new_file_id()
         );
         let path = self.pkg.dir.join("new_jobs").join(&file);
+        (file, path)
+    }
+
+    /// Lists a job of this resource in the package manifest; returns its index there.
+    fn add_job(&self, file: String, origin: JobOrigin, format: storage::JobFormat) -> usize {
+        let mut m = self.pkg.manifest();
+        m.jobs.push(ExtractedJob {
+            file,
+            resource: self.resource.clone(),
+            origin,
+            items: 0,
+            format,
+        });
+        m.jobs.len() - 1
+    }
+
+    fn open(&mut self, origin: &str, same_lines: bool) -> Result<()> {
+        if self.current.is_some() {
+            return Ok(());
+        }
+        let (file, path) = self.new_job_file("jsonl");
         let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        let idx = {
-            let mut m = self.pkg.manifest();
-            m.jobs.push(ExtractedJob {
-                file,
-                resource: self.resource.clone(),
-                origin: JobOrigin {
-                    origin: origin.to_string(),
-                    same_lines,
-                    linked: None,
-                },
-                items: 0,
-                format: Default::default(),
-            });
-            m.jobs.len() - 1
+        let origin = JobOrigin {
+            origin: origin.to_string(),
+            same_lines,
+            linked: None,
         };
+        let idx = self.add_job(file, origin, Default::default());
         self.current = Some((BufWriter::with_capacity(1 << 20, f), path, idx, 0));
         Ok(())
     }
@@ -421,12 +432,7 @@ impl ItemWriter<'_> {
             return self.write_jsonl_filtered(source);
         }
         self.close()?;
-        let file = format!(
-            "{}.{}.jsonl",
-            crate::normalize::naming::normalize_tables_path(&self.resource),
-            new_file_id()
-        );
-        let dest = self.pkg.dir.join("new_jobs").join(&file);
+        let (file, dest) = self.new_job_file("jsonl");
         let mut linked = None;
         match self.limit {
             None => match link_unchanged(source, &dest) {

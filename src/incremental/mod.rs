@@ -269,6 +269,23 @@ pub struct ResourceCursor<'a> {
     pub primary_key: &'a [String],
 }
 
+impl<'a> ResourceCursor<'a> {
+    /// The cursor a resource declares for its own items, if it has an `incremental:` config.
+    pub fn own(
+        hints: &'a crate::storage::ResourceHints,
+        config: Option<&'a IncrementalConfig>,
+    ) -> Vec<ResourceCursor<'a>> {
+        config
+            .map(|config| ResourceCursor {
+                resource: &hints.name,
+                config,
+                primary_key: &hints.primary_key,
+            })
+            .into_iter()
+            .collect()
+    }
+}
+
 /// An ad-hoc window for one run (`dango sync --since/--until/--backfill`): replaces
 /// `initial_value` / `end_value` of every incremental and never moves the saved cursors.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -154,6 +154,21 @@ impl Destination for Recording {
 
 const LOAD_ID: &str = "1700000000.5";
 
+/// A recording destination starting from `log`, and the log to inspect.
+fn recording(transactional: bool, log: Log) -> (Recording, Arc<Mutex<Log>>) {
+    let log = Arc::new(Mutex::new(log));
+    let dest = Recording {
+        transactional,
+        log: log.clone(),
+    };
+    (dest, log)
+}
+
+/// The calls recorded so far (the log starts over).
+fn take_calls(log: &Mutex<Log>) -> Vec<String> {
+    std::mem::take(&mut log.lock().unwrap().calls)
+}
+
 /// A normalized package with three jobs of table `t`.
 fn package(tmp: &std::path::Path) -> PipelineDir {
     let dir = PipelineDir::new(tmp.join("pipe"));
@@ -199,14 +214,13 @@ fn states(pkg: &std::path::Path) -> Vec<JobState> {
 fn non_transactional_loads_resume_job_by_job() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = package(tmp.path());
-    let log = Arc::new(Mutex::new(Log {
-        fail_job: Some(1),
-        ..Log::default()
-    }));
-    let mut dest = Recording {
-        transactional: false,
-        log: log.clone(),
-    };
+    let (mut dest, log) = recording(
+        false,
+        Log {
+            fail_job: Some(1),
+            ..Log::default()
+        },
+    );
     let state = PipelineState::new("p", "ds", "s");
     let err = load_package(&dir, LOAD_ID, &mut dest, "ds", &state).unwrap_err();
     assert!(err.to_string().contains("injected failure"), "{err}");
@@ -221,7 +235,7 @@ fn non_transactional_loads_resume_job_by_job() {
             .unwrap()
             .contains("injected failure")
     );
-    let calls = std::mem::take(&mut log.lock().unwrap().calls);
+    let calls = take_calls(&log);
     assert_eq!(
         calls,
         [
@@ -237,7 +251,7 @@ fn non_transactional_loads_resume_job_by_job() {
     // The next attempt loads the started job again and the new one, not the completed one.
     let loaded = load_package(&dir, LOAD_ID, &mut dest, "ds", &state).unwrap();
     assert!(!loaded.already_committed);
-    let calls = std::mem::take(&mut log.lock().unwrap().calls);
+    let calls = take_calls(&log);
     assert_eq!(
         calls,
         [
@@ -260,14 +274,10 @@ fn non_transactional_loads_resume_job_by_job() {
 fn transactional_loads_complete_jobs_after_commit() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = package(tmp.path());
-    let log = Arc::new(Mutex::new(Log::default()));
-    let mut dest = Recording {
-        transactional: true,
-        log: log.clone(),
-    };
+    let (mut dest, log) = recording(true, Log::default());
     let state = PipelineState::new("p", "ds", "s");
     load_package(&dir, LOAD_ID, &mut dest, "ds", &state).unwrap();
-    let calls = std::mem::take(&mut log.lock().unwrap().calls);
+    let calls = take_calls(&log);
     assert_eq!(
         calls,
         [
@@ -292,14 +302,13 @@ fn transactional_loads_complete_jobs_after_commit() {
 fn a_package_already_in_loads_is_only_moved() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = package(tmp.path());
-    let log = Arc::new(Mutex::new(Log {
-        loads: vec![LOAD_ID.into()],
-        ..Log::default()
-    }));
-    let mut dest = Recording {
-        transactional: true,
-        log: log.clone(),
-    };
+    let (mut dest, log) = recording(
+        true,
+        Log {
+            loads: vec![LOAD_ID.into()],
+            ..Log::default()
+        },
+    );
     let state = PipelineState::new("p", "ds", "s");
     let loaded = load_package(&dir, LOAD_ID, &mut dest, "ds", &state).unwrap();
     assert!(loaded.already_committed);
@@ -311,14 +320,13 @@ fn a_package_already_in_loads_is_only_moved() {
 fn a_refused_job_of_a_transactional_load_is_marked_failed_and_retried() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = package(tmp.path());
-    let log = Arc::new(Mutex::new(Log {
-        fail_job: Some(2),
-        ..Log::default()
-    }));
-    let mut dest = Recording {
-        transactional: true,
-        log: log.clone(),
-    };
+    let (mut dest, log) = recording(
+        true,
+        Log {
+            fail_job: Some(2),
+            ..Log::default()
+        },
+    );
     let state = PipelineState::new("p", "ds", "s");
     load_package(&dir, LOAD_ID, &mut dest, "ds", &state).unwrap_err();
     let pkg = dir.normalized(LOAD_ID);
@@ -336,7 +344,7 @@ fn a_refused_job_of_a_transactional_load_is_marked_failed_and_retried() {
     log.lock().unwrap().calls.clear();
 
     load_package(&dir, LOAD_ID, &mut dest, "ds", &state).unwrap();
-    let calls = std::mem::take(&mut log.lock().unwrap().calls);
+    let calls = take_calls(&log);
     assert!(
         calls.contains(&"job 2 from failed_jobs".to_string()),
         "{calls:?}"

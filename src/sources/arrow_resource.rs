@@ -6,7 +6,6 @@ use arrow::record_batch::RecordBatch;
 use super::Resource;
 use crate::error::Result;
 use crate::extract::ItemWriter;
-use crate::schema::{MergeStrategy, WriteDisposition};
 use crate::storage::{ArrowMode, ResourceHints};
 
 /// A resource built from an iterator of Arrow record batches (one item per row).
@@ -53,49 +52,7 @@ where
         }
     }
 
-    /// Sets the table name.
-    pub fn table_name(mut self, t: impl Into<String>) -> Self {
-        self.hints.table_name = t.into();
-        self
-    }
-
-    /// Sets the write disposition.
-    pub fn write_disposition(mut self, wd: WriteDisposition) -> Self {
-        self.hints.write_disposition = wd;
-        self
-    }
-
-    /// Sets `write_disposition: merge` with a merge strategy.
-    pub fn merge_strategy(mut self, strategy: MergeStrategy) -> Self {
-        self.hints.write_disposition = WriteDisposition::Merge;
-        self.hints.merge_strategy = Some(strategy);
-        self
-    }
-
-    /// Sets the primary key.
-    pub fn primary_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
-        self.hints.primary_key = cols.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets `max_table_nesting` (dict mode: how deep structs and lists are unpacked).
-    pub fn max_table_nesting(mut self, n: i64) -> Self {
-        self.hints.max_table_nesting = Some(n);
-        self
-    }
-
-    /// Sets dlt's `schema_contract` (see [`crate::schema::contract`]).
-    pub fn schema_contract(mut self, contract: serde_json::Value) -> Self {
-        self.hints.schema_contract = Some(contract);
-        self
-    }
-
-    /// Adds a column hint (`{"data_type": "text", "nullable": false, …}`); it wins over the
-    /// type taken from the Arrow schema.
-    pub fn column(mut self, name: impl Into<String>, hint: serde_json::Value) -> Self {
-        self.hints.columns.insert(name.into(), hint);
-        self
-    }
+    hint_builders!();
 }
 
 impl<I> Resource for ArrowResource<I>

@@ -8,6 +8,62 @@
 //! in [`types::SOURCE_TYPES`] each (the module doc lists the steps). A resource that loads
 //! incrementally declares its cursor ([`Resource::cursors`]); extract does the rest.
 
+/// The builder methods of the library resources ([`IterResource`], [`ArrowResource`]): each
+/// sets one field of the resource's `hints` ([`ResourceHints`]).
+macro_rules! hint_builders {
+    () => {
+        /// Sets the table name.
+        pub fn table_name(mut self, t: impl Into<String>) -> Self {
+            self.hints.table_name = t.into();
+            self
+        }
+
+        /// Sets the write disposition.
+        pub fn write_disposition(mut self, wd: $crate::schema::WriteDisposition) -> Self {
+            self.hints.write_disposition = wd;
+            self
+        }
+
+        /// Sets `write_disposition: merge` with a merge strategy.
+        pub fn merge_strategy(mut self, strategy: $crate::schema::MergeStrategy) -> Self {
+            self.hints.write_disposition = $crate::schema::WriteDisposition::Merge;
+            self.hints.merge_strategy = Some(strategy);
+            self
+        }
+
+        /// Sets the primary key.
+        pub fn primary_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+            self.hints.primary_key = cols.into_iter().map(Into::into).collect();
+            self
+        }
+
+        /// Sets the merge key.
+        pub fn merge_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+            self.hints.merge_key = cols.into_iter().map(Into::into).collect();
+            self
+        }
+
+        /// Sets `max_table_nesting`.
+        pub fn max_table_nesting(mut self, n: i64) -> Self {
+            self.hints.max_table_nesting = Some(n);
+            self
+        }
+
+        /// Sets dlt's `schema_contract` (`json!("freeze")` or `json!({"columns": "discard_value"})`);
+        /// see [`crate::schema::contract`].
+        pub fn schema_contract(mut self, contract: serde_json::Value) -> Self {
+            self.hints.schema_contract = Some(contract);
+            self
+        }
+
+        /// Adds a column hint (`{"data_type": "text", "nullable": false, …}`).
+        pub fn column(mut self, name: impl Into<String>, hint: serde_json::Value) -> Self {
+            self.hints.columns.insert(name.into(), hint);
+            self
+        }
+    };
+}
+
 mod arrow_resource;
 pub mod file;
 pub mod local_files;
@@ -187,55 +243,7 @@ where
         self
     }
 
-    /// Sets the table name.
-    pub fn table_name(mut self, t: impl Into<String>) -> Self {
-        self.hints.table_name = t.into();
-        self
-    }
-
-    /// Sets the write disposition.
-    pub fn write_disposition(mut self, wd: WriteDisposition) -> Self {
-        self.hints.write_disposition = wd;
-        self
-    }
-
-    /// Sets `write_disposition: merge` with a merge strategy.
-    pub fn merge_strategy(mut self, strategy: MergeStrategy) -> Self {
-        self.hints.write_disposition = WriteDisposition::Merge;
-        self.hints.merge_strategy = Some(strategy);
-        self
-    }
-
-    /// Sets the primary key.
-    pub fn primary_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
-        self.hints.primary_key = cols.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets the merge key.
-    pub fn merge_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
-        self.hints.merge_key = cols.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets `max_table_nesting`.
-    pub fn max_table_nesting(mut self, n: i64) -> Self {
-        self.hints.max_table_nesting = Some(n);
-        self
-    }
-
-    /// Sets dlt's `schema_contract` (`json!("freeze")` or `json!({"columns": "discard_value"})`);
-    /// see [`crate::schema::contract`].
-    pub fn schema_contract(mut self, contract: serde_json::Value) -> Self {
-        self.hints.schema_contract = Some(contract);
-        self
-    }
-
-    /// Adds a column hint (`{"data_type": "text", "nullable": false, …}`).
-    pub fn column(mut self, name: impl Into<String>, hint: serde_json::Value) -> Self {
-        self.hints.columns.insert(name.into(), hint);
-        self
-    }
+    hint_builders!();
 }
 
 impl<I> Resource for IterResource<I>
@@ -257,13 +265,6 @@ where
     }
 
     fn cursors(&self) -> Vec<ResourceCursor<'_>> {
-        self.incremental
-            .iter()
-            .map(|config| ResourceCursor {
-                resource: &self.hints.name,
-                config,
-                primary_key: &self.hints.primary_key,
-            })
-            .collect()
+        ResourceCursor::own(&self.hints, self.incremental.as_ref())
     }
 }

@@ -22,9 +22,15 @@ impl DuckDbClient {
             .flatten())
     }
 
+    /// Whether every table of `names` exists in `dataset` (one catalog lookup per name, not a
+    /// read of the whole dataset's columns).
     fn has_tables(&self, dataset: &str, names: &[&str]) -> Result<bool> {
-        let tables = self.dataset_tables(dataset)?;
-        Ok(names.iter().all(|n| tables.contains_key(*n)))
+        for n in names {
+            if self.table_columns(dataset, n)?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -103,10 +109,7 @@ impl Destination for DuckDbClient {
     }
 
     fn last_load(&self, dataset: &str, schema_name: &str) -> Result<Option<(String, String)>> {
-        if self
-            .table_columns(dataset, crate::schema::LOADS_TABLE)?
-            .is_none()
-        {
+        if !self.has_tables(dataset, &[crate::schema::LOADS_TABLE])? {
             return Ok(None);
         }
         let sql = format!(

@@ -50,14 +50,7 @@ impl Resource for FilesResource {
     }
 
     fn cursors(&self) -> Vec<ResourceCursor<'_>> {
-        self.incremental
-            .iter()
-            .map(|config| ResourceCursor {
-                resource: &self.hints.name,
-                config,
-                primary_key: &self.hints.primary_key,
-            })
-            .collect()
+        ResourceCursor::own(&self.hints, self.incremental.as_ref())
     }
 }
 
