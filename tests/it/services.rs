@@ -4,10 +4,16 @@
 //!
 //! | Variable | Service | Example |
 //! |---|---|---|
-//! | `DANGO_TEST_PYTHON` | a Python interpreter with `dlt[duckdb]==1.31.0` | `$HOME/.cache/dango-venv/bin/python` |
-//! | `DANGO_TEST_PG_URL` | PostgreSQL (reserved, nothing uses it yet) | `postgresql://dango:dango@127.0.0.1:5432/dango` |
-//! | `DANGO_TEST_MYSQL_URL` | MariaDB/MySQL (reserved) | `mysql://dango:dango@127.0.0.1:3306/dango` |
-//! | `DANGO_TEST_S3_ENDPOINT` | an S3 server (reserved) | `http://127.0.0.1:9000` |
+//! | `DANGO_TEST_PYTHON` | a Python with `.ci/requirements.txt` (dlt 1.31.0, pyarrow, deltalake, polars, moto) | `$HOME/.cache/dango-venv/bin/python` |
+//! | `DANGO_TEST_PG_URL` | PostgreSQL 15, superuser `dango`, TLS on | `postgresql://dango:dango@127.0.0.1:54329/postgres` |
+//! | `DANGO_TEST_MYSQL_URL` | MariaDB 10.11, user `dango` with all grants, TLS on | `mysql://dango:dango@127.0.0.1:33069/mysql` |
+//! | `DANGO_TEST_S3_ENDPOINT` | moto's S3 server | `http://127.0.0.1:50009` |
+//! | `DANGO_TEST_TLS_CA` | the servers' self-signed certificate (CN localhost, SAN 127.0.0.1) | `/tmp/dango-services/tls/server.crt` |
+//!
+//! `.ci/services.sh` starts them (`source .ci/services.sh && dango_services_start
+//! ~/.cache/dango-venv/bin/python` gives a developer the same servers; it reuses running ones).
+//! Tests create their own databases, schemas and buckets with unique names, so they run in
+//! parallel and never depend on each other's leftovers.
 //!
 //! `DANGO_TEST_SERVICES=1` (set by `.ci/run`) means every service must be there: a test whose
 //! service is missing FAILS. Without it (a developer's machine), such a test prints
@@ -33,12 +39,15 @@ use std::path::PathBuf;
 pub const REQUIRED: &str = "DANGO_TEST_SERVICES";
 /// A Python interpreter with dlt installed.
 pub const PYTHON: &str = "DANGO_TEST_PYTHON";
-/// A PostgreSQL URL (reserved).
+/// A PostgreSQL URL.
 pub const PG_URL: &str = "DANGO_TEST_PG_URL";
-/// A MariaDB/MySQL URL (reserved).
+/// A MariaDB/MySQL URL.
 pub const MYSQL_URL: &str = "DANGO_TEST_MYSQL_URL";
-/// An S3 endpoint URL (reserved).
+/// An S3 endpoint URL.
 pub const S3_ENDPOINT: &str = "DANGO_TEST_S3_ENDPOINT";
+
+/// The test servers' self-signed certificate, a CA file for TLS tests.
+pub const TLS_CA: &str = "DANGO_TEST_TLS_CA";
 
 /// The dlt version the Python service must have.
 pub const DLT_VERSION: &str = "1.31.0";
@@ -86,6 +95,12 @@ fn local_url(test: &str, var: &str, what: &str) -> Option<String> {
         panic!("{var}={url}: {e}");
     }
     Some(url)
+}
+
+/// The CA file that verifies the test servers' TLS certificate (`DANGO_TEST_TLS_CA`), or
+/// `None` after printing why `test` is skipped.
+pub fn tls_ca(test: &str) -> Option<PathBuf> {
+    lookup(test, TLS_CA, "the test servers' CA certificate").map(PathBuf::from)
 }
 
 /// The value of `var` in the test process, or `None` after printing the skip; panics when
