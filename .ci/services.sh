@@ -15,6 +15,9 @@ DANGO_PG_PORT=54329
 DANGO_MYSQL_PORT=33069
 DANGO_S3_PORT=50009
 
+# What this shell started (and so stops): servers found running are reused and left alone.
+_SVC_STARTED=""
+
 _svc_log() { echo "services: $*" >&2; }
 
 # A self-signed certificate for 127.0.0.1/localhost, shared by PostgreSQL and MariaDB; tests
@@ -77,6 +80,7 @@ _svc_postgres() {
         -c "CREATE ROLE dango LOGIN SUPERUSER PASSWORD 'dango'" >/dev/null
     sed -i 's/^\(host.*\)trust$/\1scram-sha-256/' "$dir/data/pg_hba.conf"
     runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" reload >/dev/null
+    _SVC_STARTED="$_SVC_STARTED postgres"
     _svc_log "PostgreSQL up on $DANGO_PG_PORT ($dir)"
 }
 
@@ -104,6 +108,7 @@ _svc_mariadb() {
     done
     mariadb --socket="$dir/mysqld.sock" -u root -e \
         "CREATE USER IF NOT EXISTS 'dango'@'%' IDENTIFIED BY 'dango'; GRANT ALL ON *.* TO 'dango'@'%' WITH GRANT OPTION; FLUSH PRIVILEGES;"
+    _SVC_STARTED="$_SVC_STARTED mariadb"
     _svc_log "MariaDB up on $DANGO_MYSQL_PORT ($dir)"
 }
 
@@ -116,6 +121,8 @@ _svc_moto() {
     fi
     mkdir -p "$dir"
     "$(dirname "$python")/moto_server" -H 127.0.0.1 -p "$DANGO_S3_PORT" >"$dir/server.log" 2>&1 &
+    echo $! >"$dir/server.pid"
+    _SVC_STARTED="$_SVC_STARTED moto"
     local i
     for i in $(seq 1 60); do
         curl -fsS "$DANGO_TEST_S3_ENDPOINT/moto-api/" >/dev/null 2>&1 && break
@@ -134,12 +141,18 @@ dango_services_start() {
     _svc_moto "$1"
 }
 
-# Stop the servers this file started (used by `.ci/run` on exit).
+# Stop the servers this shell started (used by `.ci/run` on exit); reused ones keep running.
 dango_services_stop() {
     local bin
-    bin="$(_svc_pg_bin 2>/dev/null)" && [ -d "$DANGO_SERVICES_DIR/pg/data" ] &&
-        runuser -u postgres -- "$bin/pg_ctl" -D "$DANGO_SERVICES_DIR/pg/data" -m fast stop >/dev/null 2>&1
-    [ -f "$DANGO_SERVICES_DIR/mysql/mysqld.pid" ] && kill "$(cat "$DANGO_SERVICES_DIR/mysql/mysqld.pid")" 2>/dev/null
-    pkill -f "moto_server -H 127.0.0.1 -p $DANGO_S3_PORT" 2>/dev/null
+    case "$_SVC_STARTED" in *postgres*)
+        bin="$(_svc_pg_bin 2>/dev/null)" &&
+            runuser -u postgres -- "$bin/pg_ctl" -D "$DANGO_SERVICES_DIR/pg/data" -m fast stop >/dev/null 2>&1 ;;
+    esac
+    case "$_SVC_STARTED" in *mariadb*)
+        kill "$(cat "$DANGO_SERVICES_DIR/mysql/mysqld.pid")" 2>/dev/null ;;
+    esac
+    case "$_SVC_STARTED" in *moto*)
+        kill "$(cat "$DANGO_SERVICES_DIR/moto/server.pid")" 2>/dev/null ;;
+    esac
     return 0
 }
