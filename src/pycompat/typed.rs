@@ -227,6 +227,33 @@ impl TypedValue {
         Value::String(self.encode())
     }
 
+    /// The value as plain JSON for comparing and templating: finite decimals and weis as
+    /// numbers, everything else as [`Self::text`] (`2024-01-02T10:00:00+00:00`, `0x…`, …).
+    pub fn to_plain_json(&self) -> Value {
+        if let TypedValue::Decimal(d @ PyDecimal::Finite { .. })
+        | TypedValue::Wei(d @ PyDecimal::Finite { .. }) = self
+            && let Ok(n) = d.to_string().parse::<serde_json::Number>()
+        {
+            return Value::Number(n);
+        }
+        Value::String(self.text())
+    }
+
+    /// Reads `v` (a string, or a number for decimals) as a value of `kind`, as dlt's typed
+    /// state would hold it: `"2024-01-05T00:00:00Z"` as a datetime gives
+    /// `\u{f027}2024-01-05T00:00:00+00:00`. `None` when it does not parse as that kind.
+    pub fn coerce(v: &Value, kind: TypedKind) -> Option<TypedValue> {
+        if let Some(t) = decode(v) {
+            return (t.kind() == kind).then_some(t);
+        }
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        decode_str(&format!("{}{text}", kind.marker()))
+    }
+
     /// The instant of a datetime (naive ones taken as UTC) or of a date's midnight UTC, for
     /// comparing cursors; `None` for other kinds.
     pub fn instant(&self) -> Option<DateTime<Utc>> {

@@ -212,3 +212,25 @@ fn marker_helpers() {
     assert!(!may_have_pua(b"plain"));
     assert!(decode(&json!(1)).is_none());
 }
+
+#[test]
+fn plain_json_and_coercion() {
+    let n = decode_str("\u{f026}1.50").unwrap().to_plain_json();
+    assert_eq!(n.as_f64(), Some(1.5));
+    assert_eq!(
+        decode_str("\u{f026}NaN").unwrap().to_plain_json(),
+        json!("NaN")
+    );
+    assert_eq!(
+        decode_str("\u{f027}2024-01-02T10:00:00+00:00")
+            .unwrap()
+            .to_plain_json(),
+        json!("2024-01-02T10:00:00+00:00")
+    );
+    let t = TypedValue::coerce(&json!("2024-01-05T00:00:00Z"), TypedKind::DateTime).unwrap();
+    assert_eq!(t.encode(), "\u{f027}2024-01-05T00:00:00+00:00");
+    let t = TypedValue::coerce(&json!(12), TypedKind::Decimal).unwrap();
+    assert_eq!(t.encode(), "\u{f026}12");
+    assert!(TypedValue::coerce(&json!("soon"), TypedKind::DateTime).is_none());
+    assert!(TypedValue::coerce(&json!("\u{f028}2024-01-02"), TypedKind::DateTime).is_none());
+}
