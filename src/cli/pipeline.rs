@@ -372,23 +372,27 @@ fn show(view: &PipelineView, n: usize, as_json: bool) -> anyhow::Result<ExitCode
 
 fn trace(view: &PipelineView, as_json: bool) -> anyhow::Result<ExitCode> {
     let Some(t) = view.trace()? else {
-        if view
+        // As dlt's `trace` does: a note, not a failure (a working dir dlt restored with
+        // `dlt pipeline … sync` has no trace).
+        let dlt_trace = view
             .dir
             .root()
             .join(crate::pipeline::trace::DLT_TRACE_FILE)
-            .is_file()
-        {
-            anyhow::bail!(
-                "the last run of pipeline `{}` was dlt's own: show its trace with `dlt pipeline --pipelines-dir .dlt/pipelines {} trace`",
-                view.name,
-                view.name
+            .is_file();
+        if as_json {
+            println!("null");
+        } else if dlt_trace {
+            println!(
+                "The last run of pipeline `{}` was dlt's own: show its trace with `dlt pipeline --pipelines-dir .dlt/pipelines {} trace`.",
+                view.name, view.name
+            );
+        } else {
+            println!(
+                "Pipeline `{}` does not have a last run trace yet: it appears after the next `dango sync {}`.",
+                view.name, view.name
             );
         }
-        anyhow::bail!(
-            "pipeline `{}` has no trace yet. Run `dango sync {}`",
-            view.name,
-            view.name
-        );
+        return Ok(ExitCode::SUCCESS);
     };
     if as_json {
         println!("{}", serde_json::to_string_pretty(&t)?);
@@ -460,6 +464,19 @@ fn load_package(
     load_id: Option<&str>,
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
+    if load_id.is_none() && view.packages()?.is_empty() {
+        // A note, not a failure: a working dir dlt restored (`dlt pipeline … sync`) or one
+        // whose packages were cleaned up has none.
+        if as_json {
+            println!("null");
+        } else {
+            println!(
+                "Pipeline `{}` has no load packages in its working dir: the next `dango sync {}` makes one.",
+                view.name, view.name
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let p = view.package(load_id)?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&p)?);
