@@ -43,7 +43,7 @@ pub(super) fn package_view(path: &Path, id: &str, state: &str) -> PackageView {
         let mut files: Vec<_> = rd
             .filter_map(|e| e.ok())
             .map(|e| e.path())
-            .filter(|p| p.is_file() && !p.extension().is_some_and(|e| e == "exception"))
+            .filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "exception"))
             .collect();
         files.sort();
         for f in files {
