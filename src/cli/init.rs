@@ -19,7 +19,10 @@ pub struct InitArgs {
 }
 
 const CONFIG_TOML: &str = "# dlt configuration: [runtime], [extract], [normalize], [load], [sources.<name>]\n[runtime]\nlog_level = \"WARNING\"\n";
-const SECRETS_TOML: &str = "# Credentials. Keep this file out of version control.\n# [sources.<source_name>]\n# api_key = \"...\"\n";
+/// The warehouse in dlt's native form of DuckDB credentials: dango reads the path from it, and
+/// dlt's CLI (`dlt pipeline … sync | drop`) and `dlt.pipeline(…, destination="duckdb")` find the
+/// same warehouse (dlt refuses credentials in config.toml).
+const SECRETS_TOML: &str = "# Credentials. Keep this file out of version control.\n# [sources.<source_name>]\n# api_key = \"...\"\n\n# The warehouse, for dango and for dlt's own tools (dlt pipeline ..., dlt.pipeline(...)).\n[destination.duckdb]\ncredentials = \"data/warehouse.duckdb\"\n";
 const GITIGNORE: &str =
     "# dango\n.dlt/secrets.toml\n.dlt/pipelines/\n.env\ndata/*.duckdb\ndata/*.duckdb.wal\n";
 

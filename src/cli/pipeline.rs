@@ -372,11 +372,27 @@ fn show(view: &PipelineView, n: usize, as_json: bool) -> anyhow::Result<ExitCode
 
 fn trace(view: &PipelineView, as_json: bool) -> anyhow::Result<ExitCode> {
     let Some(t) = view.trace()? else {
-        anyhow::bail!(
-            "pipeline `{}` has no trace yet. Run `dango sync {}`",
-            view.name,
-            view.name
-        );
+        // As dlt's `trace` does: a note, not a failure (a working dir dlt restored with
+        // `dlt pipeline … sync` has no trace).
+        let dlt_trace = view
+            .dir
+            .root()
+            .join(crate::pipeline::trace::DLT_TRACE_FILE)
+            .is_file();
+        if as_json {
+            println!("null");
+        } else if dlt_trace {
+            println!(
+                "The last run of pipeline `{}` was dlt's own: show its trace with `dlt pipeline --pipelines-dir .dlt/pipelines {} trace`.",
+                view.name, view.name
+            );
+        } else {
+            println!(
+                "Pipeline `{}` does not have a last run trace yet: it appears after the next `dango sync {}`.",
+                view.name, view.name
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
     };
     if as_json {
         println!("{}", serde_json::to_string_pretty(&t)?);
@@ -397,9 +413,40 @@ fn schema(view: &PipelineView, format: SchemaFormat) -> anyhow::Result<ExitCode>
     let v = dlt_dict::to_json(&s);
     match format {
         SchemaFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
-        SchemaFormat::Yaml => print!("{}", serde_norway::to_string(&v)?),
+        SchemaFormat::Yaml => print!("{}", serde_norway::to_string(&to_yaml(&v))?),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A JSON tree as YAML values. serde_json keeps numbers as their text here
+/// (`arbitrary_precision`), which YAML would print as a `$serde_json::private::Number` map:
+/// integers become YAML integers, other numbers floats.
+fn to_yaml(v: &serde_json::Value) -> serde_norway::Value {
+    use serde_json::Value as J;
+    use serde_norway::Value as Y;
+    match v {
+        J::Null => Y::Null,
+        J::Bool(b) => Y::Bool(*b),
+        J::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Y::Number(i.into())
+            } else if let Some(u) = n.as_u64() {
+                Y::Number(u.into())
+            } else {
+                match n.as_f64() {
+                    Some(f) => Y::Number(f.into()),
+                    None => Y::String(n.to_string()),
+                }
+            }
+        }
+        J::String(s) => Y::String(s.clone()),
+        J::Array(a) => Y::Sequence(a.iter().map(to_yaml).collect()),
+        J::Object(m) => Y::Mapping(
+            m.iter()
+                .map(|(k, v)| (Y::String(k.clone()), to_yaml(v)))
+                .collect(),
+        ),
+    }
 }
 
 fn human_size(n: u64) -> String {
@@ -417,6 +464,19 @@ fn load_package(
     load_id: Option<&str>,
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
+    if load_id.is_none() && view.packages()?.is_empty() {
+        // A note, not a failure: a working dir dlt restored (`dlt pipeline … sync`) or one
+        // whose packages were cleaned up has none.
+        if as_json {
+            println!("null");
+        } else {
+            println!(
+                "Pipeline `{}` has no load packages in its working dir: the next `dango sync {}` makes one.",
+                view.name, view.name
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let p = view.package(load_id)?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&p)?);
@@ -567,5 +627,20 @@ fn print_cursors(sources_state: &serde_json::Value) {
         for l in lines {
             println!("{l}");
         }
+    }
+}
+
+#[cfg(test)]
+mod yaml_tests {
+    #[test]
+    fn numbers_are_yaml_numbers() {
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"version": 2, "engine_version": 11, "f": 1.5, "big": 18446744073709551615, "s": "x"}"#)
+                .unwrap();
+        let text = serde_norway::to_string(&super::to_yaml(&v)).unwrap();
+        assert_eq!(
+            text,
+            "version: 2\nengine_version: 11\nf: 1.5\nbig: 18446744073709551615\ns: x\n"
+        );
     }
 }

@@ -55,8 +55,19 @@ impl Project {
         self.root.join(".dango").join("sources.yml")
     }
 
-    /// `data/warehouse.duckdb`.
+    /// The warehouse file: the one dlt's DuckDB credentials string names
+    /// (`[destination.duckdb] credentials = "data/warehouse.duckdb"` in `.dlt/secrets.toml`,
+    /// which `dango init` writes), else `data/warehouse.duckdb`. Unreadable settings give the
+    /// default here; a sync reports them.
     pub fn warehouse(&self) -> PathBuf {
+        self.settings()
+            .ok()
+            .and_then(|s| s.duckdb_database(&self.root).ok().flatten())
+            .unwrap_or_else(|| self.default_warehouse())
+    }
+
+    /// `data/warehouse.duckdb`, the warehouse when no credentials name another file.
+    pub fn default_warehouse(&self) -> PathBuf {
         self.root.join("data").join("warehouse.duckdb")
     }
 

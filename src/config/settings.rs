@@ -325,6 +325,15 @@ impl Settings {
         Ok(self.resolve(&[path], is_secret_key(key))?.0)
     }
 
+    /// Like [`Settings::get`], but never refuses a value in config.toml, whatever the key's
+    /// name: for keys whose value may be a table of non-secret options there (like
+    /// `[destination.duckdb.credentials] global_config`) or a secret string elsewhere.
+    pub fn get_any(&self, sections: &[&str], key: &str) -> Result<Option<Resolved>> {
+        let mut path: Vec<String> = sections.iter().map(|s| s.to_string()).collect();
+        path.push(key.to_string());
+        Ok(self.resolve(&[path], false)?.0)
+    }
+
     /// dlt's section chain for a source of `source_type` named `source_name`.
     pub fn source_sections(source_type: &str, source_name: &str) -> Vec<Vec<String>> {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();

@@ -25,7 +25,7 @@
 
 mod typed;
 
-pub use typed::{compare, parse_instant, shift, window_value};
+pub use typed::{compare, parse_instant, shift, untyped, window_value};
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -331,6 +331,8 @@ pub struct Incremental {
     start_hashes: BTreeSet<String>,
     progress: Mutex<Progress>,
     stop: AtomicBool,
+    /// The kind of dlt's typed value the stored cursor had, kept when writing it back.
+    typed_kind: Option<crate::pycompat::typed::TypedKind>,
 }
 
 impl Incremental {
@@ -366,6 +368,13 @@ impl Incremental {
                 .filter(|v| !v.is_null())
                 .cloned()
         };
+        // A cursor dlt stored typed (`"\u{f027}2024-…"`) is used as its plain value and
+        // written back typed (see `state`).
+        let typed_kind = stored_last
+            .as_ref()
+            .and_then(crate::pycompat::typed::decode)
+            .map(|t| t.kind());
+        let stored_last = stored_last.map(|v| untyped(&v).into_owned());
         let mut start_hashes = BTreeSet::new();
         if stored_last.is_some()
             && let Some(Value::Array(h)) = stored.and_then(|s| s.get("unique_hashes"))
@@ -428,6 +437,7 @@ impl Incremental {
             dedup_key,
             start_hashes,
             stop: AtomicBool::new(false),
+            typed_kind,
         };
         Ok(inc)
     }
@@ -588,11 +598,20 @@ impl Incremental {
             return None;
         }
         let p = self.progress.lock().ok()?;
+        let keep_typed = |v: Option<Value>| -> Value {
+            let v = v.unwrap_or(Value::Null);
+            match self.typed_kind {
+                Some(kind) => crate::pycompat::typed::TypedValue::coerce(&v, kind)
+                    .map(|t| t.to_json())
+                    .unwrap_or(v),
+                None => v,
+            }
+        };
         Some(json!({
-            "initial_value": self.cfg.initial_value.clone().unwrap_or(Value::Null),
-            "last_value": p.last_value.clone().unwrap_or(Value::Null),
+            "initial_value": keep_typed(self.cfg.initial_value.clone()),
+            "last_value": keep_typed(p.last_value.clone()),
             "unique_hashes": p.hashes,
-            "start_value": self.start_value.clone().unwrap_or(Value::Null),
+            "start_value": keep_typed(self.start_value.clone()),
         }))
     }
 

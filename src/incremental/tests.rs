@@ -153,3 +153,38 @@ fn config_errors() {
     assert!(e.contains("higher"), "{e}");
     assert!(IncrementalConfig::parse(&json!({"cursor_path": "a", "bogus": 1}), "x").is_err());
 }
+
+#[test]
+fn continues_a_typed_cursor_dlt_stored() {
+    // As dlt 1.31 stores a datetime cursor in state.json.
+    let stored = json!({
+        "initial_value": "\u{f027}2024-01-01T00:00:00+00:00",
+        "last_value": "\u{f027}2024-01-02T10:00:00+00:00",
+        "unique_hashes": ["669czW83KR00"],
+        "start_value": "\u{f027}2024-01-01T00:00:00+00:00"
+    });
+    let c = cfg(json!({"cursor_path": "updated_at", "initial_value": "2024-01-01T00:00:00Z"}));
+    let inc = Incremental::bind("r", &c, &["id".into()], Some(&stored), None).unwrap();
+    assert_eq!(
+        inc.placeholder("start_value"),
+        json!("2024-01-02T10:00:00+00:00")
+    );
+    let row = |id: i64, t: &str| json!({"id": id, "updated_at": t});
+    assert!(!keep(&inc, row(0, "2024-01-01T00:00:00Z")));
+    assert!(!keep(&inc, row(1, "2024-01-02T10:00:00Z"))); // boundary row dlt already loaded
+    assert!(keep(&inc, row(2, "2024-01-02T10:00:00Z")));
+    assert!(keep(&inc, row(3, "2024-01-05T00:00:00Z")));
+    assert_eq!(
+        inc.state().unwrap(),
+        json!({
+            "initial_value": "\u{f027}2024-01-01T00:00:00+00:00",
+            "last_value": "\u{f027}2024-01-05T00:00:00+00:00",
+            "unique_hashes": [digest_dedup_value(&json!(3))],
+            "start_value": "\u{f027}2024-01-02T10:00:00+00:00"
+        })
+    );
+    assert_eq!(
+        compare(&json!("\u{f026}10.5"), &json!(9)),
+        Some(std::cmp::Ordering::Greater)
+    );
+}

@@ -46,10 +46,20 @@ fn is_date_only(s: &str) -> bool {
     s.len() == 10 && NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
 }
 
+/// `v` without dlt's typed prefix (`"\u{f027}2024-…"` → `"2024-…"`, decimals as numbers).
+pub fn untyped(v: &Value) -> std::borrow::Cow<'_, Value> {
+    match crate::pycompat::typed::decode(v) {
+        Some(t) => std::borrow::Cow::Owned(t.to_plain_json()),
+        None => std::borrow::Cow::Borrowed(v),
+    }
+}
+
 /// Orders two cursor values by type; `None` when they cannot be compared (a number and a
-/// string, objects, …).
+/// string, objects, …). dlt's typed values (`"\u{f027}2024-…"` in its state) compare as what
+/// they hold.
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
-    match (a, b) {
+    let (a, b) = (untyped(a), untyped(b));
+    match (a.as_ref(), b.as_ref()) {
         (Value::Number(x), Value::Number(y)) => {
             if let (Some(i), Some(j)) = (x.as_i64(), y.as_i64()) {
                 Some(i.cmp(&j))

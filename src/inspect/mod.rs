@@ -10,6 +10,8 @@
 //! # Ok::<(), dango::Error>(())
 //! ```
 
+mod dlt_package;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -238,6 +240,10 @@ impl PipelineView {
 
 fn package_view(path: &Path, id: &str, state: &str) -> Result<PackageView> {
     let manifest = path.join("package.json");
+    if !manifest.is_file() {
+        // a package dlt wrote into the working dir
+        return Ok(dlt_package::package_view(path, id, state));
+    }
     let size_of = |f: &Path| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
     if state == "EXTRACTED" {
         let m: ExtractedManifest = read_json(&manifest)?;

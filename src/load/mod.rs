@@ -304,7 +304,15 @@ fn finish_package(dir: &PipelineDir, load_id: &str, manifest: &NormalizedManifes
         std::fs::remove_dir_all(&to).map_err(|e| Error::io(&to, e))?;
     }
     storage::publish(&from, &to)?;
-    storage::write_atomic(&to.join("package_completed.json"), b"\"loaded\"")?;
+    // dlt's own files, so `dlt pipeline … load-package` reads the package as one of its own.
+    let state = crate::state::package_state(&to)?;
+    storage::dlt_files::write_load_package_state(
+        &to,
+        load_id,
+        &manifest.created_at,
+        state.as_ref(),
+    )?;
+    storage::dlt_files::write_package_completed(&to)?;
     Ok(())
 }
 

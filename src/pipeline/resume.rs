@@ -161,12 +161,7 @@ impl Pipeline {
         };
         let package_schema = load::package_schema(&self.dir, load_id)
             .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
-        state.set_local("first_run", serde_json::json!(false));
-        state.set_local(
-            "_last_extracted_at",
-            serde_json::json!(chrono::Utc::now().to_rfc3339()),
-        );
-        state.bump();
+        state.mark_extracted();
         let opts = load::LoadOptions {
             replace_dataset: refresh,
             replace_strategy: self.replace_strategy,

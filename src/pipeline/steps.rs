@@ -193,12 +193,7 @@ impl Pipeline {
         if !source_doc.is_empty() || !state.source(source).is_empty() {
             state.set_source(source, source_doc);
         }
-        state.set_local("first_run", serde_json::json!(false));
-        state.set_local(
-            "_last_extracted_at",
-            serde_json::json!(chrono::Utc::now().to_rfc3339()),
-        );
-        state.bump();
+        state.mark_extracted();
     }
 
     /// Normalizes the extracted package `load_id` against `schema` (which it evolves).

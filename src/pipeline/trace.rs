@@ -39,6 +39,9 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use super::info::LoadInfo;
+
+/// dlt's trace file in a working dir (a Python pickle, written by dlt's own runs).
+pub const DLT_TRACE_FILE: &str = "trace.pickle";
 use crate::config::redact::redact;
 use crate::error::{Error, Result};
 
@@ -186,9 +189,20 @@ impl PipelineTrace {
             .find_map(|s| s.error.as_deref().map(|e| (s.step.as_str(), e)))
     }
 
-    /// Writes the trace to `path` (JSON, atomically).
+    /// Writes the trace to `path` (JSON, atomically). A `trace.pickle` beside it (dlt's trace
+    /// of an earlier dlt run in the same working dir) is removed: it no longer describes the
+    /// last run, and dlt's `info` / `last_trace` would show it as if it did.
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::storage::write_json(path, self)
+        crate::storage::write_json(path, self)?;
+        if let Some(dir) = path.parent() {
+            let pickle = dir.join(DLT_TRACE_FILE);
+            if pickle.is_file()
+                && let Err(e) = std::fs::remove_file(&pickle)
+            {
+                tracing::debug!("cannot remove dlt's stale {}: {e}", pickle.display());
+            }
+        }
+        Ok(())
     }
 
     /// Reads the trace at `path`; `None` when there is none.

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
+use crate::pycompat::typed::{PyDateTime, TypedValue};
 use crate::storage;
 
 pub mod drop;
@@ -70,10 +71,40 @@ impl PipelineState {
         }
     }
 
-    /// Writes `state.json` atomically (compact, as dlt does).
+    /// Writes `state.json` atomically (compact, as dlt does), with `_local` completed as dlt
+    /// expects it in a working dir (`initial_cwd`, `last_run_context`: see [`run_context`]),
+    /// so dlt's CLI (`drop`, `sync`) and `dlt.attach` work on it.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string(&self.doc).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut doc = self.doc.clone();
+        let working_dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let context = run_context(working_dir);
+        let local = doc
+            .entry("_local")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !local.is_object() {
+            *local = Value::Object(Map::new());
+        }
+        if let Value::Object(m) = local {
+            if !m.get("initial_cwd").is_some_and(Value::is_string) {
+                let cwd = context.get("run_dir").cloned().unwrap_or(Value::Null);
+                m.insert("initial_cwd".into(), cwd);
+            }
+            m.insert("last_run_context".into(), Value::Object(context));
+        }
+        let text = serde_json::to_string(&doc).map_err(|e| Error::Internal(e.to_string()))?;
         storage::write_atomic(path, text.as_bytes())
+    }
+
+    /// Marks the state as extracted now, as dlt's extract does: `first_run = false`,
+    /// `_last_extracted_at` (a typed datetime), a bumped version, and `_last_extracted_hash`
+    /// (the version hash the extract committed to).
+    pub fn mark_extracted(&mut self) {
+        self.set_local("first_run", json!(false));
+        let now = PyDateTime::from_utc(chrono::Utc::now());
+        self.set_local("_last_extracted_at", TypedValue::DateTime(now).to_json());
+        self.bump();
+        let hash = self.stored_hash().to_string();
+        self.set_local("_last_extracted_hash", json!(hash));
     }
 
     /// The whole document.
@@ -216,6 +247,37 @@ impl PipelineState {
     }
 }
 
+/// dlt's `last_run_context` of a run of the pipeline whose working dir is `working_dir`:
+/// `settings_dir` (`<project>/.dlt`), `local_dir`, `run_dir` (the project root) and `uri`
+/// (`file://<project root>`). The project root is the folder holding `.dlt/pipelines/<name>`,
+/// or the current directory for a working dir elsewhere.
+pub fn run_context(working_dir: &Path) -> Map<String, Value> {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let wd = abs(working_dir);
+    let pipelines = wd.parent();
+    let dlt_dir = pipelines.and_then(Path::parent);
+    let root = match (pipelines, dlt_dir) {
+        (Some(p), Some(d))
+            if p.file_name().is_some_and(|n| n == "pipelines")
+                && d.file_name().is_some_and(|n| n == ".dlt") =>
+        {
+            d.parent().map(Path::to_path_buf)
+        }
+        _ => None,
+    }
+    .unwrap_or_else(|| abs(Path::new(".")));
+    let text = |p: &Path| Value::String(p.to_string_lossy().into_owned());
+    let uri = url::Url::from_file_path(&root)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| format!("file://{}", root.display()));
+    let mut m = Map::new();
+    m.insert("settings_dir".into(), text(&root.join(".dlt")));
+    m.insert("local_dir".into(), text(&root));
+    m.insert("run_dir".into(), text(&root));
+    m.insert("uri".into(), Value::String(uri));
+    m
+}
+
 /// Copies the package state from an extracted package folder to its normalized folder.
 pub fn carry_package_state(from: &Path, to: &Path) -> Result<()> {
     let src = from.join(PACKAGE_STATE_FILE);
@@ -256,5 +318,43 @@ mod tests {
         s.doc_mut().insert("sources".into(), json!({"x": {}}));
         assert!(s.bump());
         assert_eq!(s.state_version(), 2);
+    }
+
+    #[test]
+    fn saved_local_is_dlts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wd = tmp.path().join(".dlt/pipelines/p");
+        std::fs::create_dir_all(&wd).unwrap();
+        let mut s = PipelineState::new("p", "ds", "p");
+        s.mark_extracted();
+        s.save(&wd.join("state.json")).unwrap();
+        let back: Value =
+            serde_json::from_slice(&std::fs::read(wd.join("state.json")).unwrap()).unwrap();
+        let local = &back["_local"];
+        let root = tmp.path().to_string_lossy().into_owned();
+        assert_eq!(local["initial_cwd"], json!(root));
+        assert_eq!(local["last_run_context"]["run_dir"], json!(root));
+        assert_eq!(
+            local["last_run_context"]["settings_dir"],
+            json!(format!("{root}/.dlt"))
+        );
+        assert_eq!(
+            local["last_run_context"]["uri"],
+            json!(format!("file://{root}"))
+        );
+        assert_eq!(local["_last_extracted_hash"], back["_version_hash"]);
+        let at = local["_last_extracted_at"].as_str().unwrap();
+        assert!(at.starts_with('\u{f027}') && at.ends_with("+00:00"), "{at}");
+        assert!(crate::pycompat::typed::decode_str(at).is_some());
+        // dlt's own initial_cwd is kept
+        let mut again = PipelineState::load(&wd.join("state.json"))
+            .unwrap()
+            .unwrap();
+        again.set_local("initial_cwd", json!("/elsewhere"));
+        again.save(&wd.join("state.json")).unwrap();
+        let back = PipelineState::load(&wd.join("state.json"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.doc()["_local"]["initial_cwd"], json!("/elsewhere"));
     }
 }

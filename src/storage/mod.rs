@@ -16,6 +16,7 @@
 //! Every stage writes into an "in progress" folder and publishes it with one `rename`, so a
 //! package is either complete or absent: a crash at any moment leaves nothing half-visible.
 
+pub mod dlt_files;
 pub mod jobs;
 
 use std::fs;
@@ -231,7 +232,7 @@ impl PipelineDir {
             let p = self.root.join(sub);
             fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
         }
-        Ok(())
+        dlt_files::write_storage_versions(&self.root)
     }
 
     /// `state.json`.

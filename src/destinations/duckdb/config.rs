@@ -41,6 +41,41 @@ impl Settings {
         Ok(options)
     }
 
+    /// The warehouse file named by dlt's native form of DuckDB credentials, a string
+    /// (`[destination.duckdb] credentials = "data/warehouse.duckdb"` in `.dlt/secrets.toml`,
+    /// or `DESTINATION__DUCKDB__CREDENTIALS`; `duckdb:///path` too), relative to `root`.
+    /// `None` when credentials are absent or a table of options.
+    pub fn duckdb_database(&self, root: &std::path::Path) -> Result<Option<std::path::PathBuf>> {
+        let Some(r) = self.get_any(&["destination", "duckdb"], "credentials")? else {
+            return Ok(None);
+        };
+        let toml::Value::String(text) = &r.value else {
+            return Ok(None);
+        };
+        let text = text.trim();
+        if text.starts_with('{') {
+            // an environment value holding the options table as JSON
+            return Ok(None);
+        }
+        if r.provider == crate::config::Provider::ConfigToml {
+            return Err(Error::Config(format!(
+                "ValueNotSecretException: dlt refuses DuckDB credentials in config.toml ({}). Move `credentials = \"{text}\"` under [destination.duckdb] in .dlt/secrets.toml, where dango and dlt's tools both read it",
+                r.describe()
+            )));
+        }
+        let path = text
+            .strip_prefix("duckdb:///")
+            .map(|p| format!("/{p}"))
+            .unwrap_or_else(|| text.to_string());
+        if path.is_empty() || path.starts_with(':') {
+            return Err(Error::Config(format!(
+                "DuckDB credentials `{text}` ({}) do not name a file: dango keeps the warehouse in a file. Use a path such as \"data/warehouse.duckdb\"",
+                r.describe()
+            )));
+        }
+        Ok(Some(root.join(path)))
+    }
+
     /// A `{name = value}` table under `[destination.duckdb.credentials]`, values as text.
     fn config_table(&self, key: &str) -> Result<Vec<(String, String)>> {
         let Some(r) = self.get(SECTIONS, key)? else {
@@ -102,6 +137,69 @@ mod tests {
         let env = Env::from_vars(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let s = Settings::with_env(dir.path(), env, None).unwrap();
         (dir, s)
+    }
+
+    #[test]
+    fn credentials_string_names_the_warehouse() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".dlt")).unwrap();
+        let load = |secrets: &str, config: &str, env: &[(&str, &str)]| {
+            std::fs::write(dir.path().join(".dlt/secrets.toml"), secrets).unwrap();
+            std::fs::write(dir.path().join(".dlt/config.toml"), config).unwrap();
+            let env = Env::from_vars(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            Settings::with_env(dir.path(), env, None).unwrap()
+        };
+        let root = dir.path();
+        let s = load(
+            "[destination.duckdb]\ncredentials = \"data/w.duckdb\"\n",
+            "",
+            &[],
+        );
+        assert_eq!(
+            s.duckdb_database(root).unwrap(),
+            Some(root.join("data/w.duckdb"))
+        );
+        // the table form of options keeps working, next to the string or without it
+        let s = load(
+            "",
+            "[destination.duckdb.credentials]\nglobal_config = { threads = 1 }\n",
+            &[],
+        );
+        assert_eq!(s.duckdb_database(root).unwrap(), None);
+        assert!(
+            s.duckdb()
+                .unwrap()
+                .global_config
+                .iter()
+                .any(|(k, _)| k == "threads")
+        );
+        let s = load(
+            "[destination.duckdb]\ncredentials = \"duckdb:///tmp/x.duckdb\"\n",
+            "",
+            &[],
+        );
+        assert_eq!(
+            s.duckdb_database(root).unwrap(),
+            Some("/tmp/x.duckdb".into())
+        );
+        let s = load("", "", &[("DESTINATION__DUCKDB__CREDENTIALS", "e.duckdb")]);
+        assert_eq!(
+            s.duckdb_database(root).unwrap(),
+            Some(root.join("e.duckdb"))
+        );
+        let s = load(
+            "",
+            "[destination.duckdb]\ncredentials = \"c.duckdb\"\n",
+            &[],
+        );
+        let e = s.duckdb_database(root).unwrap_err().to_string();
+        assert!(e.contains("secrets.toml"), "{e}");
+        let s = load(
+            "[destination.duckdb]\ncredentials = \":memory:\"\n",
+            "",
+            &[],
+        );
+        assert!(s.duckdb_database(root).is_err());
     }
 
     #[test]

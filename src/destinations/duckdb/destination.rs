@@ -255,6 +255,13 @@ impl Destination for DuckDbClient {
             "CREATE SCHEMA IF NOT EXISTS {}",
             quote_ident(staging)
         ))?;
+        // dlt keeps the schema in the staging dataset too (its `drop` deletes it there).
+        if let Some(version) = schema.table(crate::schema::VERSION_TABLE) {
+            self.execute(&create_table_sql(staging, version, true))?;
+            if !self.has_schema_version(staging, &schema.version_hash)? {
+                self.store_schema(staging, schema)?;
+            }
+        }
         for root in roots {
             let tables = schema
                 .table(root)

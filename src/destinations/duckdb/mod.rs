@@ -81,16 +81,16 @@ impl DuckDb {
     }
 }
 
-/// The project's warehouse (`data/warehouse.duckdb`) with the options of
-/// `[destination.duckdb.credentials]`.
+/// The project's warehouse (`data/warehouse.duckdb`, or the file `[destination.duckdb]
+/// credentials` names) with the options of `[destination.duckdb.credentials]`.
 pub fn from_project(
     project: &crate::config::Project,
     settings: &crate::config::Settings,
 ) -> Result<std::sync::Arc<dyn DestinationFactory>> {
-    Ok(std::sync::Arc::new(DuckDb::new(
-        project.warehouse(),
-        settings.duckdb()?,
-    )))
+    let path = settings
+        .duckdb_database(project.root())?
+        .unwrap_or_else(|| project.default_warehouse());
+    Ok(std::sync::Arc::new(DuckDb::new(path, settings.duckdb()?)))
 }
 
 impl DestinationFactory for DuckDb {
