@@ -35,6 +35,7 @@
 //! 7. [`Destination::commit_load`]; on any error before it, [`Destination::rollback_load`].
 
 pub mod duckdb;
+pub mod filesystem;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -322,7 +323,10 @@ pub type MakeDestination =
     fn(&crate::config::Project, &crate::config::Settings) -> Result<Arc<dyn DestinationFactory>>;
 
 /// Destination types, by the name dlt gives them: one line per type.
-const TYPES: &[(&str, MakeDestination)] = &[("duckdb", duckdb::from_project)];
+const TYPES: &[(&str, MakeDestination)] = &[
+    ("duckdb", duckdb::from_project),
+    ("filesystem", filesystem::from_project),
+];
 
 /// The destination `kind` of `project`, configured from `settings` (dlt's
 /// `[destination.<kind>]` sections).
