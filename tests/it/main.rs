@@ -21,6 +21,7 @@ mod init;
 mod library;
 mod merge;
 mod merge_replay;
+mod postgres_destination;
 mod quickstart;
 mod rest_api;
 mod run_context;

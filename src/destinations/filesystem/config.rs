@@ -15,10 +15,8 @@
 use std::path::PathBuf;
 
 use crate::config::settings::Settings;
+use crate::destinations::config::DestinationSettings;
 use crate::error::{Error, Result};
-
-const SECTIONS: &[&str] = &["destination", "filesystem"];
-const CREDENTIALS: &[&str] = &["destination", "filesystem", "credentials"];
 
 /// How tables are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +88,8 @@ impl FilesystemConfig {
     /// Reads `[destination.filesystem]`; a relative local `bucket_url` is taken from the
     /// project root.
     pub fn from_settings(root: &std::path::Path, settings: &Settings) -> Result<FilesystemConfig> {
-        let Some(url) = settings.get(SECTIONS, "bucket_url")? else {
+        let ds = DestinationSettings::new(settings, "filesystem");
+        let Some(url) = ds.value("bucket_url")? else {
             return Err(Error::Config(
                 "the filesystem destination needs a bucket: set `bucket_url` under \
                  [destination.filesystem] in .dlt/config.toml (a local path or s3://bucket/prefix), \
@@ -99,7 +98,7 @@ impl FilesystemConfig {
             ));
         };
         let url = url.as_string();
-        let format = table_format(settings)?;
+        let format = table_format(&ds)?;
         let bucket = if let Some(rest) = url.strip_prefix("s3://") {
             let rest = rest.trim_end_matches('/');
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -111,7 +110,7 @@ impl FilesystemConfig {
             Bucket::S3 {
                 bucket: bucket.to_string(),
                 prefix: prefix.trim_matches('/').to_string(),
-                credentials: s3_credentials(settings)?,
+                credentials: s3_credentials(&ds)?,
             }
         } else if let Some(path) = url.strip_prefix("file://") {
             Bucket::Local(PathBuf::from(path))
@@ -129,8 +128,8 @@ impl FilesystemConfig {
 }
 
 /// `table_format` / `file_format` of `[destination.filesystem]`.
-fn table_format(settings: &Settings) -> Result<TableFormat> {
-    if let Some(tf) = settings.get(SECTIONS, "table_format")? {
+fn table_format(ds: &DestinationSettings<'_>) -> Result<TableFormat> {
+    if let Some(tf) = ds.value("table_format")? {
         return match tf.as_string().as_str() {
             "delta" => Ok(TableFormat::Delta),
             other => Err(Error::Config(format!(
@@ -139,7 +138,7 @@ fn table_format(settings: &Settings) -> Result<TableFormat> {
             ))),
         };
     }
-    match settings.get(SECTIONS, "file_format")? {
+    match ds.value("file_format")? {
         None => Ok(TableFormat::Delta),
         Some(ff) => match ff.as_string().as_str() {
             "parquet" => Ok(TableFormat::Parquet),
@@ -151,9 +150,29 @@ fn table_format(settings: &Settings) -> Result<TableFormat> {
     }
 }
 
-fn s3_credentials(settings: &Settings) -> Result<S3Credentials> {
+fn s3_credentials(ds: &DestinationSettings<'_>) -> Result<S3Credentials> {
+    let creds = ds.credentials(&[
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+    ])?;
+    // Region and endpoint are not secrets (they stay readable in messages).
+    let plain = |key: &str| -> Result<Option<String>> {
+        for sections in [
+            &["destination", "filesystem", "credentials"][..],
+            &["destination", "credentials"][..],
+        ] {
+            if let Some(r) = ds.settings().get(sections, key)? {
+                return Ok(Some(r.as_string()));
+            }
+        }
+        Ok(None)
+    };
     let get = |key: &str| -> Result<Option<String>> {
-        Ok(settings.get(CREDENTIALS, key)?.map(|r| r.as_string()))
+        match creds.part(key) {
+            Some(r) => Ok(Some(r.as_string())),
+            None => plain(key),
+        }
     };
     Ok(S3Credentials {
         access_key_id: get("aws_access_key_id")?,
