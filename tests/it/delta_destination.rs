@@ -11,6 +11,8 @@ use dango::schema::{MergeStrategy, WriteDisposition};
 use dango::sources::{IterResource, Source};
 use serde_json::{Value, json};
 
+use crate::util::{TestProject, orders_jsonl};
+
 /// Reads Delta tables with `deltalake` and Polars, and their live Parquet files with DuckDB.
 const READ_DELTA: &str = r#"
 import json, sys
@@ -20,7 +22,10 @@ import duckdb
 
 def text_rows(rows):
     out = [{k: (None if v is None else str(v)) for k, v in r.items()} for r in rows]
-    key = lambda r: json.dumps({k: v for k, v in r.items() if not k.startswith("_dlt")}, sort_keys=True)
+    def key(r):
+        first = r.get("order_id") or r.get("id")
+        rest = json.dumps({k: v for k, v in r.items() if not k.startswith("_dlt")}, sort_keys=True)
+        return (int(first) if first is not None else 0, rest)
     return sorted(out, key=key)
 
 args = json.loads(sys.argv[1])
@@ -227,4 +232,217 @@ fn library_delta_append_replace_merge_read_by_deltalake() {
             "{name}: deltalake and DuckDB disagree"
         );
     }
+}
+
+// --- Through the real binary ---
+
+/// A project whose source `shop` loads `input/*.jsonl` into table `orders` of the
+/// filesystem destination, with `local_files` options `extra` (indented six spaces).
+fn fs_project(config_toml: &str, extra: &str) -> TestProject {
+    let p = TestProject::new();
+    p.write(
+        ".dango/sources.yml",
+        &format!(
+            "version: \"1.0\"\ndestination: filesystem\nsources:\n  - name: shop\n    type: local_files\n    local_files:\n      directory: input\n      file_pattern: \"*.jsonl\"\n      table_name: orders\n{extra}"
+        ),
+    );
+    p.write(".dlt/config.toml", config_toml);
+    p
+}
+
+const LOCAL_DELTA: &str = "[destination.filesystem]\nbucket_url = \"lake\"\ntable_format = \"delta\"\n";
+
+fn sync_ok(p: &TestProject) -> String {
+    let out = p.dango().arg("sync").output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "dango sync failed:\n{text}");
+    text
+}
+
+fn local_tables(p: &TestProject, names: &[&str]) -> Value {
+    let m: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|n| {
+            let path = p.path().join("lake/raw_shop").join(n);
+            (n.to_string(), json!(path.to_str().unwrap()))
+        })
+        .collect();
+    json!({ "tables": m })
+}
+
+fn assert_readers_agree(got: &Value) {
+    for (name, t) in got.as_object().unwrap() {
+        assert_eq!(t["protocol"], json!([1, 2]), "{name}");
+        assert_eq!(t["rows"], t["polars"], "{name}: deltalake and Polars disagree");
+        if t.get("duckdb").is_some() {
+            assert_eq!(t["rows"], t["duckdb"], "{name}: deltalake and DuckDB disagree");
+        }
+    }
+}
+
+const ORDER_TABLES: [&str; 3] = ["orders", "orders__line_items", "orders__line_items__tags"];
+
+#[test]
+fn delta_append_and_replace_through_the_binary() {
+    let Some(py) = crate::services::python("delta_destination::delta_append_and_replace_through_the_binary") else {
+        return;
+    };
+    // append: the second sync loads both files again (local_files reloads every file)
+    let p = fs_project(LOCAL_DELTA, "      write_disposition: append\n");
+    p.write("input/a.jsonl", &orders_jsonl(3, 1));
+    sync_ok(&p);
+    p.write("input/b.jsonl", &orders_jsonl(2, 4));
+    sync_ok(&p);
+    let got = python_json(&py, READ_DELTA, &local_tables(&p, &ORDER_TABLES));
+    assert_readers_agree(&got);
+    let orders = &got["orders"];
+    assert_eq!(column(&orders["rows"], "order_id"), ["1", "1", "2", "2", "3", "3", "4", "5"]);
+    assert_eq!(orders["schema"]["order_id"], json!("int64"));
+    assert_eq!(orders["schema"]["created_at"], json!("timestamp[us, tz=UTC]"));
+    assert_eq!(orders["schema"]["paid"], json!("bool"));
+    assert_eq!(orders["schema"]["customer__address__zip_code"], json!("string"));
+    assert_eq!(orders["operations"], json!(["WRITE", "WRITE"]));
+    // orders_jsonl: order i has (i % 3) + 1 items, each with two tags
+    let items = 2 * (2 + 3 + 1) + 2 + 3;
+    assert_eq!(got["orders__line_items"]["rows"].as_array().unwrap().len(), items);
+    assert_eq!(got["orders__line_items__tags"]["rows"].as_array().unwrap().len(), 2 * items);
+    // dlt's bookkeeping documents
+    let ds = p.path().join("lake/raw_shop");
+    assert_eq!(std::fs::read_dir(ds.join("_dlt_loads")).unwrap().count(), 2);
+    assert!(std::fs::read_dir(ds.join("_dlt_version")).unwrap().count() >= 1);
+    assert!(std::fs::read_dir(ds.join("_dlt_pipeline_state")).unwrap().count() >= 1);
+    assert!(ds.join("init").is_file());
+    // the pipeline verbs read the destination
+    let info = p.dango().args(["pipeline", "shop", "info"]).output().unwrap();
+    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+
+    // replace: the second sync's rows only, nested tables too, one overwrite commit each
+    let p = fs_project(LOCAL_DELTA, "      write_disposition: replace\n");
+    p.write("input/a.jsonl", &orders_jsonl(3, 1));
+    sync_ok(&p);
+    p.write("input/a.jsonl", &orders_jsonl(1, 7));
+    sync_ok(&p);
+    let got = python_json(&py, READ_DELTA, &local_tables(&p, &ORDER_TABLES));
+    assert_readers_agree(&got);
+    assert_eq!(column(&got["orders"]["rows"], "order_id"), ["7"]);
+    assert_eq!(got["orders__line_items"]["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(got["orders"]["operations"], json!(["WRITE", "WRITE"]));
+    assert_eq!(got["orders"]["version"], json!(1));
+}
+
+#[test]
+fn delta_merge_upserts_on_the_primary_key() {
+    let Some(py) = crate::services::python("delta_destination::delta_merge_upserts_on_the_primary_key") else {
+        return;
+    };
+    let p = fs_project(
+        LOCAL_DELTA,
+        "      write_disposition:\n        disposition: merge\n        strategy: upsert\n      primary_key: orderId\n",
+    );
+    p.write("input/a.jsonl", &orders_jsonl(3, 1));
+    sync_ok(&p);
+    // order 2 changes (total and one item less), order 9 is new
+    p.write(
+        "input/a.jsonl",
+        "{\"orderId\":2,\"createdAt\":\"2024-02-01T10:00:00Z\",\"total\":99.5,\"paid\":true,\"lineItems\":[{\"sku\":\"NEW\",\"qty\":1,\"tags\":[\"z\"]}]}\n{\"orderId\":9,\"createdAt\":\"2024-02-01T10:00:00Z\",\"total\":9.5,\"paid\":false,\"lineItems\":[]}\n",
+    );
+    sync_ok(&p);
+    let got = python_json(&py, READ_DELTA, &local_tables(&p, &ORDER_TABLES));
+    assert_readers_agree(&got);
+    let orders = &got["orders"];
+    assert_eq!(column(&orders["rows"], "order_id"), ["1", "2", "3", "9"]);
+    assert_eq!(column(&orders["rows"], "total"), ["1.5", "99.5", "3.5", "9.5"]);
+    assert_eq!(orders["operations"], json!(["MERGE", "WRITE"]));
+    // nested rows are upserted on `_dlt_id` as dlt does on Delta: order 2's first item is
+    // replaced, its others (absent from the new data) stay
+    let mut skus = column(&got["orders__line_items"]["rows"], "sku");
+    skus.sort();
+    assert_eq!(skus, ["NEW", "S1-0", "S1-1", "S2-1", "S2-2", "S3-0"]);
+}
+
+#[test]
+fn delta_merge_without_strategy_uses_upsert_and_others_are_refused() {
+    let p = fs_project(
+        LOCAL_DELTA,
+        "      write_disposition: merge\n      primary_key: orderId\n",
+    );
+    p.write("input/a.jsonl", &orders_jsonl(2, 1));
+    let out = sync_ok(&p);
+    assert!(out.contains("merges with `upsert`"), "{out}");
+    assert!(p.path().join("lake/raw_shop/orders/_delta_log/00000000000000000000.json").is_file());
+
+    let p = fs_project(
+        LOCAL_DELTA,
+        "      write_disposition:\n        disposition: merge\n        strategy: delete-insert\n      primary_key: orderId\n",
+    );
+    p.write("input/a.jsonl", &orders_jsonl(2, 1));
+    let out = p.dango().arg("sync").output().unwrap();
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("`delete-insert` merge strategy not supported for table `orders`. Available strategies: ['upsert']"),
+        "{err}"
+    );
+    assert!(!p.path().join("lake/raw_shop/orders").exists());
+}
+
+#[test]
+fn delta_crash_after_a_commit_resumes_without_duplicating_it() {
+    let Some(py) = crate::services::python("delta_destination::delta_crash_after_a_commit_resumes_without_duplicating_it") else {
+        return;
+    };
+    let p = fs_project(LOCAL_DELTA, "      write_disposition: append\n");
+    p.write("input/a.jsonl", &orders_jsonl(4, 1));
+    // dies right after the first table's commit, before the job is marked completed
+    p.sync_killed_at("filesystem_after_delta_commit", &[]);
+    let orders_log = p.path().join("lake/raw_shop/orders/_delta_log");
+    assert_eq!(std::fs::read_dir(&orders_log).unwrap().count(), 1);
+    assert!(!p.path().join("lake/raw_shop/_dlt_loads").exists());
+    // the next run finishes that package without committing its job again, then loads its
+    // own package (two copies, as after any crash of an append load; see crash.rs)
+    sync_ok(&p);
+    let commits = delta_commits(&orders_log);
+    assert_eq!(commits.len(), 2, "{commits:?}");
+    assert_ne!(commits[0]["dangoLoadId"], commits[1]["dangoLoadId"]);
+    // it dies after everything is in the destination, before the package is moved: the
+    // next run only moves it (its load id is in _dlt_loads)
+    p.sync_killed_at("load_before_commit", &[]);
+    sync_ok(&p);
+    assert_eq!(delta_commits(&orders_log).len(), 4);
+    let got = python_json(&py, READ_DELTA, &local_tables(&p, &ORDER_TABLES));
+    assert_readers_agree(&got);
+    let ids = column(&got["orders"]["rows"], "order_id");
+    assert_eq!(ids.len(), 16, "{ids:?}");
+    for id in ["1", "2", "3", "4"] {
+        assert_eq!(ids.iter().filter(|i| *i == id).count(), 4, "{ids:?}");
+    }
+    // every row belongs to a completed load, each load once
+    let loads = std::fs::read_dir(p.path().join("lake/raw_shop/_dlt_loads")).unwrap().count();
+    assert_eq!(loads, 4);
+    let mut per_load: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in got["orders"]["rows"].as_array().unwrap() {
+        *per_load.entry(r["_dlt_load_id"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(per_load.len(), 4);
+    assert!(per_load.values().all(|n| *n == 4), "{per_load:?}");
+}
+
+/// The `commitInfo` of each commit in a Delta log folder, in version order.
+fn delta_commits(log: &Path) -> Vec<Value> {
+    let mut names: Vec<_> = std::fs::read_dir(log)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|n| {
+            let text = std::fs::read_to_string(log.join(n)).unwrap();
+            let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+            first["commitInfo"].clone()
+        })
+        .collect()
 }

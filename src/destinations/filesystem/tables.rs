@@ -110,7 +110,10 @@ pub fn delta_write(
         load_id: load_id.into(),
         job: job.into(),
     };
-    delta::write_commit(store, &dir, &snap, commit).map(|_| ())
+    delta::write_commit(store, &dir, &snap, commit)?;
+    // A crash here: the commit is in the log, the loader has not marked the job completed.
+    crate::fault::point("filesystem_after_delta_commit");
+    Ok(())
 }
 
 /// Empties the Delta table `table` (an overwrite without rows), once per load.
