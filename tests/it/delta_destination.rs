@@ -250,7 +250,8 @@ fn fs_project(config_toml: &str, extra: &str) -> TestProject {
     p
 }
 
-const LOCAL_DELTA: &str = "[destination.filesystem]\nbucket_url = \"lake\"\ntable_format = \"delta\"\n";
+const LOCAL_DELTA: &str =
+    "[destination.filesystem]\nbucket_url = \"lake\"\ntable_format = \"delta\"\n";
 
 fn sync_ok(p: &TestProject) -> String {
     let out = p.dango().arg("sync").output().unwrap();
@@ -274,9 +275,15 @@ fn local_tables(p: &TestProject, names: &[&str]) -> Value {
 fn assert_readers_agree(got: &Value) {
     for (name, t) in got.as_object().unwrap() {
         assert_eq!(t["protocol"], json!([1, 2]), "{name}");
-        assert_eq!(t["rows"], t["polars"], "{name}: deltalake and Polars disagree");
+        assert_eq!(
+            t["rows"], t["polars"],
+            "{name}: deltalake and Polars disagree"
+        );
         if t.get("duckdb").is_some() {
-            assert_eq!(t["rows"], t["duckdb"], "{name}: deltalake and DuckDB disagree");
+            assert_eq!(
+                t["rows"], t["duckdb"],
+                "{name}: deltalake and DuckDB disagree"
+            );
         }
     }
 }
@@ -285,7 +292,9 @@ const ORDER_TABLES: [&str; 3] = ["orders", "orders__line_items", "orders__line_i
 
 #[test]
 fn delta_append_and_replace_through_the_binary() {
-    let Some(py) = crate::services::python("delta_destination::delta_append_and_replace_through_the_binary") else {
+    let Some(py) =
+        crate::services::python("delta_destination::delta_append_and_replace_through_the_binary")
+    else {
         return;
     };
     // append: the second sync loads both files again (local_files reloads every file)
@@ -297,25 +306,56 @@ fn delta_append_and_replace_through_the_binary() {
     let got = python_json(&py, READ_DELTA, &local_tables(&p, &ORDER_TABLES));
     assert_readers_agree(&got);
     let orders = &got["orders"];
-    assert_eq!(column(&orders["rows"], "order_id"), ["1", "1", "2", "2", "3", "3", "4", "5"]);
+    assert_eq!(
+        column(&orders["rows"], "order_id"),
+        ["1", "1", "2", "2", "3", "3", "4", "5"]
+    );
     assert_eq!(orders["schema"]["order_id"], json!("int64"));
-    assert_eq!(orders["schema"]["created_at"], json!("timestamp[us, tz=UTC]"));
+    assert_eq!(
+        orders["schema"]["created_at"],
+        json!("timestamp[us, tz=UTC]")
+    );
     assert_eq!(orders["schema"]["paid"], json!("bool"));
-    assert_eq!(orders["schema"]["customer__address__zip_code"], json!("string"));
+    assert_eq!(
+        orders["schema"]["customer__address__zip_code"],
+        json!("string")
+    );
     assert_eq!(orders["operations"], json!(["WRITE", "WRITE"]));
     // orders_jsonl: order i has (i % 3) + 1 items, each with two tags
     let items = 2 * (2 + 3 + 1) + 2 + 3;
-    assert_eq!(got["orders__line_items"]["rows"].as_array().unwrap().len(), items);
-    assert_eq!(got["orders__line_items__tags"]["rows"].as_array().unwrap().len(), 2 * items);
+    assert_eq!(
+        got["orders__line_items"]["rows"].as_array().unwrap().len(),
+        items
+    );
+    assert_eq!(
+        got["orders__line_items__tags"]["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2 * items
+    );
     // dlt's bookkeeping documents
     let ds = p.path().join("lake/raw_shop");
     assert_eq!(std::fs::read_dir(ds.join("_dlt_loads")).unwrap().count(), 2);
     assert!(std::fs::read_dir(ds.join("_dlt_version")).unwrap().count() >= 1);
-    assert!(std::fs::read_dir(ds.join("_dlt_pipeline_state")).unwrap().count() >= 1);
+    assert!(
+        std::fs::read_dir(ds.join("_dlt_pipeline_state"))
+            .unwrap()
+            .count()
+            >= 1
+    );
     assert!(ds.join("init").is_file());
     // the pipeline verbs read the destination
-    let info = p.dango().args(["pipeline", "shop", "info"]).output().unwrap();
-    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    let info = p
+        .dango()
+        .args(["pipeline", "shop", "info"])
+        .output()
+        .unwrap();
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
 
     // replace: the second sync's rows only, nested tables too, one overwrite commit each
     let p = fs_project(LOCAL_DELTA, "      write_disposition: replace\n");
@@ -326,14 +366,19 @@ fn delta_append_and_replace_through_the_binary() {
     let got = python_json(&py, READ_DELTA, &local_tables(&p, &ORDER_TABLES));
     assert_readers_agree(&got);
     assert_eq!(column(&got["orders"]["rows"], "order_id"), ["7"]);
-    assert_eq!(got["orders__line_items"]["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        got["orders__line_items"]["rows"].as_array().unwrap().len(),
+        2
+    );
     assert_eq!(got["orders"]["operations"], json!(["WRITE", "WRITE"]));
     assert_eq!(got["orders"]["version"], json!(1));
 }
 
 #[test]
 fn delta_merge_upserts_on_the_primary_key() {
-    let Some(py) = crate::services::python("delta_destination::delta_merge_upserts_on_the_primary_key") else {
+    let Some(py) =
+        crate::services::python("delta_destination::delta_merge_upserts_on_the_primary_key")
+    else {
         return;
     };
     let p = fs_project(
@@ -352,7 +397,10 @@ fn delta_merge_upserts_on_the_primary_key() {
     assert_readers_agree(&got);
     let orders = &got["orders"];
     assert_eq!(column(&orders["rows"], "order_id"), ["1", "2", "3", "9"]);
-    assert_eq!(column(&orders["rows"], "total"), ["1.5", "99.5", "3.5", "9.5"]);
+    assert_eq!(
+        column(&orders["rows"], "total"),
+        ["1.5", "99.5", "3.5", "9.5"]
+    );
     assert_eq!(orders["operations"], json!(["MERGE", "WRITE"]));
     // nested rows are upserted on `_dlt_id` as dlt does on Delta: order 2's first item is
     // replaced, its others (absent from the new data) stay
@@ -370,7 +418,11 @@ fn delta_merge_without_strategy_uses_upsert_and_others_are_refused() {
     p.write("input/a.jsonl", &orders_jsonl(2, 1));
     let out = sync_ok(&p);
     assert!(out.contains("merges with `upsert`"), "{out}");
-    assert!(p.path().join("lake/raw_shop/orders/_delta_log/00000000000000000000.json").is_file());
+    assert!(
+        p.path()
+            .join("lake/raw_shop/orders/_delta_log/00000000000000000000.json")
+            .is_file()
+    );
 
     let p = fs_project(
         LOCAL_DELTA,
@@ -390,7 +442,9 @@ fn delta_merge_without_strategy_uses_upsert_and_others_are_refused() {
 
 #[test]
 fn delta_crash_after_a_commit_resumes_without_duplicating_it() {
-    let Some(py) = crate::services::python("delta_destination::delta_crash_after_a_commit_resumes_without_duplicating_it") else {
+    let Some(py) = crate::services::python(
+        "delta_destination::delta_crash_after_a_commit_resumes_without_duplicating_it",
+    ) else {
         return;
     };
     let p = fs_project(LOCAL_DELTA, "      write_disposition: append\n");
@@ -419,11 +473,15 @@ fn delta_crash_after_a_commit_resumes_without_duplicating_it() {
         assert_eq!(ids.iter().filter(|i| *i == id).count(), 4, "{ids:?}");
     }
     // every row belongs to a completed load, each load once
-    let loads = std::fs::read_dir(p.path().join("lake/raw_shop/_dlt_loads")).unwrap().count();
+    let loads = std::fs::read_dir(p.path().join("lake/raw_shop/_dlt_loads"))
+        .unwrap()
+        .count();
     assert_eq!(loads, 4);
     let mut per_load: std::collections::BTreeMap<String, usize> = Default::default();
     for r in got["orders"]["rows"].as_array().unwrap() {
-        *per_load.entry(r["_dlt_load_id"].as_str().unwrap().to_string()).or_default() += 1;
+        *per_load
+            .entry(r["_dlt_load_id"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
     assert_eq!(per_load.len(), 4);
     assert!(per_load.values().all(|n| *n == 4), "{per_load:?}");
@@ -445,4 +503,215 @@ fn delta_commits(log: &Path) -> Vec<Value> {
             first["commitInfo"].clone()
         })
         .collect()
+}
+
+/// dlt's own `sync_destination()` restores the state and schema dango wrote.
+const DLT_SYNC: &str = r#"
+import json, sys
+import dlt
+args = json.loads(sys.argv[1])
+p = dlt.pipeline(
+    pipeline_name=args["pipeline"],
+    destination=dlt.destinations.filesystem(bucket_url=args["bucket"]),
+    dataset_name=args["dataset"],
+    pipelines_dir=args["dir"],
+)
+p.sync_destination()
+print(json.dumps({
+    "state_version": p.state.get("_state_version"),
+    "version_hash": p.state.get("_version_hash"),
+    "schemas": p.schema_names,
+    "tables": sorted(p.default_schema.data_table_names()) if p.default_schema_name else [],
+}))
+"#;
+
+#[test]
+fn dlt_sync_destination_reads_dangos_state_back() {
+    let Some(py) =
+        crate::services::python("delta_destination::dlt_sync_destination_reads_dangos_state_back")
+    else {
+        return;
+    };
+    let p = fs_project(LOCAL_DELTA, "      write_disposition: append\n");
+    p.write("input/a.jsonl", &orders_jsonl(3, 1));
+    sync_ok(&p);
+    sync_ok(&p);
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join(".dlt/pipelines/shop/state.json")).unwrap(),
+    )
+    .unwrap();
+    let dlt_dir = tempfile::tempdir().unwrap();
+    let got = python_json(
+        &py,
+        DLT_SYNC,
+        &json!({
+            "pipeline": "shop",
+            "bucket": p.path().join("lake").to_str().unwrap(),
+            "dataset": "raw_shop",
+            "dir": dlt_dir.path().to_str().unwrap(),
+        }),
+    );
+    assert_eq!(got["state_version"], state["_state_version"], "{got}");
+    assert_eq!(got["version_hash"], state["_version_hash"], "{got}");
+    assert_eq!(got["schemas"], json!(["shop"]));
+    assert_eq!(got["tables"], json!(ORDER_TABLES));
+}
+
+/// Reads plain Parquet files with DuckDB: rows and column types per glob.
+const READ_PARQUET: &str = r#"
+import json, sys
+import duckdb
+args = json.loads(sys.argv[1])
+con = duckdb.connect()
+out = {}
+for name, glob in args["globs"].items():
+    rel = con.sql(f"select * from read_parquet('{glob}', union_by_name=true) order by all")
+    out[name] = {
+        "types": dict(zip(rel.columns, [str(t) for t in rel.types])),
+        "rows": [[None if v is None else str(v) for v in r] for r in rel.fetchall()],
+        "columns": rel.columns,
+        "files": con.sql(f"select count(*) from glob('{glob}')").fetchall()[0][0],
+    }
+print(json.dumps(out))
+"#;
+
+#[test]
+fn plain_parquet_append_and_replace_read_by_duckdb() {
+    let Some(py) = crate::services::python(
+        "delta_destination::plain_parquet_append_and_replace_read_by_duckdb",
+    ) else {
+        return;
+    };
+    let config = "[destination.filesystem]\nbucket_url = \"lake\"\nfile_format = \"parquet\"\n";
+    let glob = |p: &TestProject| json!({"globs": {"orders": p.path().join("lake/raw_shop/orders/*.parquet").to_str().unwrap()}});
+    let p = fs_project(config, "      write_disposition: append\n");
+    p.write("input/a.jsonl", &orders_jsonl(3, 1));
+    sync_ok(&p);
+    sync_ok(&p);
+    let got = python_json(&py, READ_PARQUET, &glob(&p));
+    let orders = &got["orders"];
+    assert_eq!(orders["rows"].as_array().unwrap().len(), 6);
+    assert_eq!(orders["files"], json!(2));
+    assert_eq!(orders["types"]["order_id"], json!("BIGINT"));
+    assert_eq!(orders["types"]["total"], json!("DOUBLE"));
+    assert_eq!(orders["types"]["paid"], json!("BOOLEAN"));
+    assert_eq!(
+        orders["types"]["created_at"],
+        json!("TIMESTAMP WITH TIME ZONE")
+    );
+    assert!(!p.path().join("lake/raw_shop/orders/_delta_log").exists());
+    // dango reads them back for its verbs
+    let show = p
+        .dango()
+        .args(["pipeline", "shop", "info"])
+        .output()
+        .unwrap();
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+
+    let p = fs_project(config, "      write_disposition: replace\n");
+    p.write("input/a.jsonl", &orders_jsonl(3, 1));
+    sync_ok(&p);
+    p.write("input/a.jsonl", &orders_jsonl(2, 10));
+    sync_ok(&p);
+    let got = python_json(&py, READ_PARQUET, &glob(&p));
+    let ids: Vec<String> = got["orders"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let cols = got["orders"]["columns"].as_array().unwrap();
+            let i = cols.iter().position(|c| c == "order_id").unwrap();
+            r[i].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["10", "11"]);
+    assert_eq!(got["orders"]["files"], json!(1));
+}
+
+/// Creates a bucket on the S3 test server.
+const MAKE_BUCKET: &str = r#"
+import json, sys
+import boto3
+a = json.loads(sys.argv[1])
+s3 = boto3.client("s3", endpoint_url=a["endpoint"], aws_access_key_id=a["key"],
+                  aws_secret_access_key=a["secret"], region_name="us-east-1")
+s3.create_bucket(Bucket=a["bucket"])
+print(json.dumps({"ok": True}))
+"#;
+
+#[test]
+fn delta_on_s3_merge_and_append_read_by_deltalake() {
+    let test = "delta_destination::delta_on_s3_merge_and_append_read_by_deltalake";
+    let Some(endpoint) = crate::services::s3_endpoint(test) else {
+        return;
+    };
+    let Some(py) = crate::services::python(test) else {
+        return;
+    };
+    let bucket = format!("dango-delta-{}", std::process::id());
+    let (key, secret) = ("dango-test-key", "Sekrit-S3-Value-42");
+    python_json(
+        &py,
+        MAKE_BUCKET,
+        &json!({"endpoint": endpoint, "key": key, "secret": secret, "bucket": bucket}),
+    );
+    let p = fs_project(
+        &format!(
+            "[destination.filesystem]\nbucket_url = \"s3://{bucket}/lake\"\ntable_format = \"delta\"\n"
+        ),
+        "      write_disposition:\n        disposition: merge\n        strategy: upsert\n      primary_key: orderId\n",
+    );
+    p.write(
+        ".dlt/secrets.toml",
+        &format!(
+            "[destination.filesystem.credentials]\naws_access_key_id = \"{key}\"\naws_secret_access_key = \"{secret}\"\nendpoint_url = \"{endpoint}\"\nregion_name = \"us-east-1\"\n"
+        ),
+    );
+    p.write("input/a.jsonl", &orders_jsonl(3, 1));
+    let out1 = sync_ok(&p);
+    p.write("input/a.jsonl", &orders_jsonl(3, 2));
+    let out2 = sync_ok(&p);
+    let info = p
+        .dango()
+        .args(["pipeline", "shop", "info"])
+        .output()
+        .unwrap();
+    let info_text =
+        String::from_utf8_lossy(&info.stdout).to_string() + &String::from_utf8_lossy(&info.stderr);
+    assert!(info.status.success(), "{info_text}");
+    for text in [&out1, &out2, &info_text] {
+        assert!(!text.contains(secret), "the secret key leaked:\n{text}");
+    }
+    let opts = json!({
+        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true",
+    });
+    let tables: serde_json::Map<String, Value> = ORDER_TABLES
+        .iter()
+        .map(|t| {
+            (
+                t.to_string(),
+                json!(format!("s3://{bucket}/lake/raw_shop/{t}")),
+            )
+        })
+        .collect();
+    let got = python_json(
+        &py,
+        READ_DELTA,
+        &json!({"tables": tables, "storage_options": opts}),
+    );
+    assert_readers_agree(&got);
+    assert_eq!(
+        column(&got["orders"]["rows"], "order_id"),
+        ["1", "2", "3", "4"]
+    );
+    assert_eq!(got["orders"]["operations"], json!(["MERGE", "WRITE"]));
+    // the second sync's rows won for 2 and 3
+    let load_ids = column(&got["orders"]["rows"], "_dlt_load_id");
+    assert_ne!(load_ids[0], load_ids[1]);
+    assert_eq!(load_ids[1], load_ids[3]);
 }
