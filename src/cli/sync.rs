@@ -117,14 +117,19 @@ fn build_pipeline(
         .normalize(normalize)
         .dataset(entry.dataset_name())
         .destination(crate::destinations::configured(
-            "duckdb", project, settings,
+            entry.destination_type(),
+            project,
+            settings,
         )?)
         .working_dir(project.pipeline_dir(&name))
         .limit(opts.limit)
         .extract_workers(extract_workers)
         .full_refresh(opts.full_refresh)
         .window(opts.window.clone())
-        .replace_strategy(crate::destinations::replace_strategy("duckdb", settings)?);
+        .replace_strategy(crate::destinations::replace_strategy(
+            entry.destination_type(),
+            settings,
+        )?);
     if let Some(p) = &opts.progress {
         b = b.progress(p.clone());
     }
@@ -191,9 +196,12 @@ fn diagnose(project: &Project, entry: &SourceEntry, e: crate::Error) -> crate::E
     else {
         return e;
     };
+    let Ok(destination) = crate::destinations::for_pipeline(project, &entry.pipeline_name()) else {
+        return e;
+    };
     let changes = crate::inspect::schema_mismatches(
         &project.pipeline_dir(&entry.pipeline_name()),
-        crate::destinations::for_inspection(project).as_ref(),
+        destination.as_ref(),
         &entry.dataset_name(),
         load_id,
     );

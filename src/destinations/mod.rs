@@ -34,7 +34,10 @@
 //!    the package's data, schema and state are all in the destination.
 //! 7. [`Destination::commit_load`]; on any error before it, [`Destination::rollback_load`].
 
+pub mod config;
 pub mod duckdb;
+pub mod filesystem;
+pub mod postgres;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -322,7 +325,16 @@ pub type MakeDestination =
     fn(&crate::config::Project, &crate::config::Settings) -> Result<Arc<dyn DestinationFactory>>;
 
 /// Destination types, by the name dlt gives them: one line per type.
-const TYPES: &[(&str, MakeDestination)] = &[("duckdb", duckdb::from_project)];
+const TYPES: &[(&str, MakeDestination)] = &[
+    ("duckdb", duckdb::from_project),
+    ("postgres", postgres::from_project),
+    ("filesystem", filesystem::from_project),
+];
+
+/// The names of the destination types this build has (what `destination:` may say).
+pub fn names() -> Vec<&'static str> {
+    TYPES.iter().map(|(n, _)| *n).collect()
+}
 
 /// The destination `kind` of `project`, configured from `settings` (dlt's
 /// `[destination.<kind>]` sections).
@@ -337,6 +349,45 @@ pub fn configured(
             "unknown destination `{kind}`; dango supports: {}",
             TYPES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
         ))),
+    }
+}
+
+/// The destination type pipeline `name` loads into: its source's `destination:` in
+/// sources.yml, else the type its local `state.json` records (a source removed from the
+/// file), else `duckdb`.
+pub fn pipeline_destination_type(project: &crate::config::Project, name: &str) -> String {
+    if let Ok(file) = crate::sources::SourcesFile::load(project)
+        && let Some(entry) = file.get(name)
+    {
+        return entry.destination_type().to_string();
+    }
+    let state = project
+        .pipeline_dir(&name.to_ascii_lowercase())
+        .join("state.json");
+    crate::state::PipelineState::load(&state)
+        .ok()
+        .flatten()
+        .and_then(|s| {
+            s.doc()
+                .get("destination_type")
+                .and_then(|v| v.as_str())
+                .map(|t| t.trim_start_matches("dlt.destinations.").to_string())
+        })
+        .filter(|t| names().contains(&t.as_str()))
+        .unwrap_or_else(|| "duckdb".into())
+}
+
+/// The destination pipeline `name` loads into ([`pipeline_destination_type`]), for reading
+/// and maintenance (`dango pipeline …`, state restore). DuckDB is opened with default options,
+/// as in [`for_inspection`]; other types read their settings (credentials) from the
+/// project's settings.
+pub fn for_pipeline(
+    project: &crate::config::Project,
+    name: &str,
+) -> Result<Arc<dyn DestinationFactory>> {
+    match pipeline_destination_type(project, name).as_str() {
+        "duckdb" => Ok(for_inspection(project)),
+        kind => configured(kind, project, &project.settings()?),
     }
 }
 

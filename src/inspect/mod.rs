@@ -141,11 +141,12 @@ pub fn open(project: &Project, name: &str) -> Result<PipelineView> {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| format!("raw_{lower}"));
+    let destination = crate::destinations::for_pipeline(project, &lower)?;
     Ok(PipelineView {
         name: lower,
         dir,
         dataset,
-        destination: crate::destinations::for_inspection(project),
+        destination,
     })
 }
 

@@ -294,12 +294,22 @@ impl Pipeline {
     /// a stale cursor can never be restored over it).
     pub fn state(&self) -> Result<PipelineState> {
         let local = PipelineState::load(&self.dir.state_path())?;
-        if self.full_refresh || self.refresh_pending().is_some() {
+        let mut state = if self.full_refresh || self.refresh_pending().is_some() {
             let mut fresh = PipelineState::new(&self.name, &self.dataset, &self.name);
             fresh.set_state_version(local.map(|s| s.state_version()).unwrap_or(0));
-            return Ok(fresh);
-        }
-        Ok(local.unwrap_or_else(|| PipelineState::new(&self.name, &self.dataset, &self.name)))
+            fresh
+        } else {
+            local.unwrap_or_else(|| PipelineState::new(&self.name, &self.dataset, &self.name))
+        };
+        // dlt records the destination the pipeline loads into.
+        let kind = format!(
+            "dlt.destinations.{}",
+            self.destination.capabilities().destination_type
+        );
+        state
+            .doc_mut()
+            .insert("destination_type".into(), serde_json::Value::String(kind));
+        Ok(state)
     }
 
     /// Restores state and schema from the warehouse if the local ones are missing or older

@@ -2,9 +2,11 @@
 //!
 //! ```yaml
 //! version: "1.0"
+//! destination: postgres       # optional: duckdb (default), postgres, ...
 //! sources:
 //!   - name: orders            # [A-Za-z0-9_], used lower-cased
 //!     type: local_files
+//!     destination: duckdb     # optional: wins over the file's `destination:`
 //!     enabled: true
 //!     description: Orders export
 //!     tags: [shop]
@@ -21,6 +23,7 @@
 //! What a type's block holds and what it builds comes from the source registry
 //! ([`crate::sources::registry`]); this module knows the entry around the block.
 
+mod destination;
 mod entry;
 mod locate;
 
@@ -132,6 +135,10 @@ fn unregistered_block_key(ty: &str) -> &'static str {
 pub struct SourcesFile {
     /// Format version, `"1.0"`.
     pub version: Value,
+    /// The destination type of every source without its own `destination:` (`duckdb` when
+    /// not set; see [`SourcesFile::destination_of`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
     /// Declared sources.
     #[serde(default)]
     pub sources: Vec<SourceEntry>,
@@ -153,6 +160,9 @@ pub struct SourceEntry {
     /// Free tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// The destination type of this source (wins over the file's `destination:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
     /// Config blocks by key (one of [`block_keys`]), as written, in file order. A valid entry
     /// has exactly one: its type's ([`SourceEntry::block_key`]).
     #[serde(flatten)]
@@ -160,6 +170,10 @@ pub struct SourceEntry {
     /// Index in `sources:` (for messages).
     #[serde(skip)]
     pub index: usize,
+    /// The file's `destination:`, which applies when the entry has none (set when the file is
+    /// read; see [`SourceEntry::destination_type`]).
+    #[serde(skip)]
+    pub file_destination: Option<String>,
 }
 
 /// A config block after `*_env` keys and `${VAR}` substitution.
@@ -285,6 +299,7 @@ impl SourcesFile {
         let mut seen: Vec<String> = Vec::new();
         for (i, s) in file.sources.iter_mut().enumerate() {
             s.index = i;
+            s.file_destination = file.destination.clone();
             let name_at = [Seg::Key("sources"), Seg::Index(i), Seg::Key("name")];
             if s.name.is_empty()
                 || !s
@@ -317,6 +332,7 @@ impl SourcesFile {
             seen.push(lower);
             s.check_type(&at, &mut problems);
         }
+        destination::check(&file, &at, &mut problems);
         (Some(file), problems)
     }
 

@@ -14,7 +14,14 @@ use super::{SourceEntry, block_keys};
 
 /// The keys of an entry, fixed ones first.
 static FIELDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    let mut v = vec!["name", "type", "enabled", "description", "tags"];
+    let mut v = vec![
+        "name",
+        "type",
+        "enabled",
+        "description",
+        "tags",
+        "destination",
+    ];
     v.extend(block_keys());
     v
 });
@@ -26,6 +33,7 @@ enum Field {
     Enabled,
     Description,
     Tags,
+    Destination,
     Block(&'static str),
 }
 
@@ -54,7 +62,8 @@ impl Visitor<'_> for FieldSeed {
             "enabled" => Field::Enabled,
             "description" => Field::Description,
             "tags" => Field::Tags,
-            other => match FIELDS[5..].iter().find(|k| **k == other) {
+            "destination" => Field::Destination,
+            other => match FIELDS[6..].iter().find(|k| **k == other) {
                 Some(k) => Field::Block(k),
                 None => return Err(E::unknown_field(other, FIELDS.as_slice())),
             },
@@ -77,6 +86,7 @@ impl<'de> Visitor<'de> for EntryVisitor {
         let mut enabled: Option<bool> = None;
         let mut description: Option<Option<String>> = None;
         let mut tags: Option<Vec<String>> = None;
+        let mut destination: Option<Option<String>> = None;
         let mut blocks: IndexMap<String, Value> = IndexMap::new();
         let mut seen_blocks: Vec<&'static str> = Vec::new();
         fn once<T, E: de::Error>(slot: &Option<T>, key: &'static str) -> Result<(), E> {
@@ -107,6 +117,10 @@ impl<'de> Visitor<'de> for EntryVisitor {
                     once(&tags, "tags")?;
                     tags = Some(map.next_value()?);
                 }
+                Field::Destination => {
+                    once(&destination, "destination")?;
+                    destination = Some(map.next_value()?);
+                }
                 Field::Block(k) => {
                     if seen_blocks.contains(&k) {
                         return Err(de::Error::duplicate_field(k));
@@ -125,8 +139,10 @@ impl<'de> Visitor<'de> for EntryVisitor {
             enabled: enabled.unwrap_or(true),
             description: description.flatten(),
             tags: tags.unwrap_or_default(),
+            destination: destination.flatten(),
             blocks,
             index: 0,
+            file_destination: None,
         })
     }
 }

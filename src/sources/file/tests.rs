@@ -70,7 +70,7 @@ fn errors_have_positions_and_allowed_values() {
     assert!(
         err.contains("s.yml:2:1")
             && err.contains("sourcez")
-            && err.contains("expected `version` or `sources`"),
+            && err.contains("expected one of `version`, `destination`, `sources`"),
         "{err}"
     );
     let text = "version: \"1.0\"\nsources:\n  - name: a\n    type: local_files\n    enabled: maybe\n    local_files: {directory: d}\n";
@@ -100,7 +100,7 @@ fn entry_keys_come_from_the_format_and_the_registry() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("s.yml:5:5: sources[0]: unknown field `colour`, expected one of `name`, `type`, `enabled`, `description`, `tags`, `local_files`, `csv`, `rest_api`, `dlt_native`, `generic_config`"),
+        err.starts_with("s.yml:5:5: sources[0]: unknown field `colour`, expected one of `name`, `type`, `enabled`, `description`, `tags`, `destination`, `local_files`, `csv`, `rest_api`, `dlt_native`, `generic_config`"),
         "{err}"
     );
     let text = "version: \"1.0\"\nsources:\n  - name: a\n    type: rest_api\n    local_files: {directory: d}\n    rest_api: {base_url: x}\n";

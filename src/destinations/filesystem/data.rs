@@ -1,0 +1,371 @@
+//! Table data: dlt column types as Delta and Arrow types, job files (Arrow IPC) cast to the
+//! table's columns, Parquet files (SNAPPY) with Delta's per-file statistics, and reading them
+//! back.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch,
+    new_null_array,
+};
+use arrow::datatypes::{DataType as ArrowType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
+use arrow::ipc::reader::FileReader;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use parquet::file::reader::ChunkReader;
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, Result};
+use crate::schema::{Column, DataType, Table};
+
+/// The Delta type name of a dlt column (`time` is stored as text, as dlt does on Delta).
+pub fn delta_type(column: &Column) -> String {
+    match column.data_type.unwrap_or(DataType::Text) {
+        DataType::Text | DataType::Json | DataType::Time => "string".into(),
+        DataType::Double => "double".into(),
+        DataType::Bool => "boolean".into(),
+        DataType::Timestamp => "timestamp".into(),
+        DataType::Bigint => "long".into(),
+        DataType::Binary => "binary".into(),
+        DataType::Date => "date".into(),
+        DataType::Decimal => {
+            let (p, s) = decimal_ps(column);
+            format!("decimal({p},{s})")
+        }
+        DataType::Wei => "decimal(38,0)".into(),
+    }
+}
+
+fn decimal_ps(column: &Column) -> (u8, i8) {
+    match (column.precision, column.scale) {
+        (Some(p), s) if (1..=38).contains(&p) => (p as u8, s.unwrap_or(0).min(p) as i8),
+        _ => (38, 9),
+    }
+}
+
+/// The Arrow type of a dlt column in the files dango writes.
+pub fn arrow_type(column: &Column) -> ArrowType {
+    match column.data_type.unwrap_or(DataType::Text) {
+        DataType::Text | DataType::Json | DataType::Time => ArrowType::Utf8,
+        DataType::Double => ArrowType::Float64,
+        DataType::Bool => ArrowType::Boolean,
+        DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        DataType::Bigint => ArrowType::Int64,
+        DataType::Binary => ArrowType::Binary,
+        DataType::Date => ArrowType::Date32,
+        DataType::Decimal => {
+            let (p, s) = decimal_ps(column);
+            ArrowType::Decimal128(p, s)
+        }
+        DataType::Wei => ArrowType::Decimal128(38, 0),
+    }
+}
+
+/// The columns of a table that have a type, in schema order.
+pub fn complete_columns(table: &Table) -> Vec<&Column> {
+    table
+        .columns
+        .values()
+        .filter(|c| c.data_type.is_some())
+        .collect()
+}
+
+/// The Arrow schema of the files of `table`: its typed columns; a column is NOT NULL only
+/// when dlt says so and it is in `required_ok` (columns that existed when the table was
+/// created: a column added later is nullable, older files have no values for it).
+pub fn arrow_schema(table: &Table, required_ok: &dyn Fn(&str) -> bool) -> SchemaRef {
+    let fields: Vec<Field> = complete_columns(table)
+        .into_iter()
+        .map(|c| Field::new(&c.name, arrow_type(c), c.nullable || !required_ok(&c.name)))
+        .collect();
+    Arc::new(ArrowSchema::new(fields))
+}
+
+/// Delta's `schemaString` for an Arrow schema made by [`arrow_schema`].
+pub fn schema_string(table: &Table, schema: &ArrowSchema) -> String {
+    let fields: Vec<Value> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let ty = table
+                .columns
+                .get(f.name())
+                .map(delta_type)
+                .unwrap_or_else(|| "string".into());
+            json!({"name": f.name(), "type": ty, "nullable": f.is_nullable(), "metadata": {}})
+        })
+        .collect();
+    json!({"type": "struct", "fields": fields}).to_string()
+}
+
+/// `batch` with exactly the columns of `schema` (by name): missing ones are NULL, others are
+/// cast to the schema's types.
+pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        let col = match batch.column_by_name(f.name()) {
+            Some(c) if c.data_type() == f.data_type() => c.clone(),
+            Some(c) => arrow::compute::cast(c, f.data_type()).map_err(|e| {
+                Error::Internal(format!("column `{}` cannot be cast: {e}", f.name()))
+            })?,
+            None => new_null_array(f.data_type(), batch.num_rows()),
+        };
+        cols.push(col);
+    }
+    let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(schema.clone(), cols, &opts).map_err(|e| Error::Destination {
+        context: "preparing rows for the filesystem destination".into(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads a job file (Arrow IPC) as batches of `schema`.
+pub fn read_job(path: &std::path::Path, schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader =
+        FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, f), None).map_err(|e| {
+            Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }
+        })?;
+    let mut out = Vec::new();
+    for b in reader {
+        let b = b.map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        out.push(conform(&b, schema)?);
+    }
+    Ok(out)
+}
+
+/// Decodes a Parquet file.
+pub fn decode_parquet<T: ChunkReader + 'static>(data: T, what: &str) -> Result<Vec<RecordBatch>> {
+    let err = |e: String| Error::Destination {
+        context: format!("reading {what}"),
+        reason: e,
+    };
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(data)
+        .map_err(|e| err(e.to_string()))?
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+    reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| err(e.to_string()))
+}
+
+/// A Parquet file (SNAPPY) of `batches` and Delta's stats for it.
+pub fn encode_parquet(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(Vec<u8>, Value)> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let err = |e: parquet::errors::ParquetError| Error::Destination {
+        context: "writing a Parquet file".into(),
+        reason: e.to_string(),
+    };
+    let mut w = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(err)?;
+    for b in batches {
+        w.write(b).map_err(err)?;
+    }
+    let data = w.into_inner().map_err(err)?;
+    Ok((data, stats(schema, batches)))
+}
+
+/// Delta's file statistics: `numRecords`, `minValues`, `maxValues`, `nullCount`. Min and max
+/// are given for integers, doubles, dates and short strings (the types whose text form is
+/// exact); timestamps, decimals and booleans get null counts only.
+pub fn stats(schema: &SchemaRef, batches: &[RecordBatch]) -> Value {
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let (mut mins, mut maxs, mut nulls) = (Map::new(), Map::new(), Map::new());
+    for (i, f) in schema.fields().iter().enumerate() {
+        let nc: usize = batches.iter().map(|b| b.column(i).null_count()).sum();
+        nulls.insert(f.name().clone(), json!(nc));
+        let mut lo: Option<Value> = None;
+        let mut hi: Option<Value> = None;
+        let mut skip = false;
+        for b in batches {
+            match column_range(b.column(i)) {
+                Range::Empty => {}
+                Range::Skip => skip = true,
+                Range::Values(a, z) => {
+                    lo = Some(match lo.take() {
+                        Some(cur) if !less(&a, &cur) => cur,
+                        _ => a,
+                    });
+                    hi = Some(match hi.take() {
+                        Some(cur) if !less(&cur, &z) => cur,
+                        _ => z,
+                    });
+                }
+            }
+        }
+        if let (false, Some(a), Some(z)) = (skip, lo, hi) {
+            mins.insert(f.name().clone(), a);
+            maxs.insert(f.name().clone(), z);
+        }
+    }
+    json!({"numRecords": rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
+}
+
+enum Range {
+    Empty,
+    Skip,
+    Values(Value, Value),
+}
+
+fn less(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => x < y,
+        _ => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x < y,
+            _ => false,
+        },
+    }
+}
+
+fn column_range(col: &ArrayRef) -> Range {
+    if col.null_count() == col.len() {
+        return Range::Empty;
+    }
+    use arrow::compute::{max, max_string, min, min_string};
+    match col.data_type() {
+        ArrowType::Int64 => {
+            let a = col.as_any().downcast_ref::<Int64Array>().expect("int64");
+            match (min(a), max(a)) {
+                (Some(x), Some(y)) => Range::Values(json!(x), json!(y)),
+                _ => Range::Empty,
+            }
+        }
+        ArrowType::Float64 => {
+            let a = col
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .expect("float64");
+            match (min(a), max(a)) {
+                (Some(x), Some(y)) if x.is_finite() && y.is_finite() => {
+                    Range::Values(json!(x), json!(y))
+                }
+                (Some(_), Some(_)) => Range::Skip,
+                _ => Range::Empty,
+            }
+        }
+        ArrowType::Date32 => {
+            let a = col.as_any().downcast_ref::<Date32Array>().expect("date32");
+            let day = |d: i32| {
+                chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163)
+                    .map(|d| json!(d.format("%Y-%m-%d").to_string()))
+            };
+            match (min(a).and_then(day), max(a).and_then(day)) {
+                (Some(x), Some(y)) => Range::Values(x, y),
+                _ => Range::Skip,
+            }
+        }
+        ArrowType::Utf8 => {
+            let a = col.as_string::<i32>();
+            match (min_string(a), max_string(a)) {
+                (Some(x), Some(y)) if x.chars().count() <= 32 && y.chars().count() <= 32 => {
+                    Range::Values(json!(x), json!(y))
+                }
+                _ => Range::Skip,
+            }
+        }
+        _ => Range::Skip,
+    }
+}
+
+/// A text key of each row from the `keys` columns (NULL and values kept apart).
+pub fn row_keys(batch: &RecordBatch, keys: &[String]) -> Result<Vec<String>> {
+    let opts = arrow::util::display::FormatOptions::default().with_null("\u{0}NULL");
+    let mut cols = Vec::new();
+    for k in keys {
+        let c = batch.column_by_name(k).ok_or_else(|| Error::Destination {
+            context: "merging".into(),
+            reason: format!("key column `{k}` is missing from the data"),
+        })?;
+        cols.push(c.clone());
+    }
+    let fmts = cols
+        .iter()
+        .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &opts))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Internal(format!("cannot format merge keys: {e}")))?;
+    Ok((0..batch.num_rows())
+        .map(|r| {
+            let parts: Vec<String> = fmts.iter().map(|f| f.value(r).to_string()).collect();
+            parts.join("\u{1}")
+        })
+        .collect())
+}
+
+/// The rows of `batch` whose key is not in `drop` (and whether any row was dropped).
+pub fn without_keys(
+    batch: &RecordBatch,
+    keys: &[String],
+    drop: &HashSet<String>,
+) -> Result<(RecordBatch, bool)> {
+    let ks = row_keys(batch, keys)?;
+    let keep: BooleanArray = ks.iter().map(|k| Some(!drop.contains(k))).collect();
+    let dropped = keep.true_count() < batch.num_rows();
+    let out = arrow::compute::filter_record_batch(batch, &keep)
+        .map_err(|e| Error::Internal(format!("cannot filter rows: {e}")))?;
+    Ok((out, dropped))
+}
+
+/// Every value of `batch` as text (NULL as `None`), for samples.
+pub fn batch_text(batch: &RecordBatch, limit: usize) -> Vec<Vec<Option<String>>> {
+    let opts = arrow::util::display::FormatOptions::default();
+    let fmts: Vec<_> = batch
+        .columns()
+        .iter()
+        .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &opts).ok())
+        .collect();
+    (0..batch.num_rows().min(limit))
+        .map(|r| {
+            batch
+                .columns()
+                .iter()
+                .zip(&fmts)
+                .map(|(c, f)| match f {
+                    _ if c.is_null(r) => None,
+                    Some(f) => Some(f.value(r).to_string()),
+                    None => Some(String::new()),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_cover_ints_strings_and_nulls() {
+        let schema = Arc::new(ArrowSchema::new(vec![
+            Field::new("id", ArrowType::Int64, false),
+            Field::new("name", ArrowType::Utf8, true),
+        ]));
+        let b = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![3, 1, 2])),
+                Arc::new(arrow::array::StringArray::from(vec![
+                    Some("b"),
+                    None,
+                    Some("a"),
+                ])),
+            ],
+        )
+        .unwrap();
+        let s = stats(&schema, &[b]);
+        assert_eq!(s["numRecords"], json!(3));
+        assert_eq!(s["minValues"]["id"], json!(1));
+        assert_eq!(s["maxValues"]["id"], json!(3));
+        assert_eq!(s["minValues"]["name"], json!("a"));
+        assert_eq!(s["nullCount"]["name"], json!(1));
+    }
+}
