@@ -411,3 +411,80 @@ fn tls_modes_and_wrong_password() {
     );
     assert!(!text.contains("Wr0ng-Pa55word"), "{text}");
 }
+
+#[test]
+fn server_dropping_the_connection_mid_copy_leaves_nothing_half_loaded() {
+    let Some(url) = server("server_dropping_the_connection_mid_copy_leaves_nothing_half_loaded")
+    else {
+        return;
+    };
+    let db = PgDb::create(&url, "dropconn");
+    let p = pg_project(
+        &db,
+        "shop",
+        "      table_name: orders\n      write_disposition: append\n",
+    );
+    let monitor = db.client();
+    let mut orders = 50_000;
+    let mut interrupted = false;
+    for _ in 0..4 {
+        p.write("input/orders.jsonl", &orders_jsonl(orders, 1));
+        let mut child = p
+            .dango_std()
+            .arg("sync")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // the server ends dango's session while it streams a COPY
+        let sql = format!(
+            "SELECT count(pg_terminate_backend(pid))::text FROM pg_stat_activity \
+             WHERE datname = '{}' AND application_name = 'dango' AND query LIKE 'COPY%' AND state = 'active'",
+            db.name
+        );
+        while child.try_wait().unwrap().is_none() {
+            if monitor.text_rows(&sql).unwrap().1[0][0].as_deref() != Some("0") {
+                interrupted = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let out = child.wait_with_output().unwrap();
+        if interrupted {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !out.status.success(),
+                "the sync went on after losing its connection"
+            );
+            assert!(err.contains("loading into raw_shop."), "{err}");
+            break;
+        }
+        // the load was too quick to catch: start over with more data
+        assert!(out.status.success());
+        db.client().execute("DROP SCHEMA raw_shop CASCADE").unwrap();
+        std::fs::remove_dir_all(p.path().join(".dlt/pipelines/shop")).unwrap();
+        orders *= 2;
+    }
+    assert!(interrupted, "no COPY was caught to interrupt");
+    // nothing of the interrupted load is visible
+    assert!(db.tables("raw_shop").is_empty() || db.count("raw_shop._dlt_loads") == 0);
+    // the next sync finishes the interrupted package, then loads its own (append): two whole
+    // copies, each load once
+    p.dango().arg("sync").assert().success();
+    assert_eq!(db.count("raw_shop.orders"), 2 * orders as i64);
+    assert_eq!(db.count("raw_shop._dlt_loads"), 2);
+    assert_eq!(
+        db.count("raw_shop.orders__line_items"),
+        2 * (1..=orders as i64).map(|i| (i % 3) + 1).sum::<i64>()
+    );
+    assert_eq!(
+        db.scalar(
+            "SELECT count(*) FROM raw_shop.orders WHERE _dlt_load_id NOT IN (SELECT load_id FROM raw_shop._dlt_loads)"
+        ),
+        "0"
+    );
+    assert_eq!(
+        db.scalar("SELECT count(DISTINCT order_id) FROM raw_shop.orders"),
+        orders.to_string()
+    );
+}

@@ -340,8 +340,8 @@ impl Destination for PgClient {
     }
 
     fn store_schema(&mut self, dataset: &str, schema: &Schema) -> Result<()> {
-        let version = schema.version as i64;
-        let engine = crate::schema::SCHEMA_ENGINE_VERSION as i64;
+        let version = schema.version;
+        let engine = crate::schema::SCHEMA_ENGINE_VERSION;
         let doc = dlt_dict::to_json_string_compact(schema);
         self.exec(
             &format!(
