@@ -187,7 +187,7 @@ fn info(view: &PipelineView, verbose: bool, as_json: bool) -> anyhow::Result<Exi
                 "pipeline": view.name,
                 "working_dir": view.dir.root(),
                 "dataset": view.dataset,
-                "destination": "duckdb",
+                "destination": view.destination.capabilities().destination_type,
                 "warehouse": view.destination.location(),
                 "state": synced,
                 "local_state": local,
@@ -240,7 +240,8 @@ fn info(view: &PipelineView, verbose: bool, as_json: bool) -> anyhow::Result<Exi
     }
     println!();
     println!(
-        "Destination: duckdb, {} (dataset {})",
+        "Destination: {}, {} (dataset {})",
+        view.destination.capabilities().destination_type,
         view.destination.location(),
         view.dataset
     );

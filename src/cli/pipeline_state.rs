@@ -268,8 +268,9 @@ pub(super) fn drop_cmd(
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         println!(
-            "About to drop the following data in dataset {} in destination duckdb ({}):",
+            "About to drop the following data in dataset {} in destination {} ({}):",
             view.dataset,
+            view.destination.capabilities().destination_type,
             view.destination.location()
         );
         println!("Selected schema: {}", plan.schema_name);

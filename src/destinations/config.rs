@@ -84,12 +84,14 @@ impl<'a> DestinationSettings<'a> {
         self.value_in(&[], key)
     }
 
-    /// `key` under `[destination.<kind>.<sub…>]`, then `[destination.<sub…>]`.
+    /// `key` under `[destination.<kind>.<sub…>]`, then `[destination.<sub…>]` (registered for
+    /// redaction when `key` names a secret).
     pub fn value_in(&self, sub: &[&str], key: &str) -> Result<Option<Resolved>> {
         for mut sections in self.section_chain() {
             sections.extend_from_slice(sub);
             if let Some(r) = self.settings.get(&sections, key)? {
-                if is_secret_key(key) || sub.iter().any(|s| is_secret_key(s)) {
+                // only secret keys: a host or a database name is no secret
+                if is_secret_key(key) {
                     redact::register_secret(&r.as_string());
                 }
                 return Ok(Some(r));

@@ -179,6 +179,18 @@ pub fn apply_resource_hints(
             if let Some(n) = hint.get("nullable").and_then(|v| v.as_bool()) {
                 col.nullable = n;
             }
+            // precision (bits of integers, digits of decimals and text, fractional digits of
+            // times), scale, and `timezone: false` reach the destination's types
+            let number = |k: &str| hint.get(k).and_then(|v| v.as_u64()).map(|n| n as u32);
+            if let Some(p) = number("precision") {
+                col.precision = Some(p);
+            }
+            if let Some(s) = number("scale") {
+                col.scale = Some(s);
+            }
+            if let Some(tz) = hint.get("timezone").and_then(|v| v.as_bool()) {
+                col.timezone = Some(tz);
+            }
             if let Some(true) = hint.get("primary_key").and_then(|v| v.as_bool()) {
                 col.primary_key = true;
                 col.nullable = false;

@@ -23,6 +23,7 @@ mod library;
 mod merge;
 mod merge_replay;
 mod postgres_destination;
+mod postgres_replay;
 mod quickstart;
 mod rest_api;
 mod run_context;

@@ -10,13 +10,51 @@ use crate::schema::{DataType, MergeStrategy, Schema, Table};
 
 use super::sql::quote_ident;
 
+/// What differs between SQL dialects in the merge statements (the rest is dlt's generic SQL,
+/// which DuckDB and Postgres both run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeDialect {
+    /// The qualifier of temporary tables in references (`temp.main.` on DuckDB, `pg_temp.`
+    /// on Postgres).
+    pub temp_schema: &'static str,
+    /// The longest identifier: longer temporary table names are shortened with dlt's tag.
+    pub max_identifier_length: usize,
+}
+
+/// DuckDB's merge dialect.
+pub const DUCKDB: MergeDialect = MergeDialect {
+    temp_schema: "temp.main.",
+    max_identifier_length: 65536,
+};
+
 /// Quoted names of the destination and staging datasets.
 struct Names {
     ds: String,
     stg: String,
+    dialect: MergeDialect,
 }
 
 impl Names {
+    fn new(dataset: &str, staging: &str, dialect: MergeDialect) -> Names {
+        Names {
+            ds: quote_ident(dataset),
+            stg: quote_ident(staging),
+            dialect,
+        }
+    }
+    /// The quoted name of the temporary table `<t>_<what>_dango` (shortened to the dialect's
+    /// limit) and the qualified reference to it.
+    fn temp(&self, t: &str, what: &str) -> (String, String) {
+        let name = format!("{t}_{what}_dango");
+        let name = crate::normalize::naming::shorten_identifier(
+            &name,
+            &name,
+            self.dialect.max_identifier_length,
+        );
+        let quoted = quote_ident(&name);
+        let reference = format!("{}{quoted}", self.dialect.temp_schema);
+        (quoted, reference)
+    }
     fn dest(&self, t: &str) -> String {
         format!("{}.{}", self.ds, quote_ident(t))
     }
@@ -92,10 +130,19 @@ pub fn merge_statements(
     root: &str,
     boundary: &str,
 ) -> Result<Vec<String>> {
-    let names = Names {
-        ds: quote_ident(dataset),
-        stg: quote_ident(staging),
-    };
+    merge_statements_in(DUCKDB, dataset, staging, schema, root, boundary)
+}
+
+/// [`merge_statements`] in `dialect`.
+pub fn merge_statements_in(
+    dialect: MergeDialect,
+    dataset: &str,
+    staging: &str,
+    schema: &Schema,
+    root: &str,
+    boundary: &str,
+) -> Result<Vec<String>> {
+    let names = Names::new(dataset, staging, dialect);
     let table = schema
         .table(root)
         .ok_or_else(|| Error::Internal(format!("merge of unknown table `{root}`")))?;
@@ -128,10 +175,7 @@ pub fn merge_strategy(table: &Table) -> Result<MergeStrategy> {
 
 /// dlt's `insert-from-staging` replace of one table: empty it, then copy the staging rows.
 pub fn copy_from_staging(dataset: &str, staging: &str, t: &Table) -> Vec<String> {
-    let names = Names {
-        ds: quote_ident(dataset),
-        stg: quote_ident(staging),
-    };
+    let names = Names::new(dataset, staging, DUCKDB);
     vec![
         format!("DELETE FROM {} WHERE 1=1", names.dest(&t.name)),
         insert_all(&names, t, ""),
@@ -204,30 +248,30 @@ fn delete_insert(names: &Names, t: &Table, nested: &[&Table]) -> Vec<String> {
         ));
         return out;
     }
-    let del = quote_ident(&format!("{}_delete_dango", t.name));
-    let ins = quote_ident(&format!("{}_insert_dango", t.name));
-    out.push(format!("DROP TABLE IF EXISTS temp.main.{del}"));
+    let (del, del_ref) = names.temp(&t.name, "delete");
+    let (ins, ins_ref) = names.temp(&t.name, "insert");
+    out.push(format!("DROP TABLE IF EXISTS {del_ref}"));
     out.push(format!(
         "CREATE TEMPORARY TABLE {del} AS SELECT d.\"_dlt_id\" FROM {} AS d WHERE {matches}",
         names.dest(&t.name)
     ));
     for n in nested {
         out.push(format!(
-            "DELETE FROM {} WHERE \"_dlt_root_id\" IN (SELECT \"_dlt_id\" FROM temp.main.{del})",
+            "DELETE FROM {} WHERE \"_dlt_root_id\" IN (SELECT \"_dlt_id\" FROM {del_ref})",
             names.dest(&n.name)
         ));
     }
     out.push(format!(
-        "DELETE FROM {} WHERE \"_dlt_id\" IN (SELECT \"_dlt_id\" FROM temp.main.{del})",
+        "DELETE FROM {} WHERE \"_dlt_id\" IN (SELECT \"_dlt_id\" FROM {del_ref})",
         names.dest(&t.name)
     ));
-    out.push(format!("DROP TABLE IF EXISTS temp.main.{ins}"));
+    out.push(format!("DROP TABLE IF EXISTS {ins_ref}"));
     out.push(format!(
         "CREATE TEMPORARY TABLE {ins} AS {}",
         dedup("s.\"_dlt_id\"")
     ));
     out.push(format!(
-        "INSERT INTO {} ({cols}) SELECT {cols} FROM {} WHERE \"_dlt_id\" IN (SELECT \"_dlt_id\" FROM temp.main.{ins})",
+        "INSERT INTO {} ({cols}) SELECT {cols} FROM {} WHERE \"_dlt_id\" IN (SELECT \"_dlt_id\" FROM {ins_ref})",
         names.dest(&t.name),
         names.staging(&t.name)
     ));
@@ -235,11 +279,11 @@ fn delete_insert(names: &Names, t: &Table, nested: &[&Table]) -> Vec<String> {
         out.push(insert_all(
             names,
             n,
-            &format!(" WHERE \"_dlt_root_id\" IN (SELECT \"_dlt_id\" FROM temp.main.{ins})"),
+            &format!(" WHERE \"_dlt_root_id\" IN (SELECT \"_dlt_id\" FROM {ins_ref})"),
         ));
     }
-    out.push(format!("DROP TABLE temp.main.{del}"));
-    out.push(format!("DROP TABLE temp.main.{ins}"));
+    out.push(format!("DROP TABLE {del_ref}"));
+    out.push(format!("DROP TABLE {ins_ref}"));
     out
 }
 
@@ -399,10 +443,7 @@ mod tests {
     #[test]
     fn delete_insert_without_keys_appends() {
         let t = table("a", &[("x", DataType::Bigint)]);
-        let n = Names {
-            ds: "\"ds\"".into(),
-            stg: "\"ds_staging\"".into(),
-        };
+        let n = Names::new("ds", "ds_staging", DUCKDB);
         let sql = delete_insert(&n, &t, &[]);
         assert_eq!(
             sql,
@@ -413,10 +454,7 @@ mod tests {
     #[test]
     fn upsert_needs_a_primary_key() {
         let t = table("a", &[("x", DataType::Bigint)]);
-        let n = Names {
-            ds: "\"ds\"".into(),
-            stg: "\"ds_staging\"".into(),
-        };
+        let n = Names::new("ds", "ds_staging", DUCKDB);
         let err = upsert(&n, &t, &[], false).unwrap_err().to_string();
         assert!(err.contains("primary_key"), "{err}");
     }

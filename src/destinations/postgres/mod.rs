@@ -5,9 +5,23 @@
 //! | file | what |
 //! |---|---|
 //! | `config.rs` | credentials (`[destination.postgres] credentials` or its parts) |
+//! | `client.rs` | [`PgClient`]: the connection (own tokio runtime), catalog queries, migration |
+//! | `tls.rs` | rustls configuration per `sslmode` |
+//! | `destination.rs` | `impl Destination for PgClient` |
+//! | `copy.rs` | Arrow job files → `COPY … FROM STDIN (FORMAT binary)` |
+//! | `json.rs` | nested Arrow values → JSON text for `jsonb` |
+//! | `sql.rs` | type names, quoting, `CREATE TABLE`, literals |
 
+mod client;
 pub mod config;
+mod copy;
+mod destination;
+mod json;
 pub mod sql;
+mod tls;
+
+pub use client::PgClient;
+pub use destination::POSTGRES;
 
 use std::sync::Arc;
 
@@ -16,7 +30,7 @@ pub use config::{PgCredentials, SslMode};
 use super::{
     Capabilities, Destination, DestinationFactory, JobFileFormat, OpenMode, ReplaceStrategy,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::schema::{MergeStrategy, WriteDisposition};
 
 /// Postgres's capabilities (dlt's `postgres` destination).
@@ -93,10 +107,10 @@ impl DestinationFactory for Postgres {
         sql::pg_type(column)
     }
 
-    fn open(&self, _mode: OpenMode) -> Result<Box<dyn Destination>> {
-        Err(Error::Config(format!(
-            "the postgres destination ({}) cannot load yet in this build",
-            self.location()
-        )))
+    fn open(&self, mode: OpenMode) -> Result<Box<dyn Destination>> {
+        Ok(Box::new(PgClient::connect(
+            &self.credentials,
+            mode == OpenMode::ReadOnly,
+        )?))
     }
 }

@@ -70,7 +70,13 @@ pub fn qualified(dataset: &str, table: &str) -> String {
 /// writes on Postgres is `UNIQUE` (on `_dlt_id`).
 pub fn column_def(c: &Column) -> String {
     let not_null = if c.nullable { "" } else { "NOT NULL" };
-    let hints = if c.unique { "UNIQUE" } else { "" };
+    // scd2's row version (`x-row-version` on `_dlt_id`) repeats across versions of a row.
+    let row_version = c.extra.get("x-row-version").and_then(|v| v.as_bool()) == Some(true);
+    let hints = if c.unique && !row_version {
+        "UNIQUE"
+    } else {
+        ""
+    };
     format!("{} {} {hints} {not_null}", quote_ident(&c.name), pg_type(c))
 }
 
