@@ -65,6 +65,7 @@ macro_rules! hint_builders {
 }
 
 mod arrow_resource;
+pub mod dlt_native;
 pub mod file;
 pub mod local_files;
 pub mod registry;
