@@ -33,10 +33,11 @@ impl SecretSources {
     fn describe(&self, names: &[String]) -> String {
         let mut parts = Vec::new();
         for n in names {
-            let found = self
-                .settings
-                .as_ref()
-                .and_then(|s| s.source_secret(&self.module, &self.function, n).ok().flatten());
+            let found = self.settings.as_ref().and_then(|s| {
+                s.source_secret(&self.module, &self.function, n)
+                    .ok()
+                    .flatten()
+            });
             parts.push(match found {
                 Some(r) => format!("`{n}` from {} ({})", r.location, r.key),
                 None => format!("`{n}` (not found by dango; passed by the source itself)"),
@@ -113,7 +114,11 @@ fn exception(source: &str, cfg: &DltNativeConfig, secrets: &SecretSources, err: 
     let names: Vec<String> = err
         .get("secrets")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let status = err.get("http_status").and_then(Value::as_u64);
     if let Some(code @ (401 | 403)) = status {
@@ -122,7 +127,12 @@ fn exception(source: &str, cfg: &DltNativeConfig, secrets: &SecretSources, err: 
             source_name: source.to_string(),
             request: format!("dlt source `{}`", cfg.source_name),
             status: code as u16,
-            reason: if code == 401 { "Unauthorized" } else { "Forbidden" }.into(),
+            reason: if code == 401 {
+                "Unauthorized"
+            } else {
+                "Forbidden"
+            }
+            .into(),
             url: crate::config::redact::redact(s(err, "url")),
             used: secrets.describe(&names),
             fix: format!(

@@ -115,7 +115,12 @@ impl DltNativeConfig {
         let rel = self.source_module.replace('.', "/");
         [root.to_path_buf(), root.join("custom_sources")]
             .iter()
-            .flat_map(|base| [base.join(format!("{rel}.py")), base.join(&rel).join("__init__.py")])
+            .flat_map(|base| {
+                [
+                    base.join(format!("{rel}.py")),
+                    base.join(&rel).join("__init__.py"),
+                ]
+            })
             .find(|p| p.is_file())
     }
 }
@@ -223,7 +228,11 @@ impl Resource for DltNativeResource {
     }
 
     fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()> {
-        let work = self.root.join(".dlt").join("pipelines").join(&self.pipeline);
+        let work = self
+            .root
+            .join(".dlt")
+            .join("pipelines")
+            .join(&self.pipeline);
         let scratch_root = work.join("dlt_native");
         // A run killed earlier left its scratch dir: nothing in it was committed.
         let _ = std::fs::remove_dir_all(&scratch_root);
@@ -246,7 +255,11 @@ impl DltNativeResource {
         let schema = if work.join("full_refresh.json").exists() {
             Value::Null
         } else {
-            read_json_opt(&work.join("schemas").join(format!("{}.schema.json", self.pipeline)))?
+            read_json_opt(
+                &work
+                    .join("schemas")
+                    .join(format!("{}.schema.json", self.pipeline)),
+            )?
         };
         let req = json!({
             "result": result_path,

@@ -125,8 +125,20 @@ pub fn run_runner(
     })?;
     let mut readers = Vec::new();
     for (stream, is_err) in [
-        (child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), false),
-        (child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), true),
+        (
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            false,
+        ),
+        (
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            true,
+        ),
     ] {
         let Some(stream) = stream else { continue };
         let source = source.to_string();

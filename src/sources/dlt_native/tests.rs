@@ -5,7 +5,9 @@ use crate::sources::types::find;
 
 fn parse(yaml: &str, env: &Env) -> Result<Box<dyn SourceConfig>> {
     let block: Yaml = serde_norway::from_str(yaml).unwrap();
-    find("dlt_native").unwrap().parse("my_custom_api", &block, env)
+    find("dlt_native")
+        .unwrap()
+        .parse("my_custom_api", &block, env)
 }
 
 #[test]
@@ -19,8 +21,14 @@ fn block_accepts_both_function_keys_and_resolves_env_kwargs() {
     let text = format!("{cfg:?}");
     assert!(text.contains("source_name: \"my_api_source\""), "{text}");
     assert!(text.contains("\"api_key\": String(\"k-123\")"), "{text}");
-    assert!(text.contains("\"start_date\": String(\"2024-01-01\")"), "{text}");
-    assert!(!text.contains("other"), "unset *_env kwargs are dropped: {text}");
+    assert!(
+        text.contains("\"start_date\": String(\"2024-01-01\")"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("other"),
+        "unset *_env kwargs are dropped: {text}"
+    );
     let e = parse(
         "source_module: m\nsource_name: f\nfunction_kwargs: {x: \"${NOPE}\"}\n",
         &env,
@@ -32,11 +40,20 @@ fn block_accepts_both_function_keys_and_resolves_env_kwargs() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("unknown field `source_nam`"), "{e}");
-    let e = parse("source_module: m\nsource_name: f\ndataset_name: other\n", &env)
-        .unwrap_err()
-        .to_string();
+    let e = parse(
+        "source_module: m\nsource_name: f\ndataset_name: other\n",
+        &env,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("raw_my_custom_api"), "{e}");
-    assert!(parse("source_module: m\nsource_name: f\ndataset_name: raw_my_custom_api\n", &env).is_ok());
+    assert!(
+        parse(
+            "source_module: m\nsource_name: f\ndataset_name: raw_my_custom_api\n",
+            &env
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -65,15 +82,31 @@ fn interpreter_lookup_order() {
         ("DANGO_PYTHON", bin.join("python3").display().to_string()),
     ]);
     let found = python::find_python("s", Some("py/python"), root, &with_var).unwrap();
-    assert_eq!((found.path, found.origin.as_str()), (bin.join("python3"), "DANGO_PYTHON"));
+    assert_eq!(
+        (found.path, found.origin.as_str()),
+        (bin.join("python3"), "DANGO_PYTHON")
+    );
     let bad = Env::from_vars([("DANGO_PYTHON", "/nonexistent/python")]);
-    let e = python::find_python("s", None, root, &bad).unwrap_err().to_string();
-    assert!(e.contains("DANGO_PYTHON") && e.contains("/nonexistent/python"), "{e}");
-    let empty = tempfile::tempdir().unwrap();
-    let e = python::find_python("s", None, empty.path(), &Env::from_vars([("PATH", "/nonexistent")]))
+    let e = python::find_python("s", None, root, &bad)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("no Python found") && e.contains("pip install"), "{e}");
+    assert!(
+        e.contains("DANGO_PYTHON") && e.contains("/nonexistent/python"),
+        "{e}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let e = python::find_python(
+        "s",
+        None,
+        empty.path(),
+        &Env::from_vars([("PATH", "/nonexistent")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("no Python found") && e.contains("pip install"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -96,5 +129,8 @@ fn hints_from_dlt_tables() {
     assert_eq!(h.columns["amount"]["precision"], json!(10));
     assert!(!h.columns["id"].as_object().unwrap().contains_key("name"));
     let plain = package::hints("t", &Map::new());
-    assert_eq!(plain.write_disposition, crate::schema::WriteDisposition::Append);
+    assert_eq!(
+        plain.write_disposition,
+        crate::schema::WriteDisposition::Append
+    );
 }
