@@ -8,7 +8,8 @@
 //! - [`num`]: `int()` and `float()` of text, `repr(float)`, orjson's float format;
 //! - [`unicode`]: the Unicode tables behind `str.isspace()`, `str.strip()` and `\d`;
 //! - [`datetime`]: `date`/`time`/`datetime` validation, `date.fromisoformat`, `fromtimestamp`;
-//! - [`pendulum`]: pendulum's ISO 8601 parser and its `_parse_common` fallback.
+//! - [`pendulum`]: pendulum's ISO 8601 parser and its `_parse_common` fallback;
+//! - [`typed`]: dlt's typed JSON values (U+F026.. prefixed strings), decoded and encoded.
 //!
 //! dlt's own rules built on these (naming, type detection and coercion, the relational
 //! normalizer) stay in [`crate::normalize`].
@@ -18,4 +19,5 @@ pub mod hash;
 pub mod json;
 pub mod num;
 pub mod pendulum;
+pub mod typed;
 pub mod unicode;
