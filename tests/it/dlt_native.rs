@@ -487,3 +487,47 @@ fn sigkill_of_dango_or_of_the_python_child_loses_and_duplicates_nothing() {
     assert_eq!(p.count("raw_slow.rows"), 3);
     let _: PathBuf = p.path().to_path_buf();
 }
+
+#[test]
+fn typed_values_arrow_pandas_transformers_and_dynamic_tables_load_what_dlt_loads() {
+    let Some(python) = services::python("dlt_native::typed") else {
+        return;
+    };
+    let want: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(FIXTURES).join("expected_typed.json")).unwrap(),
+    )
+    .unwrap();
+    let p = TestProject::new();
+    p.write(
+        "custom_sources/typed_items.py",
+        &std::fs::read_to_string(Path::new(FIXTURES).join("custom_sources/typed_items.py"))
+            .unwrap(),
+    );
+    p.write(
+        ".dango/sources.yml",
+        "version: \"1.0\"\nsources:\n  - name: typed\n    type: dlt_native\n    dlt_native:\n      source_module: custom_sources.typed_items\n      source_name: typed_source\n",
+    );
+    for phase in ["first", "second"] {
+        let out = sync(&p, &python, &[]);
+        assert!(out.status.success(), "{phase} sync: {}", text(&out));
+        let got = snapshot(&p, "raw_typed");
+        for (table, expected) in want[phase]["tables"].as_object().unwrap() {
+            assert_eq!(
+                &got[table], expected,
+                "{phase} sync: table {table} differs from dlt's"
+            );
+        }
+        assert_eq!(
+            got.as_object().unwrap().len(),
+            want[phase]["tables"].as_object().unwrap().len(),
+            "{phase} sync: tables {:?}",
+            got.as_object().unwrap().keys().collect::<Vec<_>>()
+        );
+        // The datetime cursor stays typed (U+F027), as dlt stores it.
+        assert_eq!(
+            state_sources(&p, "raw_typed"),
+            want[phase]["state_sources"],
+            "{phase} sync: state differs from dlt's"
+        );
+    }
+}
