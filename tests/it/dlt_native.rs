@@ -531,3 +531,47 @@ fn typed_values_arrow_pandas_transformers_and_dynamic_tables_load_what_dlt_loads
         );
     }
 }
+
+#[test]
+fn sync_flags_limit_full_refresh_window_and_dry_run_work_on_dlt_native() {
+    let Some(python) = services::python("dlt_native::flags") else {
+        return;
+    };
+    let api = Api::start(&python, "data1.json");
+    let p = product_page_project(&api, "test-key-1234");
+    let out = sync(&p, &python, &["--limit", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(p.count(&format!("{DATASET}.items")), 1);
+    assert_eq!(p.count(&format!("{DATASET}.orders")), 1);
+    let out = sync(&p, &python, &["--full-refresh", "-y"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(p.count(&format!("{DATASET}.items")), 3);
+    assert_eq!(p.count(&format!("{DATASET}.orders")), 3);
+    let before = state_sources(&p, DATASET);
+    api.take_requests();
+    let out = sync(
+        &p,
+        &python,
+        &["--since", "2024-02-02", "--until", "2024-02-03"],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(!t.contains("had no effect"), "{t}");
+    assert_eq!(
+        api.take_requests()[1],
+        "/orders?updated_after=2024-02-02T00%3A00%3A00Z"
+    );
+    assert_eq!(
+        state_sources(&p, DATASET),
+        before,
+        "a window never moves the cursor"
+    );
+    let out = sync(&p, &python, &["--dry-run"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("dlt source my_api_source() from module custom_sources.my_api"),
+        "{t}"
+    );
+    assert!(api.take_requests().is_empty(), "a dry run asks nothing");
+}

@@ -272,6 +272,10 @@ impl DltNativeResource {
             "pipelines_dir": pipelines_dir,
             "scratch_duckdb": scratch.join("unused.duckdb"),
             "limit": out.limit(),
+            "window": out.state().window().map(|w| json!({
+                "since": w.since.map(|d| d.to_string()),
+                "until": w.until.map(|d| d.to_string()),
+            })),
             "source_state": Value::Object(out.state().doc()),
             "schema": schema,
         });
@@ -311,9 +315,19 @@ impl DltNativeResource {
             .and_then(Value::as_str)
             .unwrap_or(&self.cfg.source_name)
             .to_string();
-        // The state dlt ends with, typed values as dlt wrote them.
+        let windowed = result
+            .get("windowed")
+            .and_then(Value::as_array)
+            .is_some_and(|w| !w.is_empty());
+        if windowed {
+            out.state().mark_window_used();
+        }
+        // The state dlt ends with, typed values as dlt wrote them; an ad-hoc window
+        // (--since/--until) leaves the stored state as it was.
         let dlt_state = read_json_opt(&pipelines_dir.join(&self.pipeline).join("state.json"))?;
-        if let Some(Value::Object(doc)) = dlt_state.get("sources").and_then(|s| s.get(&dlt_source))
+        if out.state().window().is_none()
+            && let Some(Value::Object(doc)) =
+                dlt_state.get("sources").and_then(|s| s.get(&dlt_source))
         {
             let doc = doc.clone();
             out.state().with_source(|s| *s = doc);

@@ -147,6 +147,68 @@ def main():
         return 2
 
 
+def window_value(day, sample):
+    """The date `day` (YYYY-MM-DD) in the type of the cursor's initial value."""
+    import datetime
+    d = datetime.date.fromisoformat(day)
+    if isinstance(sample, datetime.datetime):
+        tz = sample.tzinfo
+        return datetime.datetime(d.year, d.month, d.day, tzinfo=tz)
+    if isinstance(sample, datetime.date):
+        return d
+    midnight = datetime.datetime(d.year, d.month, d.day, tzinfo=datetime.timezone.utc)
+    if isinstance(sample, bool):
+        return day
+    if isinstance(sample, int):
+        return int(midnight.timestamp())
+    if isinstance(sample, float):
+        return midnight.timestamp()
+    if isinstance(sample, str) and len(sample) == 10:
+        return day
+    return day + "T00:00:00Z"
+
+
+def apply_window(source, window):
+    """--since/--until: each incremental resource loads [since, until) in its cursor's type,
+    through dlt's own `end_value` (the stored cursor is not used; dango keeps it as it was)."""
+    import inspect
+    import dlt
+    from dlt.extract.incremental import Incremental
+    from dlt.extract.resource import DltResource
+    resources = [source] if isinstance(source, DltResource) else list(source.resources.values())
+    done = []
+    for r in resources:
+        inc = None
+        wrapper = r.incremental
+        if wrapper is not None and getattr(wrapper, "incremental", None) is not None:
+            inc = wrapper.incremental
+        else:
+            try:
+                params = inspect.signature(r._pipe.gen).parameters.values()
+            except (TypeError, ValueError, AttributeError):
+                params = []
+            for p in params:
+                if isinstance(p.default, Incremental):
+                    inc = p.default
+        if inc is None:
+            continue
+        sample = inc.initial_value
+        since = window.get("since")
+        until = window.get("until")
+        new = dlt.sources.incremental(
+            inc.cursor_path,
+            initial_value=window_value(since, sample) if since else sample,
+            end_value=window_value(until, sample) if until else None,
+            last_value_func=inc.last_value_func,
+            primary_key=inc.primary_key,
+            range_start=inc.range_start,
+            range_end=inc.range_end,
+        )
+        r.apply_hints(incremental=new)
+        done.append(r.name)
+    return done
+
+
 def extract(req, factory, secrets, result_path):
     import dlt
     from dlt.extract.resource import DltResource
@@ -159,6 +221,8 @@ def extract(req, factory, secrets, result_path):
         source_name = source.source_name or source.name
     else:
         source_name = source.name
+    window = req.get("window")
+    windowed = apply_window(source, window) if window else []
     limit = req.get("limit")
     if limit is not None:
         source = source.add_limit(limit, count_rows=True)
@@ -191,7 +255,7 @@ def extract(req, factory, secrets, result_path):
     if load_ids:
         package = os.path.join(work, "normalize", "extracted", load_ids[-1])
     write_result(result_path, {"ok": True, "package": package, "source_name": source_name,
-                               "dlt_version": dlt.__version__})
+                               "windowed": windowed, "dlt_version": dlt.__version__})
     return 0
 
 
