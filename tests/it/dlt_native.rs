@@ -131,7 +131,7 @@ fn snapshot(p: &TestProject, dataset: &str) -> Value {
             .into_iter()
             .map(|r| serde_json::json!(r))
             .collect();
-        rows.sort_by_key(|r| python_json(r));
+        rows.sort_by_key(python_json);
         out.insert(
             t,
             serde_json::json!({
