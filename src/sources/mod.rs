@@ -70,6 +70,7 @@ pub mod file;
 pub mod local_files;
 pub mod registry;
 pub mod rest_api;
+pub mod singer;
 pub mod types;
 
 pub use crate::extract::{Resource, Source};

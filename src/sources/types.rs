@@ -8,6 +8,7 @@ pub static SOURCE_TYPES: &[&dyn SourceType] = &[
     &super::local_files::LocalFilesType,
     &super::rest_api::RestApiType,
     &super::dlt_native::DltNativeType,
+    &super::singer::SingerType,
 ];
 
 /// The registered type named `name`.

@@ -24,6 +24,7 @@ mod merge_replay;
 mod quickstart;
 mod rest_api;
 mod run_context;
+mod singer;
 mod sync_local_files;
 mod test_harness;
 mod typed_items;
