@@ -273,6 +273,18 @@ impl ItemWriter<'_> {
         self.limit.is_some()
     }
 
+    /// The item limit (`--limit`), if any.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// Declares another table of the package while extracting, for a source that learns its
+    /// tables only as it runs (`dlt_native`: dlt decides them); write its items through
+    /// [`ItemWriter::sibling`]. Declaring a name again keeps the first hints.
+    pub fn declare(&self, hints: &ResourceHints) {
+        self.pkg.register(hints);
+    }
+
     /// Counts a page (an HTTP response, a file) of `bytes` bytes read from the source, and
     /// reports progress. Fails with [`Error::Interrupted`] after Ctrl-C, so a long resource
     /// stops within a page.

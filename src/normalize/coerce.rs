@@ -43,9 +43,51 @@ pub fn base_type(v: &Value<'_>) -> Option<DataType> {
         Value::Bool(_) => DataType::Bool,
         Value::Int(_) | Value::BigInt(_) => DataType::Bigint,
         Value::Float(_) => DataType::Double,
-        Value::Str(_) => DataType::Text,
+        Value::Str(s) => typed_value(s).map_or(DataType::Text, |t| typed_type(&t)),
         Value::Array(_) | Value::Object(_) => DataType::Json,
     })
+}
+
+/// A dlt typed value (a string with one of dlt's private-use prefixes, as in the
+/// `typed-jsonl` items of a package dlt's extract wrote; see [`crate::pycompat::typed`]).
+/// Cheap for other strings: only a string starting with byte 0xEF is decoded.
+pub fn typed_value(s: &str) -> Option<crate::pycompat::typed::TypedValue> {
+    if s.as_bytes().first() != Some(&0xEF) {
+        return None;
+    }
+    crate::pycompat::typed::decode_str(s)
+}
+
+/// The dlt type of a typed value's Python type (`py_type_to_sc_type`: `Decimal` → `decimal`,
+/// `datetime` → `timestamp`, `date`, `time`, `bytes` → `binary`, `Wei` → `wei`, `UUID` →
+/// `text`).
+fn typed_type(t: &crate::pycompat::typed::TypedValue) -> DataType {
+    use crate::pycompat::typed::TypedValue as T;
+    match t {
+        T::Decimal(_) => DataType::Decimal,
+        T::DateTime(_) => DataType::Timestamp,
+        T::Date(_) => DataType::Date,
+        T::Time(_) => DataType::Time,
+        T::HexBytes(_) | T::Bytes(_) => DataType::Binary,
+        T::Wei(_) => DataType::Wei,
+        T::Uuid(_) => DataType::Text,
+    }
+}
+
+/// A typed value into a column of type `t`: its own type directly, other types from its text
+/// as dlt's `coerce_value` would read `str(value)` (a datetime's `str()` has a space).
+fn typed_to_scalar<'a>(v: crate::pycompat::typed::TypedValue, t: DataType) -> Option<Scalar<'a>> {
+    use crate::pycompat::typed::TypedValue as T;
+    match (&v, t) {
+        (T::DateTime(dt), DataType::Timestamp) => {
+            Some(Scalar::Timestamp(dt.to_utc().timestamp_micros()))
+        }
+        (T::Bytes(b) | T::HexBytes(b), DataType::Binary) => Some(Scalar::Binary(b.clone())),
+        (T::DateTime(dt), DataType::Text) => Some(Scalar::Text(Cow::Owned(
+            dt.isoformat().replacen('T', " ", 1),
+        ))),
+        _ => str_to_scalar(&Cow::Owned(v.text()), t),
+    }
 }
 
 /// The type dlt infers for a new column from its first value (`_infer_column_type` with the
@@ -88,7 +130,10 @@ pub fn infer_type(v: &Value<'_>) -> Option<DataType> {
 pub fn to_scalar<'a>(v: &Value<'a>, t: DataType) -> Option<Scalar<'a>> {
     match v {
         Value::Null => None,
-        Value::Str(s) => str_to_scalar(s, t),
+        Value::Str(s) => match typed_value(s) {
+            Some(typed) => typed_to_scalar(typed, t),
+            None => str_to_scalar(s, t),
+        },
         Value::Int(i) => int_to_scalar(*i, t),
         Value::BigInt(digits) => bigint_to_scalar(digits, t),
         Value::Float(f) => float_to_scalar(*f, t),

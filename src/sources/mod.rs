@@ -65,10 +65,12 @@ macro_rules! hint_builders {
 }
 
 mod arrow_resource;
+pub mod dlt_native;
 pub mod file;
 pub mod local_files;
 pub mod registry;
 pub mod rest_api;
+pub mod singer;
 pub mod types;
 
 pub use crate::extract::{Resource, Source};

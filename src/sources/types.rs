@@ -7,6 +7,8 @@ use super::registry::SourceType;
 pub static SOURCE_TYPES: &[&dyn SourceType] = &[
     &super::local_files::LocalFilesType,
     &super::rest_api::RestApiType,
+    &super::dlt_native::DltNativeType,
+    &super::singer::SingerType,
 ];
 
 /// The registered type named `name`.

@@ -56,6 +56,12 @@ impl SourceState {
         self.window_used.load(Ordering::Relaxed)
     }
 
+    /// Records that an incremental of this run took the window (for sources whose cursors
+    /// are bound outside dango, such as `dlt_native`'s, where dlt binds them).
+    pub fn mark_window_used(&self) {
+        self.window_used.store(true, Ordering::Relaxed);
+    }
+
     /// The ad-hoc window of this run (`--since/--until/--backfill`), if any.
     pub fn window(&self) -> Option<&Window> {
         self.window.as_ref()

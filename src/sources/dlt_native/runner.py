@@ -1,0 +1,263 @@
+# dango's dlt_native runner: runs a user's dlt source with dlt's own `pipeline.extract()`.
+#
+# Embedded in the dango binary and written next to the scratch pipelines dir of one run.
+# Usage: python runner.py <request.json>. The request names the project, the module and the
+# function, the pipeline, the state and schema to start from; the runner extracts into the
+# scratch pipelines dir and writes <result> (JSON): the extracted package's folder and the dlt
+# source name, or the error (type, message, the user's frames, the HTTP status, the secrets
+# the source takes). Public dlt APIs only, so dlt's semantics come exactly.
+import json
+import os
+import sys
+import traceback
+
+SUPPORTED = ((1, 31), (1, 32))  # dlt >= 1.31, < 1.32
+SUPPORTED_TEXT = "1.31.x"
+RUNNER_FILE = os.path.abspath(__file__)
+
+
+def write_result(path, doc):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    os.replace(tmp, path)
+
+
+def user_frames(tb, project_root):
+    """The traceback's frames inside the project (the user's code), innermost last."""
+    frames = []
+    for fs in traceback.extract_tb(tb):
+        fn = os.path.abspath(fs.filename)
+        if fn == RUNNER_FILE:
+            continue
+        if fn.startswith(project_root + os.sep) and "site-packages" not in fn:
+            frames.append({"file": os.path.relpath(fn, project_root), "line": fs.lineno,
+                           "function": fs.name, "code": (fs.line or "").strip()})
+    return frames
+
+
+def chain(exc):
+    """The exception and its causes, outermost first."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or getattr(exc, "exception", None) or exc.__context__
+    return seen
+
+
+def describe(exc, project_root):
+    causes = chain(exc)
+    # The innermost exception raised from the user's code, else the innermost one.
+    inner = causes[-1]
+    for e in reversed(causes):
+        if user_frames(e.__traceback__, project_root):
+            inner = e
+            break
+    frames = []
+    for e in causes:
+        frames = user_frames(e.__traceback__, project_root) or frames
+    status = None
+    url = None
+    for e in causes:
+        resp = getattr(e, "response", None)
+        code = getattr(resp, "status_code", None)
+        if isinstance(code, int):
+            status, url = code, str(getattr(resp, "url", "") or "")
+            break
+    kind = type(inner).__name__
+    module = type(inner).__module__
+    if module not in ("builtins", "__main__"):
+        kind = module + "." + kind
+    return {"kind": "exception", "type": kind, "message": str(inner), "frames": frames[-5:],
+            "http_status": status, "url": url}
+
+
+def secret_args(factory):
+    import inspect
+    f = getattr(factory, "_f", None) or factory
+    try:
+        sig = inspect.signature(f)
+    except (TypeError, ValueError):
+        return []
+    out = []
+    for name, p in sig.parameters.items():
+        if "dlt.secrets.value" in repr(p.default):
+            out.append(name)
+    return out
+
+
+def main():
+    req = json.load(open(sys.argv[1], encoding="utf-8"))
+    result_path = req["result"]
+    root = os.path.abspath(req["project_root"])
+    os.chdir(root)
+    os.environ["DLT_PROJECT_DIR"] = root
+    for p in (os.path.join(root, "custom_sources"), root):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    try:
+        import dlt
+    except ImportError as e:
+        write_result(result_path, {"error": {"kind": "no_dlt", "message": str(e),
+                                             "python": sys.executable}})
+        return 3
+    version = tuple(int(x) for x in dlt.__version__.split(".")[:2] if x.isdigit())
+    if not (SUPPORTED[0] <= version < SUPPORTED[1]):
+        write_result(result_path, {"error": {"kind": "dlt_version", "version": dlt.__version__,
+                                             "supported": SUPPORTED_TEXT,
+                                             "python": sys.executable}})
+        return 3
+    import importlib
+    modname = req["module"]
+    try:
+        module = importlib.import_module(modname)
+    except ModuleNotFoundError as e:
+        # Not found (the module itself) vs. an import inside it that fails.
+        if e.name and (modname == e.name or modname.startswith(e.name + ".")):
+            write_result(result_path, {"error": {"kind": "no_module", "module": modname,
+                                                 "message": str(e), "sys_path": sys.path[:2]}})
+            return 3
+        write_result(result_path, {"error": describe(e, root)})
+        return 3
+    except BaseException as e:  # the module's own error, as raised
+        write_result(result_path, {"error": describe(e, root)})
+        return 3
+    from dlt.extract.decorators import DltSourceFactoryWrapper
+    from dlt.extract.resource import DltResource
+    found = sorted(n for n, v in vars(module).items()
+                   if isinstance(v, (DltSourceFactoryWrapper, DltResource)))
+    fname = req["function"]
+    factory = getattr(module, fname, None)
+    if factory is None or not callable(factory):
+        write_result(result_path, {"error": {"kind": "no_function", "module": modname,
+                                             "function": fname, "found": found,
+                                             "file": getattr(module, "__file__", None)}})
+        return 3
+    if req.get("describe"):
+        write_result(result_path, {"ok": True, "found": found, "secrets": secret_args(factory)})
+        return 0
+    secrets = secret_args(factory)
+    try:
+        return extract(req, factory, secrets, result_path)
+    except BaseException as e:
+        err = describe(e, root)
+        err["secrets"] = secrets
+        err["source"] = getattr(e, "_dango_source", None)
+        write_result(result_path, {"error": err})
+        return 2
+
+
+def window_value(day, sample):
+    """The date `day` (YYYY-MM-DD) in the type of the cursor's initial value."""
+    import datetime
+    d = datetime.date.fromisoformat(day)
+    if isinstance(sample, datetime.datetime):
+        tz = sample.tzinfo
+        return datetime.datetime(d.year, d.month, d.day, tzinfo=tz)
+    if isinstance(sample, datetime.date):
+        return d
+    midnight = datetime.datetime(d.year, d.month, d.day, tzinfo=datetime.timezone.utc)
+    if isinstance(sample, bool):
+        return day
+    if isinstance(sample, int):
+        return int(midnight.timestamp())
+    if isinstance(sample, float):
+        return midnight.timestamp()
+    if isinstance(sample, str) and len(sample) == 10:
+        return day
+    return day + "T00:00:00Z"
+
+
+def apply_window(source, window):
+    """--since/--until: each incremental resource loads [since, until) in its cursor's type,
+    through dlt's own `end_value` (the stored cursor is not used; dango keeps it as it was)."""
+    import inspect
+    import dlt
+    from dlt.extract.incremental import Incremental
+    from dlt.extract.resource import DltResource
+    resources = [source] if isinstance(source, DltResource) else list(source.resources.values())
+    done = []
+    for r in resources:
+        inc = None
+        wrapper = r.incremental
+        if wrapper is not None and getattr(wrapper, "incremental", None) is not None:
+            inc = wrapper.incremental
+        else:
+            try:
+                params = inspect.signature(r._pipe.gen).parameters.values()
+            except (TypeError, ValueError, AttributeError):
+                params = []
+            for p in params:
+                if isinstance(p.default, Incremental):
+                    inc = p.default
+        if inc is None:
+            continue
+        sample = inc.initial_value
+        since = window.get("since")
+        until = window.get("until")
+        new = dlt.sources.incremental(
+            inc.cursor_path,
+            initial_value=window_value(since, sample) if since else sample,
+            end_value=window_value(until, sample) if until else None,
+            last_value_func=inc.last_value_func,
+            primary_key=inc.primary_key,
+            range_start=inc.range_start,
+            range_end=inc.range_end,
+        )
+        r.apply_hints(incremental=new)
+        done.append(r.name)
+    return done
+
+
+def extract(req, factory, secrets, result_path):
+    import dlt
+    from dlt.extract.resource import DltResource
+    kwargs = req.get("kwargs") or {}
+    if isinstance(factory, DltResource) and not kwargs:
+        source = factory
+    else:
+        source = factory(**kwargs)
+    if isinstance(source, DltResource):
+        source_name = source.source_name or source.name
+    else:
+        source_name = source.name
+    window = req.get("window")
+    windowed = apply_window(source, window) if window else []
+    limit = req.get("limit")
+    if limit is not None:
+        source = source.add_limit(limit, count_rows=True)
+    name = req["pipeline_name"]
+    work = os.path.join(req["pipelines_dir"], name)
+    os.makedirs(os.path.join(work, "schemas"), exist_ok=True)
+    src_doc = req.get("source_state")
+    if src_doc is not None:
+        # dango's state of this source, in dlt's shape (typed values as dlt wrote them).
+        state = {"_state_version": 1, "_state_engine_version": 4,
+                 "_local": {"first_run": False, "_dev_mode": False},
+                 "pipeline_name": name, "dataset_name": req["dataset_name"],
+                 "default_schema_name": source_name, "schema_names": [source_name],
+                 "destination_type": "dlt.destinations.duckdb", "destination_name": None,
+                 "sources": {source_name: src_doc}}
+        with open(os.path.join(work, "state.json"), "w", encoding="utf-8") as f:
+            json.dump(state, f)
+    pipeline = dlt.pipeline(pipeline_name=name, pipelines_dir=req["pipelines_dir"],
+                            destination=dlt.destinations.duckdb(req["scratch_duckdb"]),
+                            dataset_name=req["dataset_name"])
+    stored = req.get("schema")
+    if stored and not isinstance(source, DltResource):
+        # dango's stored schema of this source, under the dlt source's name: the extract
+        # decides contracts and hints against the tables that exist, as in dlt.
+        stored["name"] = source_name
+        source.schema = dlt.Schema.from_dict(stored, bump_version=True)
+    info = pipeline.extract(source)
+    load_ids = list(info.loads_ids)
+    package = None
+    if load_ids:
+        package = os.path.join(work, "normalize", "extracted", load_ids[-1])
+    write_result(result_path, {"ok": True, "package": package, "source_name": source_name,
+                               "windowed": windowed, "dlt_version": dlt.__version__})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
