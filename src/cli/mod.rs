@@ -1,6 +1,7 @@
 //! The command line: a thin layer over the library.
 
 mod abort;
+mod backup;
 mod doctor;
 mod history;
 mod init;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Inspect pipelines: info, show, trace, schema, load packages, failed jobs.
     #[command(after_help = pipeline::EXAMPLES)]
     Pipeline(pipeline::PipelineArgs),
+    /// Back up the warehouse, config and pipeline state; list or restore backups.
+    #[command(after_help = backup::EXAMPLES)]
+    Backup(backup::BackupArgs),
     /// Check each source: config, secrets, reachability, pending packages, disk, last sync.
     #[command(after_help = doctor::EXAMPLES)]
     Doctor(doctor::DoctorArgs),
@@ -130,6 +134,10 @@ fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
         Command::Pipeline(args) => {
             init_logging(verbose, None);
             pipeline::run(opts.project, verbose, args)
+        }
+        Command::Backup(args) => {
+            init_logging(verbose, None);
+            backup::run(opts.project, args)
         }
         Command::Doctor(args) => {
             init_logging(verbose, None);

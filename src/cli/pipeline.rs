@@ -113,6 +113,7 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: PipelineArgs) -> anyhow:
             Some(super::ops_common::lock_of(&project)?.acquire(&name, "restore state")?)
         }
         Some(PipelineOp::Drop(_)) => {
+            super::backup::before_destructive(&project, "pipeline drop")?;
             Some(super::ops_common::lock_of(&project)?.acquire(&name, "drop")?)
         }
         _ => None,

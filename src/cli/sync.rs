@@ -300,6 +300,9 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
             );
         }
     }
+    if args.full_refresh {
+        super::backup::before_destructive(&project, "full refresh")?;
+    }
     let cancel = interrupt::install();
     let live = std::io::stderr().is_terminal() && !args.json;
     let mut runs = Vec::new();

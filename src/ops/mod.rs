@@ -2,6 +2,7 @@
 //! anomaly warnings ([`history`]), disk space checks ([`disk`]), pending-package abort
 //! ([`packages`]) and their settings ([`settings`]).
 
+pub mod backup;
 pub mod disk;
 pub mod doctor;
 pub mod history;

@@ -22,6 +22,13 @@ pub struct OpsSettings {
     /// `anomaly_rise_pct`: warn when a sync loads more than this many percent more rows than
     /// the median (300).
     pub anomaly_rise_pct: f64,
+    /// `backup_keep_daily`: daily backups kept (7).
+    pub backup_keep_daily: usize,
+    /// `backup_keep_weekly`: weekly backups kept (4).
+    pub backup_keep_weekly: usize,
+    /// `backup_before_destructive`: take a backup before `--full-refresh` and
+    /// `pipeline drop` (true).
+    pub backup_before_destructive: bool,
 }
 
 impl Default for OpsSettings {
@@ -32,6 +39,9 @@ impl Default for OpsSettings {
             anomaly_window: 10,
             anomaly_drop_pct: 50.0,
             anomaly_rise_pct: 300.0,
+            backup_keep_daily: 7,
+            backup_keep_weekly: 4,
+            backup_before_destructive: true,
         }
     }
 }
@@ -63,6 +73,15 @@ impl OpsSettings {
                 .unwrap_or(d.anomaly_window),
             anomaly_drop_pct: num("anomaly_drop_pct")?.unwrap_or(d.anomaly_drop_pct),
             anomaly_rise_pct: num("anomaly_rise_pct")?.unwrap_or(d.anomaly_rise_pct),
+            backup_keep_daily: num("backup_keep_daily")?
+                .map(|v| v as usize)
+                .unwrap_or(d.backup_keep_daily),
+            backup_keep_weekly: num("backup_keep_weekly")?
+                .map(|v| v as usize)
+                .unwrap_or(d.backup_keep_weekly),
+            backup_before_destructive: settings
+                .parse(r, "backup_before_destructive", "true or false")?
+                .unwrap_or(d.backup_before_destructive),
         })
     }
 }

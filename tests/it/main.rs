@@ -20,6 +20,7 @@ mod init;
 mod library;
 mod merge;
 mod merge_replay;
+mod ops_backup;
 mod ops_doctor;
 mod ops_guard;
 mod ops_history;
