@@ -4,16 +4,16 @@
 
 use crate::util::{TestProject, orders_jsonl};
 
-/// Everything a refused load must leave as it was.
-fn snapshot(
-    p: &TestProject,
-    ds: &str,
-) -> (
+/// Rows of the data, the state table, the local state and the pending packages.
+type Snapshot = (
     Vec<Vec<Option<String>>>,
     Vec<Vec<Option<String>>>,
     String,
     Vec<String>,
-) {
+);
+
+/// Everything a refused load must leave as it was.
+fn snapshot(p: &TestProject, ds: &str) -> Snapshot {
     let data = p.query(&format!(
         "SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM {ds}.orders ORDER BY order_id"
     ));
