@@ -161,6 +161,14 @@ pub enum Error {
     #[error("{0}")]
     DataValidation(Box<crate::schema::contract::DataValidationError>),
 
+    /// A load would have left previously non-empty tables with 0 rows; it was refused
+    /// before the commit and nothing changed.
+    #[error("refused to replace {} with nothing: the load would leave {} empty. Nothing was changed (data, state and cursors are as they were). If the source really is empty now, run the sync again with --allow-empty-replace", tables.iter().map(|(t, n)| format!("table {t} ({n} rows before)")).collect::<Vec<_>>().join(", "), if tables.len() == 1 { "it" } else { "them" })]
+    EmptyReplaceRefused {
+        /// The tables, with their rows before the load.
+        tables: Vec<(String, u64)>,
+    },
+
     /// A bug: an invariant did not hold.
     #[error("internal error: {0}. This is a bug in dango; please report it")]
     Internal(String),

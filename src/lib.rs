@@ -21,6 +21,7 @@ pub mod inspect;
 pub mod json;
 pub mod load;
 pub mod normalize;
+pub mod ops;
 pub mod pipeline;
 pub mod pycompat;
 pub mod sample;

@@ -103,11 +103,14 @@ fn struct_json(cols: &[&Column]) -> String {
     )
 }
 
+/// dlt's tables of `schema` (dango's own `_dango_*` tables, like the sync history, are not part
+/// of dlt's layout).
 fn list_tables(con: &Connection, schema: &str) -> Vec<String> {
     let mut stmt = con
         .prepare(
             "SELECT table_name FROM information_schema.tables \
-             WHERE table_schema = ? AND table_type = 'BASE TABLE'",
+             WHERE table_schema = ? AND table_type = 'BASE TABLE' \
+             AND NOT starts_with(table_name, '_dango_')",
         )
         .unwrap();
     let mut names: Vec<String> = stmt

@@ -1,8 +1,13 @@
 //! The command line: a thin layer over the library.
 
+mod abort;
+mod backup;
+mod doctor;
+mod history;
 mod init;
 mod interrupt;
 pub mod logging;
+mod ops_common;
 mod pipeline;
 mod pipeline_state;
 mod quickstart;
@@ -71,6 +76,15 @@ pub enum Command {
     /// Inspect pipelines: info, show, trace, schema, load packages, failed jobs.
     #[command(after_help = pipeline::EXAMPLES)]
     Pipeline(pipeline::PipelineArgs),
+    /// Back up the warehouse, config and pipeline state; list or restore backups.
+    #[command(after_help = backup::EXAMPLES)]
+    Backup(backup::BackupArgs),
+    /// Check each source: config, secrets, reachability, pending packages, disk, last sync.
+    #[command(after_help = doctor::EXAMPLES)]
+    Doctor(doctor::DoctorArgs),
+    /// Sync history of the sources: status, rows, anomalies (kept in the warehouse).
+    #[command(after_help = history::EXAMPLES)]
+    History(history::HistoryArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  dango completions bash > ~/.local/share/bash-completion/completions/dango\n  dango completions zsh > \"${fpath[1]}/_dango\"\n  dango completions fish > ~/.config/fish/completions/dango.fish"
@@ -120,6 +134,18 @@ fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
         Command::Pipeline(args) => {
             init_logging(verbose, None);
             pipeline::run(opts.project, verbose, args)
+        }
+        Command::Backup(args) => {
+            init_logging(verbose, None);
+            backup::run(opts.project, args)
+        }
+        Command::Doctor(args) => {
+            init_logging(verbose, None);
+            doctor::run(opts.project, args)
+        }
+        Command::History(args) => {
+            init_logging(verbose, None);
+            history::run(opts.project, args)
         }
         Command::Completions { shell } => {
             let mut cmd = Opts::command();

@@ -24,6 +24,8 @@ Examples:
   dango pipeline orders drop orders -y     drop a resource's tables and state (also re:REGEX,
                                            --drop-all, --state-paths P, --state-only)
   dango pipeline orders sync               restore the local state and schema from the warehouse
+  dango pipeline orders abort-packages -y  discard pending packages (e.g. after running out of
+                                           disk); their jobs stay listed in failed-jobs
 Every verb takes --json. Each source is its own pipeline (name = source name), kept in
 .dlt/pipelines/<name>/.";
 
@@ -82,6 +84,14 @@ pub enum PipelineOp {
     Drop(super::pipeline_state::DropArgs),
     /// Drops the local state and schema and restores them from the warehouse.
     Sync,
+    /// Discards the pending load packages (never loaded); their jobs stay visible in
+    /// `failed-jobs`. Committed data is not touched. Asks unless -y.
+    #[command(visible_alias = "drop-pending-packages")]
+    AbortPackages {
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long = "yes")]
+        yes: bool,
+    },
 }
 
 /// Runs `dango pipeline`.
@@ -93,6 +103,20 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: PipelineArgs) -> anyhow:
             "name the pipeline: `dango pipeline <NAME> <VERB>`; see `dango pipeline list`"
         ),
         Some(n) => n.to_string(),
+    };
+    if let Some(PipelineOp::AbortPackages { yes }) = args.op {
+        return super::abort::run(&project, &name, yes, args.json);
+    }
+    // Commands that write the warehouse or the pipeline's state hold the project lock.
+    let _lock = match &args.op {
+        Some(PipelineOp::Sync) => {
+            Some(super::ops_common::lock_of(&project)?.acquire(&name, "restore state")?)
+        }
+        Some(PipelineOp::Drop(_)) => {
+            super::backup::before_destructive(&project, "pipeline drop")?;
+            Some(super::ops_common::lock_of(&project)?.acquire(&name, "drop")?)
+        }
+        _ => None,
     };
     if matches!(args.op, Some(PipelineOp::Sync)) {
         return super::pipeline_state::sync_from_destination(&project, &name);
@@ -108,6 +132,7 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: PipelineArgs) -> anyhow:
         PipelineOp::SyncState => super::pipeline_state::sync_state(&view, args.json),
         PipelineOp::Drop(d) => super::pipeline_state::drop_cmd(&view, &d, args.json),
         PipelineOp::Sync => super::pipeline_state::sync_from_destination(&project, &name),
+        PipelineOp::AbortPackages { yes } => super::abort::run(&project, &name, yes, args.json),
     }
 }
 

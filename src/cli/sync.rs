@@ -70,6 +70,10 @@ pub struct SyncArgs {
     /// Load the last N days/weeks/months again (7d, 2w, 3m); conflicts with --since/--until.
     #[arg(long, value_name = "PERIOD")]
     pub backfill: Option<String>,
+    /// Let a `replace` or --full-refresh load leave a previously non-empty table with 0 rows
+    /// (refused by default: nothing changes and the sync fails naming the table).
+    #[arg(long)]
+    pub allow_empty_replace: bool,
 }
 
 /// Outcome of one source.
@@ -88,6 +92,8 @@ pub(crate) struct RunOptions {
     pub window: Option<crate::incremental::Window>,
     /// Cancels the run (Ctrl-C); a fresh token when not set.
     pub cancel: Option<CancelToken>,
+    /// Allow a load that empties a previously non-empty table (`--allow-empty-replace`).
+    pub allow_empty_replace: bool,
 }
 
 fn build_pipeline(
@@ -129,7 +135,9 @@ fn build_pipeline(
         .replace_strategy(crate::destinations::replace_strategy(
             entry.destination_type(),
             settings,
-        )?);
+        )?)
+        .commit_lock(super::ops_common::project_lock(project, settings)?)
+        .refuse_empty_replace(!opts.allow_empty_replace);
     if let Some(p) = &opts.progress {
         b = b.progress(p.clone());
     }
@@ -147,6 +155,7 @@ pub(crate) fn sync_source(
     opts: &RunOptions,
 ) -> SourceRun {
     let started = Instant::now();
+    let started_at = chrono::Utc::now();
     let name = entry.pipeline_name();
     super::logging::open_runtime_log(&project.runtime_log(&name));
     tracing::info!(
@@ -168,6 +177,7 @@ pub(crate) fn sync_source(
         Err(e) => Err(diagnose(project, entry, e)),
         ok => ok,
     });
+    let result = result.map_err(|e| super::ops_common::out_of_space(project, entry, e));
     match &result {
         Ok(info) => tracing::info!(
             pipeline = %name,
@@ -178,12 +188,21 @@ pub(crate) fn sync_source(
         ),
         Err(e) => tracing::error!(pipeline = %name, "sync of source {name} failed: {e}"),
     }
-    super::logging::close_runtime_log();
-    SourceRun {
+    let run = SourceRun {
         name,
         result,
         duration: started.elapsed(),
-    }
+    };
+    super::history::record(
+        project,
+        settings,
+        entry,
+        opts.full_refresh,
+        &run,
+        started_at,
+    );
+    super::logging::close_runtime_log();
+    run
 }
 
 /// Turns a load failure caused by changed column types into [`crate::Error::SchemaMismatch`].
@@ -289,6 +308,9 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
             );
         }
     }
+    if args.full_refresh {
+        super::backup::before_destructive(&project, "full refresh")?;
+    }
     let cancel = interrupt::install();
     let live = std::io::stderr().is_terminal() && !args.json;
     let mut runs = Vec::new();
@@ -306,6 +328,7 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
             progress: Some(progress),
             window: window.clone(),
             cancel: Some(cancel.clone()),
+            allow_empty_replace: args.allow_empty_replace,
         };
         let run = sync_source(&project, &settings, entry, &opts);
         if let Some(bar) = bar {

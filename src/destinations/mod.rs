@@ -293,6 +293,39 @@ pub trait Destination: Send {
 
     /// Drops `tables` of `dataset` (those that exist). Inside a load when one is open.
     fn drop_tables(&mut self, dataset: &str, tables: &[String]) -> Result<()>;
+
+    // --- Operations (sync history) ---
+
+    /// Appends `record` to the `_dango_sync_history` table of `dataset` (creating the dataset
+    /// and table if needed), keeping the newest `keep` records of its source. Commits on its
+    /// own (never inside a load).
+    fn append_sync_history(
+        &mut self,
+        dataset: &str,
+        record: &crate::ops::history::SyncRecord,
+        keep: u64,
+    ) -> Result<()> {
+        let _ = (dataset, record, keep);
+        Err(crate::Error::Config(format!(
+            "the {} destination does not keep a sync history yet",
+            self.capabilities().destination_type
+        )))
+    }
+
+    /// The newest `limit` history records of `source` in `dataset`, newest first (empty when
+    /// there is no history table).
+    fn sync_history(
+        &self,
+        dataset: &str,
+        source: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::ops::history::SyncRecord>> {
+        let _ = (dataset, source, limit);
+        Err(crate::Error::Config(format!(
+            "the {} destination does not keep a sync history yet",
+            self.capabilities().destination_type
+        )))
+    }
 }
 
 /// A `_dlt_pipeline_state` row (dlt's state table), without its load id and `_dlt_id`.

@@ -49,6 +49,9 @@ pub struct LoadOptions {
     pub replace_dataset: bool,
     /// How `replace` tables are loaded.
     pub replace_strategy: ReplaceStrategy,
+    /// Refuse the load (before the commit) if it would leave a previously non-empty root
+    /// table with 0 rows ([`Error::EmptyReplaceRefused`]).
+    pub refuse_empty_replace: bool,
 }
 
 /// Loads the normalized package `load_id` into `dataset`, committing `state` with it.
@@ -122,8 +125,14 @@ pub fn load_package_with(
             .collect(),
         merge_roots: merge_roots(&schema, &manifest),
     };
+    let guarded = if opts.refuse_empty_replace {
+        guard::candidates(dest, dataset, &schema, &manifest, opts.replace_dataset)?
+    } else {
+        Vec::new()
+    };
     dest.begin_load(&plan)?;
     let steps = PackageSteps {
+        guarded: &guarded,
         pkg: &pkg,
         plan: &plan,
         manifest: &manifest,
@@ -169,6 +178,8 @@ struct PackageSteps<'a> {
     version_known: bool,
     state_changed: bool,
     state: &'a PipelineState,
+    /// Tables that must not end empty, with their rows before the load.
+    guarded: &'a [(String, u64)],
 }
 
 impl PackageSteps<'_> {
@@ -257,6 +268,7 @@ impl PackageSteps<'_> {
                 dest.replace_from_staging(dataset, &staging, table)?;
             }
         }
+        guard::check(dest, dataset, self.guarded)?;
         if !self.version_known {
             dest.store_schema(dataset, schema)?;
         }
@@ -317,6 +329,8 @@ fn finish_package(dir: &PipelineDir, load_id: &str, manifest: &NormalizedManifes
 }
 
 pub use crate::destinations::random_dlt_id;
+
+mod guard;
 
 #[cfg(test)]
 mod tests;

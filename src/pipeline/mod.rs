@@ -57,6 +57,8 @@ pub struct PipelineBuilder {
     duckdb_options: DuckDbOptions,
     window: Option<crate::incremental::Window>,
     replace_strategy: crate::load::ReplaceStrategy,
+    commit_lock: Option<crate::ops::lock::ProjectLock>,
+    refuse_empty_replace: bool,
 }
 
 impl std::fmt::Debug for PipelineBuilder {
@@ -87,6 +89,20 @@ impl PipelineBuilder {
     /// by default).
     pub fn replace_strategy(mut self, s: crate::load::ReplaceStrategy) -> Self {
         self.replace_strategy = s;
+        self
+    }
+
+    /// Takes `lock` (the project's writer lock) around every write to the destination, so
+    /// only one process commits at a time; extract and normalize run without it.
+    pub fn commit_lock(mut self, lock: crate::ops::lock::ProjectLock) -> Self {
+        self.commit_lock = Some(lock);
+        self
+    }
+
+    /// Refuses (before the commit, changing nothing) a load that would leave a previously
+    /// non-empty root table empty: a `replace` table, or any table of a full refresh.
+    pub fn refuse_empty_replace(mut self, on: bool) -> Self {
+        self.refuse_empty_replace = on;
         self
     }
 
@@ -196,6 +212,8 @@ impl PipelineBuilder {
             ctx: self.ctx,
             window: self.window,
             replace_strategy: self.replace_strategy,
+            commit_lock: self.commit_lock,
+            refuse_empty_replace: self.refuse_empty_replace,
         })
     }
 }
@@ -214,6 +232,8 @@ pub struct Pipeline {
     ctx: RunContext,
     window: Option<crate::incremental::Window>,
     replace_strategy: crate::load::ReplaceStrategy,
+    commit_lock: Option<crate::ops::lock::ProjectLock>,
+    refuse_empty_replace: bool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -244,6 +264,8 @@ impl Pipeline {
             duckdb_options: DuckDbOptions::default(),
             window: None,
             replace_strategy: crate::load::ReplaceStrategy::default(),
+            commit_lock: None,
+            refuse_empty_replace: false,
         }
     }
 

@@ -88,6 +88,25 @@ impl Pipeline {
         }
     }
 
+    /// Takes the project's writer lock, when the pipeline has one, for a write to the
+    /// destination (held until the guard drops).
+    pub(super) fn commit_lock(&self) -> Result<Option<crate::ops::lock::LockGuard>> {
+        match &self.commit_lock {
+            Some(l) => l.acquire(&self.name, "load").map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// For a read of the destination before extracting: the lock if it is free, waiting for
+    /// it only when `must` (another process holding it has the warehouse open).
+    pub(super) fn read_lock(&self, must: bool) -> Result<Option<crate::ops::lock::LockGuard>> {
+        match &self.commit_lock {
+            Some(l) if must => l.acquire(&self.name, "read state").map(Some),
+            Some(l) => l.try_acquire(&self.name, "read state"),
+            None => Ok(None),
+        }
+    }
+
     /// Full refresh: drops pending packages, which hold data of the state being dropped.
     pub(super) fn drop_pending(&self) -> Result<()> {
         for sub in ["normalize/extracted", "load/normalized"] {
@@ -138,6 +157,7 @@ impl Pipeline {
         if pending.is_empty() {
             return Ok(loaded);
         }
+        let _commit = self.commit_lock()?;
         let mut dest = self.destination.open(OpenMode::ReadWrite)?;
         for id in pending {
             tracing::info!(load_id = %id, "Loading a pending normalized package.");
@@ -165,9 +185,18 @@ impl Pipeline {
         let opts = load::LoadOptions {
             replace_dataset: refresh,
             replace_strategy: self.replace_strategy,
+            refuse_empty_replace: self.refuse_empty_replace,
         };
-        let pkg = load::load_package_with(&self.dir, load_id, dest, &self.dataset, &state, opts)
-            .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
+        let pkg =
+            match load::load_package_with(&self.dir, load_id, dest, &self.dataset, &state, opts) {
+                Ok(p) => p,
+                Err(e) => {
+                    if matches!(e, Error::EmptyReplaceRefused { .. }) {
+                        self.discard_refused(load_id, refresh)?;
+                    }
+                    return Err(e.in_step(&self.name, "load", Some(load_id)));
+                }
+            };
         crate::fault::point("load_before_state_save");
         // The destination is committed: the local copies follow it.
         state.save(&self.dir.state_path())?;
@@ -180,5 +209,18 @@ impl Pipeline {
             self.full_refresh = false;
         }
         Ok(pkg)
+    }
+
+    /// An empty replace was refused (nothing was committed): the package goes, with the
+    /// full-refresh marker, so state, cursors and data stay as they were and the next run
+    /// extracts again.
+    fn discard_refused(&mut self, load_id: &str, refresh: bool) -> Result<()> {
+        let p = self.dir.normalized(load_id);
+        std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        if refresh {
+            self.clear_refresh_marker()?;
+            self.full_refresh = false;
+        }
+        Ok(())
     }
 }

@@ -80,6 +80,13 @@ impl Pipeline {
     /// Before extracting: a lost or older local state (deleted dir, killed before the local
     /// write) follows the destination.
     fn follow_destination(&self) -> Result<()> {
+        // A writer holding the project lock has the warehouse open: wait for it only when
+        // there is no local state to go on with.
+        let read = self.read_lock(!self.dir.state_path().exists())?;
+        if self.commit_lock.is_some() && read.is_none() {
+            tracing::debug!("another process is loading; the local state is used as it is");
+            return Ok(());
+        }
         match self.sync_destination() {
             Ok(crate::state::warehouse::Restored::State { local, warehouse }) => {
                 tracing::warn!(
@@ -235,6 +242,9 @@ impl Pipeline {
     ) -> Result<LoadInfo> {
         let started = Instant::now();
         self.report(Progress::Step("load"));
+        let _commit = self
+            .commit_lock()
+            .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
         let mut dest = self
             .destination
             .open(OpenMode::ReadWrite)

@@ -147,10 +147,11 @@ impl TestProject {
         .collect()
     }
 
-    /// Table names of a schema, sorted.
+    /// Table names of a schema, sorted (dlt's tables: dango's own `_dango_*` tables, like the
+    /// sync history, are left out).
     pub fn tables(&self, schema: &str) -> Vec<String> {
         self.query(&format!(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}' ORDER BY table_name"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}' AND NOT starts_with(table_name, '_dango_') ORDER BY table_name"
         ))
         .into_iter()
         .map(|r| r[0].clone().unwrap())

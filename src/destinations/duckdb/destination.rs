@@ -39,6 +39,24 @@ impl Destination for DuckDbClient {
         super::capabilities()
     }
 
+    fn append_sync_history(
+        &mut self,
+        dataset: &str,
+        record: &crate::ops::history::SyncRecord,
+        keep: u64,
+    ) -> Result<()> {
+        super::history::append(self, dataset, record, keep)
+    }
+
+    fn sync_history(
+        &self,
+        dataset: &str,
+        source: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::ops::history::SyncRecord>> {
+        super::history::read(self, dataset, source, limit)
+    }
+
     fn health_check(&mut self) -> Result<()> {
         self.execute("SELECT 1")
     }

@@ -14,6 +14,7 @@
 mod client;
 mod config;
 mod destination;
+mod history;
 pub mod merge;
 pub mod raw;
 pub mod sql;
