@@ -179,6 +179,16 @@ pub fn apply_resource_hints(
             if let Some(n) = hint.get("nullable").and_then(|v| v.as_bool()) {
                 col.nullable = n;
             }
+            // Precision, scale and timezone of a declared type (`sql_database`'s reflection).
+            if let Some(p) = hint.get("precision").and_then(|v| v.as_u64()) {
+                col.precision = u32::try_from(p).ok();
+            }
+            if let Some(s) = hint.get("scale").and_then(|v| v.as_u64()) {
+                col.scale = u32::try_from(s).ok();
+            }
+            if let Some(tz) = hint.get("timezone").and_then(|v| v.as_bool()) {
+                col.timezone = Some(tz);
+            }
             if let Some(true) = hint.get("primary_key").and_then(|v| v.as_bool()) {
                 col.primary_key = true;
                 col.nullable = false;

@@ -69,6 +69,7 @@ pub mod file;
 pub mod local_files;
 pub mod registry;
 pub mod rest_api;
+pub mod sql_database;
 pub mod types;
 
 pub use crate::extract::{Resource, Source};

@@ -7,6 +7,8 @@ use super::registry::SourceType;
 pub static SOURCE_TYPES: &[&dyn SourceType] = &[
     &super::local_files::LocalFilesType,
     &super::rest_api::RestApiType,
+    &super::sql_database::SqlDatabaseType,
+    &super::sql_database::PostgresType,
 ];
 
 /// The registered type named `name`.
