@@ -23,6 +23,7 @@ mod merge_replay;
 mod quickstart;
 mod rest_api;
 mod run_context;
+mod sql_database;
 mod sync_local_files;
 mod test_harness;
 mod typed_items;

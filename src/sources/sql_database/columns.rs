@@ -10,8 +10,8 @@ use arrow::array::{
     TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{
-    DataType as ArrowType, Date32Type, Decimal128Type, DecimalType, Field, Float64Type, Int64Type, Schema,
-    SchemaRef, Time64MicrosecondType, TimeUnit, TimestampMicrosecondType,
+    DataType as ArrowType, Date32Type, Decimal128Type, DecimalType, Field, Float64Type, Int64Type,
+    Schema, SchemaRef, Time64MicrosecondType, TimeUnit, TimestampMicrosecondType,
 };
 use arrow::record_batch::RecordBatch;
 use serde_json::{Value, json};
@@ -99,23 +99,30 @@ impl SqlColumn {
             h["primary_key"] = json!(true);
         }
         let precise = level == ReflectionLevel::FullWithPrecision;
-        let (data_type, precision, scale, timezone): (&str, Option<u32>, Option<i64>, Option<bool>) =
-            match (level, self.kind) {
-                (_, Kind::Other) => return h,
-                (ReflectionLevel::Minimal, k) => (minimal_type(k), None, None, None),
-                (_, Kind::Int { bits }) => ("bigint", (precise && bits < 64).then_some(32), None, None),
-                (_, Kind::Float) => ("double", None, None, None),
-                (_, Kind::Decimal { precision, scale }) => {
-                    ("decimal", Some(u32::from(precision)), Some(i64::from(scale)), None)
-                }
-                (_, Kind::Text { length }) => ("text", length.filter(|_| precise), None, None),
-                (_, Kind::Bool) => ("bool", None, None, None),
-                (_, Kind::Date) => ("date", None, None, None),
-                (_, Kind::Time) => ("time", None, None, None),
-                (_, Kind::Timestamp { tz }) => ("timestamp", None, None, (!tz).then_some(false)),
-                (_, Kind::Json) => ("json", None, None, None),
-                (_, Kind::Binary) => ("binary", None, None, None),
-            };
+        let (data_type, precision, scale, timezone): (
+            &str,
+            Option<u32>,
+            Option<i64>,
+            Option<bool>,
+        ) = match (level, self.kind) {
+            (_, Kind::Other) => return h,
+            (ReflectionLevel::Minimal, k) => (minimal_type(k), None, None, None),
+            (_, Kind::Int { bits }) => ("bigint", (precise && bits < 64).then_some(32), None, None),
+            (_, Kind::Float) => ("double", None, None, None),
+            (_, Kind::Decimal { precision, scale }) => (
+                "decimal",
+                Some(u32::from(precision)),
+                Some(i64::from(scale)),
+                None,
+            ),
+            (_, Kind::Text { length }) => ("text", length.filter(|_| precise), None, None),
+            (_, Kind::Bool) => ("bool", None, None, None),
+            (_, Kind::Date) => ("date", None, None, None),
+            (_, Kind::Time) => ("time", None, None, None),
+            (_, Kind::Timestamp { tz }) => ("timestamp", None, None, (!tz).then_some(false)),
+            (_, Kind::Json) => ("json", None, None, None),
+            (_, Kind::Binary) => ("binary", None, None, None),
+        };
         h["data_type"] = json!(data_type);
         if let Some(p) = precision {
             h["precision"] = json!(p);
@@ -297,9 +304,11 @@ fn self_push(col: &mut Col, cell: Cell<'_>) -> std::result::Result<(), String> {
             Cell::Int(v) => b.append_value(v),
             Cell::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => b.append_value(f as i64),
             Cell::Bool(v) => b.append_value(i64::from(v)),
-            Cell::Text(ref s) | Cell::Decimal(ref s) => {
-                b.append_value(s.trim().parse().map_err(|_| mismatch("an integer", &cell))?)
-            }
+            Cell::Text(ref s) | Cell::Decimal(ref s) => b.append_value(
+                s.trim()
+                    .parse()
+                    .map_err(|_| mismatch("an integer", &cell))?,
+            ),
             c => return Err(mismatch("an integer", &c)),
         },
         Col::Float(b) => match cell {
@@ -341,12 +350,16 @@ fn self_push(col: &mut Col, cell: Cell<'_>) -> std::result::Result<(), String> {
         },
         Col::Date(b) => match cell {
             Cell::Date(v) => b.append_value(v),
-            Cell::Text(ref s) => b.append_value(parse_date(s).ok_or_else(|| mismatch("a date", &cell))?),
+            Cell::Text(ref s) => {
+                b.append_value(parse_date(s).ok_or_else(|| mismatch("a date", &cell))?)
+            }
             c => return Err(mismatch("a date", &c)),
         },
         Col::Time(b) => match cell {
             Cell::Time(v) => b.append_value(v),
-            Cell::Text(ref s) => b.append_value(parse_time(s).ok_or_else(|| mismatch("a time", &cell))?),
+            Cell::Text(ref s) => {
+                b.append_value(parse_time(s).ok_or_else(|| mismatch("a time", &cell))?)
+            }
             c => return Err(mismatch("a time", &c)),
         },
         Col::Timestamp(b) => match cell {
@@ -463,9 +476,9 @@ pub fn json_at(a: &dyn Array, row: usize) -> Value {
             let text = iso_time(t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
             json!(if tz.is_some() { text + "+00:00" } else { text })
         }
-        ArrowType::Binary => json!(
-            base64::engine::general_purpose::STANDARD.encode(a.as_binary::<i32>().value(row))
-        ),
+        ArrowType::Binary => {
+            json!(base64::engine::general_purpose::STANDARD.encode(a.as_binary::<i32>().value(row)))
+        }
         _ => Value::Null,
     }
 }
@@ -512,7 +525,14 @@ mod tests {
             kind: Kind::Timestamp { tz: false },
             ..c
         };
-        assert_eq!(ts.hint(ReflectionLevel::Full, false)["timezone"], json!(false));
-        assert!(ts.hint(ReflectionLevel::Minimal, false).get("timezone").is_none());
+        assert_eq!(
+            ts.hint(ReflectionLevel::Full, false)["timezone"],
+            json!(false)
+        );
+        assert!(
+            ts.hint(ReflectionLevel::Minimal, false)
+                .get("timezone")
+                .is_none()
+        );
     }
 }

@@ -17,10 +17,10 @@ mod mysql;
 mod postgres;
 mod read;
 mod sqlite;
-mod tls;
-mod url;
 #[cfg(test)]
 mod tests;
+mod tls;
+mod url;
 
 pub use config::{Backend, KeyColumns, ReflectionLevel, SqlDatabaseConfig, TableConfig};
 
@@ -119,7 +119,10 @@ fn parse(
         *s = v;
         missing.extend(m);
     };
-    for s in [&mut cfg.credentials, &mut cfg.schema].into_iter().flatten() {
+    for s in [&mut cfg.credentials, &mut cfg.schema]
+        .into_iter()
+        .flatten()
+    {
         sub(s);
     }
     for t in cfg.table_names.iter_mut().flatten() {
@@ -135,7 +138,10 @@ fn parse(
     }
     for (table, t) in &cfg.tables {
         if let Some(v) = &t.incremental {
-            IncrementalConfig::parse(v, &format!("source `{source}`: {key}.tables.{table}.incremental"))?;
+            IncrementalConfig::parse(
+                v,
+                &format!("source `{source}`: {key}.tables.{table}.incremental"),
+            )?;
         }
     }
     Ok(Box::new(Parsed { cfg, type_name }))
@@ -150,20 +156,32 @@ impl SourceConfig for Parsed {
             Some(t) => t.join(", "),
             None => format!(
                 "every table of {}",
-                self.cfg.schema.as_deref().map_or("the default schema".to_string(), |s| format!("schema `{s}`"))
+                self.cfg
+                    .schema
+                    .as_deref()
+                    .map_or("the default schema".to_string(), |s| format!(
+                        "schema `{s}`"
+                    ))
             ),
         };
         let mut plan = Plan {
             summary: format!("{} (from {}): {tables}", url.shown(), url.origin),
-            lines: vec![format!("database {} (from {})", url.shown(), url.origin), format!("tables: {tables}")],
+            lines: vec![
+                format!("database {} (from {})", url.shown(), url.origin),
+                format!("tables: {tables}"),
+            ],
             ..Plan::default()
         };
         for (t, c) in &self.cfg.tables {
             if let Some(inc) = &c.incremental {
-                plan.lines.push(format!("  {t}: incremental on {}", inc.get("cursor_path").unwrap_or(&serde_json::Value::Null)));
+                plan.lines.push(format!(
+                    "  {t}: incremental on {}",
+                    inc.get("cursor_path").unwrap_or(&serde_json::Value::Null)
+                ));
             }
         }
-        plan.details.insert("database".into(), serde_json::json!(url.shown()));
+        plan.details
+            .insert("database".into(), serde_json::json!(url.shown()));
         if let Some(t) = &self.cfg.table_names {
             plan.details.insert("tables".into(), serde_json::json!(t));
         }
@@ -185,7 +203,11 @@ impl SourceConfig for Parsed {
             if !specs.iter().any(|s| &s.name == name) {
                 return Err(Error::Config(format!(
                     "source `{source}`: `tables.{name}` names a table that is not read; the tables are: {}. Fix `tables` or `table_names`",
-                    specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                    specs
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }
@@ -239,18 +261,27 @@ impl Parsed {
                 }
             }
         }
-        let wd = opts.write_disposition.clone().or_else(|| self.cfg.write_disposition.clone());
+        let wd = opts
+            .write_disposition
+            .clone()
+            .or_else(|| self.cfg.write_disposition.clone());
         let hints = ResourceHints {
             name: spec.name.clone(),
             table_name: spec.name.clone(),
-            write_disposition: wd.as_ref().map_or(WriteDisposition::Append, |w| w.disposition),
+            write_disposition: wd
+                .as_ref()
+                .map_or(WriteDisposition::Append, |w| w.disposition),
             merge_strategy: wd.as_ref().and_then(|w| w.strategy),
             validity_column_names: wd.as_ref().and_then(|w| w.validity_column_names.clone()),
             primary_key: opts
                 .primary_key
                 .as_ref()
                 .map_or_else(|| spec.primary_key.clone(), KeyColumns::to_vec),
-            merge_key: opts.merge_key.as_ref().map(KeyColumns::to_vec).unwrap_or_default(),
+            merge_key: opts
+                .merge_key
+                .as_ref()
+                .map(KeyColumns::to_vec)
+                .unwrap_or_default(),
             columns,
             ..ResourceHints::default()
         };
@@ -317,7 +348,10 @@ fn resolve_url(
         return Ok(DbUrl::new(v, format!("environment variable {var}")));
     }
     if let Some(c) = &cfg.credentials {
-        return Ok(DbUrl::new(c.clone(), format!("`credentials` of source `{source}` in .dango/sources.yml")));
+        return Ok(DbUrl::new(
+            c.clone(),
+            format!("`credentials` of source `{source}` in .dango/sources.yml"),
+        ));
     }
     let sections = credential_sections(type_name, source);
     for s in &sections {
@@ -329,9 +363,15 @@ fn resolve_url(
     }
     let mut tried: Vec<String> = Vec::new();
     if let Some(var) = &cfg.credentials_env {
-        tried.push(format!("environment variable {var} (credentials_env; not set)"));
+        tried.push(format!(
+            "environment variable {var} (credentials_env; not set)"
+        ));
     }
-    tried.extend(sections.iter().map(|s| format!("[{}] credentials in .dlt/secrets.toml", s.join("."))));
+    tried.extend(
+        sections
+            .iter()
+            .map(|s| format!("[{}] credentials in .dlt/secrets.toml", s.join("."))),
+    );
     Err(Error::Config(format!(
         "source `{source}`: no database credentials. Tried: {}. Set one of them to the database URL (postgresql://user:password@host:5432/db, mysql://…, sqlite:///file.db)",
         tried.join("; ")
@@ -344,17 +384,23 @@ fn url_of(v: &toml::Value, origin: &str) -> Result<String> {
     match v {
         toml::Value::String(s) => Ok(s.clone()),
         toml::Value::Table(t) => {
-            let get = |k: &str| t.get(k).map(|v| match v {
-                toml::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
+            let get = |k: &str| {
+                t.get(k).map(|v| match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            };
             let driver = get("drivername").ok_or_else(|| {
-                Error::Config(format!("{origin}: credentials need `drivername` (postgresql, mysql, sqlite) or a URL"))
+                Error::Config(format!(
+                    "{origin}: credentials need `drivername` (postgresql, mysql, sqlite) or a URL"
+                ))
             })?;
             if let Some(p) = get("password") {
                 crate::config::redact::register_secret(&p);
             }
-            let enc = |s: String| ::url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let enc = |s: String| {
+                ::url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+            };
             let mut u = format!("{driver}://");
             if let Some(user) = get("username") {
                 u.push_str(&enc(user));
@@ -376,7 +422,12 @@ fn url_of(v: &toml::Value, origin: &str) -> Result<String> {
             if let Some(toml::Value::Table(q)) = t.get("query") {
                 let pairs: Vec<String> = q
                     .iter()
-                    .map(|(k, v)| format!("{k}={}", enc(v.as_str().map_or_else(|| v.to_string(), str::to_string))))
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}={}",
+                            enc(v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        )
+                    })
                     .collect();
                 if !pairs.is_empty() {
                     u.push('?');
@@ -385,6 +436,8 @@ fn url_of(v: &toml::Value, origin: &str) -> Result<String> {
             }
             Ok(u)
         }
-        _ => Err(Error::Config(format!("{origin}: credentials must be a database URL"))),
+        _ => Err(Error::Config(format!(
+            "{origin}: credentials must be a database URL"
+        ))),
     }
 }

@@ -81,20 +81,27 @@ pub async fn reflect(
     views: bool,
 ) -> Result<Vec<TableSpec>> {
     let err = |what: &'static str| move |e: mysql_async::Error| query_error(&e, url, what);
-    let schema = match schema {
-        Some(s) => s.to_string(),
-        None => {
-            let rows: Vec<Row> = conn.query("SELECT DATABASE()").await.map_err(err("reading the database"))?;
-            rows.first().and_then(|r| text(r.as_ref(0))).ok_or_else(|| {
+    let schema =
+        match schema {
+            Some(s) => s.to_string(),
+            None => {
+                let rows: Vec<Row> = conn
+                    .query("SELECT DATABASE()")
+                    .await
+                    .map_err(err("reading the database"))?;
+                rows.first().and_then(|r| text(r.as_ref(0))).ok_or_else(|| {
                 Error::Config(format!(
                     "MySQL at {}: the URL names no database; add it to the URL or set `schema`",
                     url.shown()
                 ))
             })?
-        }
-    };
+            }
+        };
     let exists: Vec<Row> = conn
-        .exec("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", (schema.as_str(),))
+        .exec(
+            "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+            (schema.as_str(),),
+        )
         .await
         .map_err(err("reading databases"))?;
     if exists.is_empty() {
@@ -169,7 +176,9 @@ fn column(r: &Row) -> SqlColumn {
             _ => Kind::Text { length: None },
         },
         "char" | "varchar" => Kind::Text { length },
-        "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set" => Kind::Text { length: None },
+        "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set" => {
+            Kind::Text { length: None }
+        }
         "date" => Kind::Date,
         "time" => Kind::Time,
         "datetime" | "timestamp" => Kind::Timestamp { tz: false },
@@ -216,10 +225,20 @@ pub fn select_sql(spec: &TableSpec, filter: Option<&Filter>) -> String {
     if let Some(f) = filter {
         let mut conds = Vec::new();
         if let Some(v) = &f.start {
-            conds.push(format!("{} {} {}", ident(&f.column), f.start_op(), my_literal(v)));
+            conds.push(format!(
+                "{} {} {}",
+                ident(&f.column),
+                f.start_op(),
+                my_literal(v)
+            ));
         }
         if let Some(v) = &f.end {
-            conds.push(format!("{} {} {}", ident(&f.column), f.end_op(), my_literal(v)));
+            conds.push(format!(
+                "{} {} {}",
+                ident(&f.column),
+                f.end_op(),
+                my_literal(v)
+            ));
         }
         if !conds.is_empty() {
             sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
@@ -254,7 +273,11 @@ pub async fn read(
             .query_iter(sql)
             .await
             .map_err(|e| query_error(&e, url, &what))?;
-        while let Some(row) = result.next().await.map_err(|e| query_error(&e, url, &what))? {
+        while let Some(row) = result
+            .next()
+            .await
+            .map_err(|e| query_error(&e, url, &what))?
+        {
             for i in 0..spec.columns.len() {
                 let cell = match row.as_ref(i) {
                     None | Some(MyValue::NULL) => Cell::Null,
@@ -266,7 +289,9 @@ pub async fn read(
                     Some(MyValue::UInt(v)) => Cell::Text(Cow::Owned(v.to_string())),
                     Some(MyValue::Float(v)) => Cell::Float(f64::from(*v)),
                     Some(MyValue::Double(v)) => Cell::Float(*v),
-                    Some(other) => Cell::Text(Cow::Owned(other.as_sql(true).trim_matches('\'').to_string())),
+                    Some(other) => Cell::Text(Cow::Owned(
+                        other.as_sql(true).trim_matches('\'').to_string(),
+                    )),
                 };
                 builder
                     .push(i, cell)

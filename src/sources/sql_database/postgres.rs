@@ -23,7 +23,10 @@ pub async fn connect(t: &PgTarget, url: &DbUrl) -> Result<Client> {
     let client = match &t.tls {
         None => {
             config.ssl_mode(tokio_postgres::config::SslMode::Disable);
-            let (client, conn) = config.connect(NoTls).await.map_err(|e| conn_error(&e, url))?;
+            let (client, conn) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| conn_error(&e, url))?;
             tokio::spawn(conn);
             client
         }
@@ -40,7 +43,9 @@ pub async fn connect(t: &PgTarget, url: &DbUrl) -> Result<Client> {
         }
     };
     client
-        .batch_execute("SET TimeZone = 'UTC'; SET intervalstyle = 'iso_8601'; SET application_name = 'dango'")
+        .batch_execute(
+            "SET TimeZone = 'UTC'; SET intervalstyle = 'iso_8601'; SET application_name = 'dango'",
+        )
         .await
         .map_err(|e| query_error(&e, url, "setting the session up"))?;
     Ok(client)
@@ -58,7 +63,11 @@ fn conn_error(e: &tokio_postgres::Error, url: &DbUrl) -> Error {
                     db.message(),
                     url.origin
                 ),
-                "3D000" => format!("{}. Fix the database name in the URL from {}", db.message(), url.origin),
+                "3D000" => format!(
+                    "{}. Fix the database name in the URL from {}",
+                    db.message(),
+                    url.origin
+                ),
                 _ => format!("{} (SQLSTATE {code})", db.message()),
             }
         }
@@ -69,7 +78,10 @@ fn conn_error(e: &tokio_postgres::Error, url: &DbUrl) -> Error {
                 s.push_str(&format!(": {inner}"));
                 src = inner.source();
             }
-            format!("{s}. Check that the server is running and the host, port and sslmode in the URL from {} are right", url.origin)
+            format!(
+                "{s}. Check that the server is running and the host, port and sslmode in the URL from {} are right",
+                url.origin
+            )
         }
     };
     Error::Config(crate::config::redact::redact(&format!(
@@ -242,12 +254,35 @@ fn select_expr(c: &SqlColumn) -> String {
     let id = ident(&c.name);
     let native = matches!(
         c.db_type.as_str(),
-        "bool" | "int2" | "int4" | "int8" | "oid" | "float4" | "float8" | "numeric" | "text"
-            | "varchar" | "bpchar" | "name" | "char" | "uuid" | "date" | "time" | "timestamp"
-            | "timestamptz" | "json" | "jsonb" | "bytea"
+        "bool"
+            | "int2"
+            | "int4"
+            | "int8"
+            | "oid"
+            | "float4"
+            | "float8"
+            | "numeric"
+            | "text"
+            | "varchar"
+            | "bpchar"
+            | "name"
+            | "char"
+            | "uuid"
+            | "date"
+            | "time"
+            | "timestamp"
+            | "timestamptz"
+            | "json"
+            | "jsonb"
+            | "bytea"
     );
     match c.kind {
-        Kind::Json if !matches!(c.db_type.as_str(), "json" | "jsonb") => format!("to_json({id})::text"),
+        // psycopg2 reads `real` from PostgreSQL's shortest text (1.5000001e+10), which is not
+        // always the shortest text of the same float in Rust: read that text.
+        Kind::Float if c.db_type == "float4" => format!("{id}::text"),
+        Kind::Json if !matches!(c.db_type.as_str(), "json" | "jsonb") => {
+            format!("to_json({id})::text")
+        }
         Kind::Time if c.db_type == "timetz" => format!("{id}::time"),
         // Domains over a native type: the base type.
         _ if native => format!("{id}::{}", c.db_type),
@@ -269,7 +304,9 @@ pub fn select_sql(spec: &TableSpec, filter: Option<&Filter>) -> String {
     let mut sql = format!("SELECT {} FROM {table}", cols.join(", "));
     if let Some(f) = filter {
         let col = spec.columns.iter().find(|c| c.name == f.column);
-        let cast = col.map(|c| c.db_type.clone()).unwrap_or_else(|| "text".into());
+        let cast = col
+            .map(|c| c.db_type.clone())
+            .unwrap_or_else(|| "text".into());
         let lit = |v: &serde_json::Value| match v {
             serde_json::Value::Number(n) => format!("{n}::{cast}"),
             serde_json::Value::String(s) => format!("{}::{cast}", quote_literal(s)),
@@ -320,7 +357,8 @@ pub async fn read(
         }
         for row in &rows {
             for i in 0..spec.columns.len() {
-                let raw: Option<Raw<'_>> = row.try_get(i).map_err(|e| query_error(&e, url, &what))?;
+                let raw: Option<Raw<'_>> =
+                    row.try_get(i).map_err(|e| query_error(&e, url, &what))?;
                 let cell = match raw {
                     None => Cell::Null,
                     Some(r) => decode(&r).map_err(|why| {
@@ -330,9 +368,9 @@ pub async fn read(
                         ))
                     })?,
                 };
-                builder.push(i, cell).map_err(|e| {
-                    Error::Config(format!("PostgreSQL table `{}`: {e}", spec.name))
-                })?;
+                builder
+                    .push(i, cell)
+                    .map_err(|e| Error::Config(format!("PostgreSQL table `{}`: {e}", spec.name)))?;
             }
             builder.end_row();
         }
@@ -388,11 +426,7 @@ fn decode<'a>(r: &Raw<'a>) -> std::result::Result<Cell<'a>, String> {
         Type::INT4 => Cell::Int(i32::from_be_bytes(be(b)?).into()),
         Type::INT8 => Cell::Int(i64::from_be_bytes(be(b)?)),
         Type::OID => Cell::Int(u32::from_be_bytes(be(b)?).into()),
-        // psycopg2 reads `real` from its shortest text (0.33333334), not the widened float.
-        Type::FLOAT4 => {
-            let f = f32::from_be_bytes(be(b)?);
-            Cell::Float(f.to_string().parse::<f64>().unwrap_or(f64::from(f)))
-        }
+        Type::FLOAT4 => Cell::Float(f64::from(f32::from_be_bytes(be(b)?))),
         Type::FLOAT8 => Cell::Float(f64::from_be_bytes(be(b)?)),
         Type::NUMERIC => Cell::Decimal(Cow::Owned(numeric_text(b)?)),
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON | Type::UNKNOWN => {
@@ -439,7 +473,9 @@ fn decode<'a>(r: &Raw<'a>) -> std::result::Result<Cell<'a>, String> {
 
 /// A `numeric` in binary form as decimal text (`-12.50`, scale kept; `NaN` as is).
 fn numeric_text(b: &[u8]) -> std::result::Result<String, String> {
-    let h = |i: usize| -> std::result::Result<i16, String> { Ok(i16::from_be_bytes(be(&b[i.min(b.len())..])?)) };
+    let h = |i: usize| -> std::result::Result<i16, String> {
+        Ok(i16::from_be_bytes(be(&b[i.min(b.len())..])?))
+    };
     let ndigits = h(0)? as usize;
     let weight = h(2)? as i32;
     let sign = h(4)? as u16;
@@ -508,9 +544,15 @@ mod tests {
     #[test]
     fn numerics_decode_exactly() {
         // 12345.678 = [1, 2345, 6780], weight 1, dscale 3
-        assert_eq!(numeric_text(&num(3, 1, 0, 3, &[1, 2345, 6780])).unwrap(), "12345.678");
+        assert_eq!(
+            numeric_text(&num(3, 1, 0, 3, &[1, 2345, 6780])).unwrap(),
+            "12345.678"
+        );
         // -0.0001234 = [1, 2340], weight -1 → 0.0001 2340
-        assert_eq!(numeric_text(&num(2, -1, 0x4000, 7, &[1, 2340])).unwrap(), "-0.0001234");
+        assert_eq!(
+            numeric_text(&num(2, -1, 0x4000, 7, &[1, 2340])).unwrap(),
+            "-0.0001234"
+        );
         // 0.00000001 = [1] weight -2, dscale 8
         assert_eq!(numeric_text(&num(1, -2, 0, 8, &[1])).unwrap(), "0.00000001");
         // 10000 = [1], weight 1, dscale 0

@@ -131,7 +131,11 @@ pub fn choose_tables<T: Clone>(
                 let have: Vec<&str> = found.iter().map(|(_, n, _)| n.as_str()).collect();
                 return Err(Error::Config(format!(
                     "{shown}: table `{want}` does not exist in schema `{schema}`; it has: {}. Fix `table_names` in the sql_database block",
-                    if have.is_empty() { "no tables".to_string() } else { have.join(", ") }
+                    if have.is_empty() {
+                        "no tables".to_string()
+                    } else {
+                        have.join(", ")
+                    }
                 )));
             }
         }
@@ -254,7 +258,11 @@ impl<'a, 'w> WriterSink<'a, 'w> {
                 })
             };
             seen.push(idx(&i.cfg.cursor_path)?);
-            let key = i.cfg.primary_key.clone().unwrap_or_else(|| primary_key.to_vec());
+            let key = i
+                .cfg
+                .primary_key
+                .clone()
+                .unwrap_or_else(|| primary_key.to_vec());
             if key.is_empty() && i.cfg.primary_key.is_none() {
                 seen = (0..spec.columns.len()).collect();
             } else {
@@ -274,14 +282,30 @@ impl BatchSink for WriterSink<'_, '_> {
             None => batch,
             Some(inc) => {
                 let schema = batch.schema();
+                // Rows past the limit are not judged: the cursor only sees what is written.
+                let room = self.out.remaining_items().unwrap_or(u64::MAX);
                 let mut keep = Vec::with_capacity(batch.num_rows());
+                let mut kept = 0u64;
                 for row in 0..batch.num_rows() {
+                    if kept >= room {
+                        break;
+                    }
                     let mut item = Map::new();
                     for &c in &self.seen {
-                        item.insert(schema.field(c).name().clone(), json_at(batch.column(c), row));
+                        item.insert(
+                            schema.field(c).name().clone(),
+                            json_at(batch.column(c), row),
+                        );
                     }
-                    keep.push(inc.filter(&Value::Object(item))? == Decision::Keep);
+                    let k = inc.filter(&Value::Object(item))? == Decision::Keep;
+                    kept += u64::from(k);
+                    keep.push(k);
                 }
+                let batch = if keep.len() < batch.num_rows() {
+                    batch.slice(0, keep.len())
+                } else {
+                    batch
+                };
                 if keep.iter().all(|k| *k) {
                     batch
                 } else {

@@ -52,7 +52,11 @@ pub fn reflect(
         .map_err(e("listing tables"))?;
     let found: Vec<((), String, bool)> = stmt
         .query_map([], |r| {
-            Ok(((), r.get::<_, String>(0)?, r.get::<_, String>(1)? == "table"))
+            Ok((
+                (),
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)? == "table",
+            ))
         })
         .map_err(e("listing tables"))?
         .collect::<rusqlite::Result<_>>()
@@ -65,7 +69,9 @@ pub fn reflect(
             .prepare(&format!("PRAGMA table_info({})", ident(&name)))
             .map_err(e("reading columns"))?;
         let rows: Vec<(String, String, bool, i64)> = stmt
-            .query_map([], |r| Ok((r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? != 0, r.get(5)?)))
+            .query_map([], |r| {
+                Ok((r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? != 0, r.get(5)?))
+            })
             .map_err(e("reading columns"))?
             .collect::<rusqlite::Result<_>>()
             .map_err(e("reading columns"))?;

@@ -9,7 +9,9 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 use crate::error::{Error, Result};
 
@@ -46,7 +48,10 @@ pub fn roots(ca_file: Option<&Path>) -> Result<RootCertStore> {
                     Error::Config(format!("CA file {}: not valid PEM: {e}", p.display()))
                 })?;
                 store.add(cert).map_err(|e| {
-                    Error::Config(format!("CA file {}: unusable certificate: {e}", p.display()))
+                    Error::Config(format!(
+                        "CA file {}: unusable certificate: {e}",
+                        p.display()
+                    ))
                 })?;
                 n += 1;
             }
@@ -70,7 +75,11 @@ pub fn client_config(verify: Verify, ca_file: Option<&Path>) -> Result<Arc<Clien
     let pinned: Vec<CertificateDer<'static>> = match ca_file {
         Some(p) => std::fs::read(p)
             .ok()
-            .map(|t| rustls_pemfile::certs(&mut t.as_slice()).filter_map(|c| c.ok()).collect())
+            .map(|t| {
+                rustls_pemfile::certs(&mut t.as_slice())
+                    .filter_map(|c| c.ok())
+                    .collect()
+            })
             .unwrap_or_default(),
         None => Vec::new(),
     };
@@ -131,7 +140,10 @@ impl ServerCertVerifier for Checked {
             Err(e) if is_name_error(&e) && !check_name => Ok(ServerCertVerified::assertion()),
             Err(e)
                 if !is_name_error(&e)
-                    && self.pinned.iter().any(|c| c.as_ref() == end_entity.as_ref()) =>
+                    && self
+                        .pinned
+                        .iter()
+                        .any(|c| c.as_ref() == end_entity.as_ref()) =>
             {
                 if check_name {
                     let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;

@@ -167,7 +167,14 @@ impl DbUrl {
     }
 
     fn mysql(&self) -> Result<MyTarget> {
-        let own = ["ssl-mode", "ssl_mode", "sslmode", "ssl-ca", "ssl_ca", "sslrootcert"];
+        let own = [
+            "ssl-mode",
+            "ssl_mode",
+            "sslmode",
+            "ssl-ca",
+            "ssl_ca",
+            "sslrootcert",
+        ];
         let (mut u, params) = self.split_params(&own)?;
         let get = |ks: &[&str]| {
             params
@@ -227,9 +234,8 @@ impl DbUrl {
             .map(|(_, r)| r)
             .unwrap_or_default();
         let Some(path) = rest.strip_prefix('/') else {
-            return Err(self.bad(
-                "a SQLite URL is sqlite:///relative/path.db or sqlite:////absolute/path.db",
-            ));
+            return Err(self
+                .bad("a SQLite URL is sqlite:///relative/path.db or sqlite:////absolute/path.db"));
         };
         let path = path.split('?').next().unwrap_or_default();
         if path.is_empty() || path == ":memory:" {
@@ -250,9 +256,10 @@ impl DbUrl {
 
 /// Percent-decoding of a URL component.
 fn urlencoding_decode(s: &str) -> std::result::Result<String, std::string::FromUtf8Error> {
-    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())
-        .unwrap_or_default();
+    let bytes: Vec<u8> =
+        url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned().into_bytes())
+            .unwrap_or_default();
     String::from_utf8(bytes)
 }
