@@ -656,3 +656,56 @@ fn mariadb_tables_load_over_tls() {
         "{out}"
     );
 }
+
+#[test]
+fn sql_database_takes_dangos_generic_config_block() {
+    let p = TestProject::new();
+    let path = p.path().join("shop.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'b');",
+    )
+    .unwrap();
+    drop(conn);
+    p.write(
+        ".dango/sources.yml",
+        "version: \"1.0\"\nsources:\n  - name: shop\n    type: sql_database\n    generic_config:\n      table_names: [t]\n",
+    );
+    // The URL from `[sources.shop]` in secrets.toml (relative to the project).
+    p.write(
+        ".dlt/secrets.toml",
+        "[sources.shop]\ncredentials = \"sqlite:///shop.db\"\n",
+    );
+    let (ok, out) = sync(&p, &[]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        rows(&p, "t"),
+        vec![
+            vec![Some("1".into()), Some("a".into())],
+            vec![Some("2".into()), Some("b".into())]
+        ]
+    );
+    let out = p.dango().args(["source", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("append"));
+}
+
+#[test]
+fn postgres_since_until_window_leaves_the_cursor() {
+    let Some(db) = PgDb::new("window") else {
+        return;
+    };
+    db.exec(&fixture("tables.sql"));
+    let block = "      table_names: [events]\n      tables:\n        events:\n          incremental: {cursor_path: updated_at, initial_value: \"2024-01-01T00:00:00Z\"}\n";
+    let p = project("sql_database", "sql_database", block, &db.url);
+    db.exec("INSERT INTO events VALUES (20, '2024-03-05 12:00:00+00', 'march')");
+    let (ok, out) = sync(&p, &["--since", "2024-03-01", "--until", "2024-04-01"]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        p.scalar("SELECT string_agg(CAST(id AS VARCHAR), ',') FROM raw_shop.events"),
+        "20"
+    );
+    // The window moved no cursor: the next sync loads everything from initial_value.
+    let (ok, out) = sync(&p, &[]);
+    assert!(ok, "{out}");
+    assert_eq!(p.count("raw_shop.events"), 12);
+}

@@ -434,7 +434,7 @@ fn parse_date(s: &str) -> Option<i32> {
 
 fn parse_time(s: &str) -> Option<i64> {
     let t = chrono::NaiveTime::parse_from_str(s, "%H:%M:%S%.f").ok()?;
-    Some((t - chrono::NaiveTime::MIN).num_microseconds()?)
+    (t - chrono::NaiveTime::MIN).num_microseconds()
 }
 
 /// The value at `row` of a column built by [`BatchBuilder`], as dlt's incremental sees it:

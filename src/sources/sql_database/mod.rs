@@ -53,12 +53,16 @@ impl SourceType for SqlDatabaseType {
         "sql_database"
     }
 
+    fn alt_block_keys(&self) -> &'static [&'static str] {
+        &["generic_config"]
+    }
+
     fn check_text(&self, text: &str) -> Option<serde_norway::Error> {
         check_typed_blocks::<SqlDatabaseConfig>(text, self.block_key())
     }
 
     fn parse(&self, source: &str, block: &Value, env: &Env) -> Result<Box<dyn SourceConfig>> {
-        parse(self.name(), self.block_key(), source, block, env)
+        parse(self.name(), "sql_database", source, block, env)
     }
 
     fn write_disposition(&self, block: Option<&Value>) -> String {

@@ -28,7 +28,7 @@ impl std::fmt::Debug for DbUrl {
 /// Where to connect, per driver.
 pub enum Target {
     /// PostgreSQL.
-    Postgres(PgTarget),
+    Postgres(Box<PgTarget>),
     /// MySQL or MariaDB.
     Mysql(MyTarget),
     /// A SQLite file.
@@ -94,7 +94,7 @@ impl DbUrl {
     /// The connection target; relative SQLite paths are resolved from `base`.
     pub fn target(&self, base: &Path) -> Result<Target> {
         match self.scheme().as_str() {
-            "postgresql" | "postgres" => self.postgres().map(Target::Postgres),
+            "postgresql" | "postgres" => self.postgres().map(|t| Target::Postgres(Box::new(t))),
             "mysql" | "mariadb" => self.mysql().map(Target::Mysql),
             "sqlite" => self.sqlite(base).map(Target::Sqlite),
             other => Err(Error::Config(format!(
