@@ -285,6 +285,13 @@ impl ItemWriter<'_> {
         self.pkg.register(hints);
     }
 
+    /// How many more items the limit (`--limit`) lets through; `None` without a limit. A
+    /// resource that judges items by a cursor before writing them stops judging there, so the
+    /// cursor never moves past what was written.
+    pub fn remaining_items(&self) -> Option<u64> {
+        self.limit.map(|l| l.saturating_sub(self.items))
+    }
+
     /// Counts a page (an HTTP response, a file) of `bytes` bytes read from the source, and
     /// reports progress. Fails with [`Error::Interrupted`] after Ctrl-C, so a long resource
     /// stops within a page.

@@ -417,7 +417,12 @@ impl SourceEntry {
     /// `generic_config` for the API types.
     pub fn block_key(&self) -> &'static str {
         match self.source_type_entry() {
-            Some(t) => t.block_key(),
+            Some(t) => t
+                .alt_block_keys()
+                .iter()
+                .copied()
+                .find(|k| !self.blocks.contains_key(t.block_key()) && self.blocks.contains_key(*k))
+                .unwrap_or(t.block_key()),
             None => unregistered_block_key(&self.source_type),
         }
     }
@@ -572,7 +577,7 @@ impl SourceEntry {
                 supported_types().join(", ")
             )));
         };
-        let block = self.blocks.get(t.block_key()).ok_or_else(|| {
+        let block = self.blocks.get(self.block_key()).ok_or_else(|| {
             Error::Config(format!(
                 "source `{}` has type `{ty}` but no `{}:` block",
                 self.name,
@@ -585,7 +590,7 @@ impl SourceEntry {
     /// The write disposition `dango source list` shows (`-` for types this build cannot run).
     pub fn write_disposition(&self) -> String {
         match self.source_type_entry() {
-            Some(t) => t.write_disposition(self.blocks.get(t.block_key())),
+            Some(t) => t.write_disposition(self.blocks.get(self.block_key())),
             None => "-".into(),
         }
     }

@@ -71,6 +71,7 @@ pub mod local_files;
 pub mod registry;
 pub mod rest_api;
 pub mod singer;
+pub mod sql_database;
 pub mod types;
 
 pub use crate::extract::{Resource, Source};

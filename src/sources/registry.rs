@@ -48,6 +48,13 @@ pub trait SourceType: Sync {
         self.name()
     }
 
+    /// Other keys the entry's block may have instead (Dango's `generic_config:` for
+    /// `sql_database`); none by default. The block is the first present of
+    /// [`SourceType::block_key`] and these.
+    fn alt_block_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Checks every block of this type's key in the text of sources.yml as the file is read.
     /// A problem found here has a line and column and makes the whole file invalid (`dango
     /// sync` runs nothing). `None` (the default) leaves all checks to [`SourceType::parse`],

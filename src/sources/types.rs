@@ -9,6 +9,8 @@ pub static SOURCE_TYPES: &[&dyn SourceType] = &[
     &super::rest_api::RestApiType,
     &super::dlt_native::DltNativeType,
     &super::singer::SingerType,
+    &super::sql_database::SqlDatabaseType,
+    &super::sql_database::PostgresType,
 ];
 
 /// The registered type named `name`.

@@ -35,6 +35,7 @@ mod quickstart;
 mod rest_api;
 mod run_context;
 mod singer;
+mod sql_database;
 mod sync_local_files;
 mod test_harness;
 mod typed_items;
