@@ -66,6 +66,7 @@ macro_rules! hint_builders {
 
 mod arrow_resource;
 pub mod file;
+pub mod filesystem;
 pub mod local_files;
 pub mod registry;
 pub mod rest_api;

@@ -6,6 +6,7 @@ use super::registry::SourceType;
 /// Every source type this build can run, in the order `dango` lists them.
 pub static SOURCE_TYPES: &[&dyn SourceType] = &[
     &super::local_files::LocalFilesType,
+    &super::filesystem::FilesystemType,
     &super::rest_api::RestApiType,
 ];
 

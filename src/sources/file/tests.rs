@@ -132,7 +132,7 @@ fn entry_keys_come_from_the_format_and_the_registry() {
     assert!(
         problems[0]
             .message
-            .ends_with("supported: local_files, rest_api"),
+            .ends_with(&format!("supported: {}", supported_types().join(", "))),
         "{problems:?}"
     );
     let f = f.unwrap();

@@ -12,7 +12,7 @@ mod read;
 #[cfg(test)]
 mod tests;
 
-pub use config::LocalFilesConfig;
+pub use config::{Columns, LocalFilesConfig};
 pub use read::FilesResource;
 
 use std::path::Path;
