@@ -14,6 +14,7 @@ mod cli_sync;
 mod config_resolution;
 mod contracts;
 mod crash;
+mod filesystem;
 mod http_errors;
 mod incremental;
 mod init;

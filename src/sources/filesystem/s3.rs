@@ -40,7 +40,13 @@ pub fn client(bucket: &str, source: &str, cx: &BuildContext<'_>) -> Result<Arc<d
         .with_bucket_name(bucket)
         .with_access_key_id(key_id)
         .with_secret_access_key(secret)
-        .with_region(region.unwrap_or_else(|| "us-east-1".into()));
+        .with_region(region.unwrap_or_else(|| "us-east-1".into()))
+        // A few quick retries of transient failures, not object_store's three minutes.
+        .with_retry(object_store::RetryConfig {
+            backoff: object_store::BackoffConfig::default(),
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(30),
+        });
     if let Some(t) = token {
         b = b.with_token(t);
     }
