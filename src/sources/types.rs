@@ -7,6 +7,7 @@ use super::registry::SourceType;
 pub static SOURCE_TYPES: &[&dyn SourceType] = &[
     &super::local_files::LocalFilesType,
     &super::filesystem::FilesystemType,
+    &super::filesystem::dango_csv::DangoCsvType,
     &super::rest_api::RestApiType,
 ];
 

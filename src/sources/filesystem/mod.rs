@@ -6,6 +6,7 @@
 //! (the readers), `resource` (the resource and its change tracking).
 
 pub mod config;
+pub mod dango_csv;
 mod read;
 mod resource;
 mod s3;
@@ -142,16 +143,14 @@ impl SourceConfig for FilesystemConfig {
             .map(|k| k.into_vec())
             .unwrap_or_default();
         let hints = file_hints(&table, &settled, primary_key);
-        let r = FilesystemResource {
+        let r = FilesystemResource::new(
             hints,
             store,
             glob,
-            file_glob: self.file_glob.clone(),
-            format: self.format,
-            compression: self.compression,
-            csv: self.csv.clone(),
+            &self.file_glob,
+            (self.format, self.compression, self.csv.clone()),
             settled,
-        };
+        );
         Ok(Source::new(source, vec![Box::new(r)]))
     }
 }
@@ -159,7 +158,7 @@ impl SourceConfig for FilesystemConfig {
 /// The hints of a file resource loading into `table`: with `delete_rows`, a merge on the
 /// `file_name` merge key with the hard-delete marker column.
 pub fn file_hints(table: &str, s: &config::Settled, primary_key: Vec<String>) -> ResourceHints {
-    let mut hints = ResourceHints {
+    let hints = ResourceHints {
         name: table.into(),
         table_name: table.into(),
         write_disposition: s.disposition,
@@ -167,6 +166,12 @@ pub fn file_hints(table: &str, s: &config::Settled, primary_key: Vec<String>) ->
         primary_key,
         ..ResourceHints::default()
     };
+    with_file_tracking(hints, s)
+}
+
+/// `hints` with what `on_deleted: delete_rows` needs: a merge on the `file_name` merge key,
+/// key columns nullable for the marker rows, and the hard-delete marker column.
+pub fn with_file_tracking(mut hints: ResourceHints, s: &config::Settled) -> ResourceHints {
     if s.delete_rows {
         // The marker rows of deleted files have no key: the key columns stay nullable.
         for k in &hints.primary_key {

@@ -31,14 +31,38 @@ pub const DELETED: &str = "_dango_file_deleted";
 
 /// The files of one source.
 pub struct FilesystemResource {
-    pub(super) hints: ResourceHints,
-    pub(super) store: Store,
-    pub(super) glob: glob::Pattern,
-    pub(super) file_glob: String,
-    pub(super) format: Option<Format>,
-    pub(super) compression: Compression,
-    pub(super) csv: CsvOptions,
-    pub(super) settled: Settled,
+    hints: ResourceHints,
+    store: Store,
+    glob: glob::Pattern,
+    file_glob: String,
+    format: Option<Format>,
+    compression: Compression,
+    csv: CsvOptions,
+    settled: Settled,
+}
+
+impl FilesystemResource {
+    /// The resource reading the files of `store` matching `glob` (`file_glob` as written, for
+    /// messages) with the reader options (format, compression, CSV options).
+    pub fn new(
+        hints: ResourceHints,
+        store: Store,
+        glob: glob::Pattern,
+        file_glob: &str,
+        (format, compression, csv): (Option<Format>, Compression, CsvOptions),
+        settled: Settled,
+    ) -> FilesystemResource {
+        FilesystemResource {
+            hints,
+            store,
+            glob,
+            file_glob: file_glob.into(),
+            format,
+            compression,
+            csv,
+            settled,
+        }
+    }
 }
 
 /// What a sync does with the listed files.
