@@ -307,6 +307,58 @@ fn append_loads_each_file_once_and_reports_deleted_files() {
         p.scalar("SELECT string_agg(CAST(id AS VARCHAR), ',') FROM raw_log.events"),
         "3"
     );
+    // `pipeline drop` drops the table with its tracked files.
+    p.dango()
+        .args(["pipeline", "log", "drop", "events", "-y"])
+        .assert()
+        .success();
+    assert!(tracked(&p, "log", "events").is_empty());
+    sync(&p, &[]);
+    assert_eq!(p.count("raw_log.events"), 1);
+}
+
+#[test]
+fn local_files_and_dango_csv_blocks_gain_the_options() {
+    let p = TestProject::new();
+    let a = p.write(
+        "in/a.csv",
+        "id,name,updated\n1,old,2024-01-01\n2,b,2024-01-01\n",
+    );
+    let b = p.write("in/b.csv", "id,name,updated\n1,new,2024-02-01\n");
+    touch(&a, 1);
+    touch(&b, 1);
+    p.write(
+        ".dango/sources.yml",
+        "version: \"1.0\"\nsources:\n  - name: lf\n    type: local_files\n    local_files:\n      directory: in\n      file_pattern: \"*.csv\"\n      table_name: t\n      write_disposition: append\n      on_deleted: delete_rows\n  - name: dcsv\n    type: csv\n    csv:\n      directory: in\n      primary_key: id\n      timestamp_column: updated\n      notes: exported nightly\n",
+    );
+    sync(&p, &[]);
+    // local_files: typed by DuckDB, tracked, rows of deleted files removed.
+    let cols: Vec<String> = p
+        .columns("raw_lf", "t")
+        .into_iter()
+        .map(|c| format!("{}:{}", c.0, c.1))
+        .collect();
+    assert!(cols.contains(&"updated:DATE".to_string()), "{cols:?}");
+    assert_eq!(tracked(&p, "lf", "t"), ["a.csv", "b.csv"]);
+    // Dango's csv, latest_only on id: the newest row per key wins.
+    assert_eq!(
+        p.query("SELECT id, name FROM raw_dcsv.dcsv ORDER BY id"),
+        [
+            [Some("1".into()), Some("new".into())],
+            [Some("2".into()), Some("b".into())]
+        ]
+    );
+    p.dango()
+        .args(["source", "list"])
+        .assert()
+        .success()
+        .stdout(contains("merge"));
+    std::fs::remove_file(&a).unwrap();
+    sync(&p, &[]);
+    assert_eq!(
+        p.scalar("SELECT string_agg(name, ',' ORDER BY id) FROM raw_lf.t"),
+        "new"
+    );
 }
 
 #[test]

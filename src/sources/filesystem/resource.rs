@@ -97,9 +97,10 @@ pub fn changes(files: &[FileEntry], stored: &Map<String, Value>, replace: bool) 
             changed.push(f.clone());
         }
     }
+    let listed: std::collections::HashSet<&str> = files.iter().map(|f| f.rel.as_str()).collect();
     c.deleted = stored
         .keys()
-        .filter(|k| !files.iter().any(|f| &f.rel == *k))
+        .filter(|k| !listed.contains(k.as_str()))
         .cloned()
         .collect();
     if replace {

@@ -75,7 +75,7 @@ impl Store {
         if let Some(root) = local_root(bucket_url, cx.project_root) {
             if !root.is_dir() {
                 return Err(Error::Config(format!(
-                    "source `{source}`: bucket_url {} is not a directory. Create it or fix `bucket_url` in .dango/sources.yml",
+                    "source `{source}`: {} is not a directory. Create it or fix the path (`bucket_url`, `directory`) in .dango/sources.yml",
                     root.display()
                 )));
             }
