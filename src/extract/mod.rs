@@ -480,6 +480,21 @@ impl ItemWriter<'_> {
         Ok(())
     }
 
+    /// Takes this writer's resource out of the package when it has written nothing: its
+    /// table is then not part of the load at all (a `replace` table is not emptied). For
+    /// sources that find nothing new to load. Returns whether it was taken out.
+    pub fn withdraw_if_empty(&mut self) -> bool {
+        if self.current.is_some() || self.items > 0 {
+            return false;
+        }
+        let mut m = self.pkg.manifest();
+        if m.jobs.iter().any(|j| j.resource == self.resource) {
+            return false;
+        }
+        m.resources.retain(|r| r.name != self.resource);
+        true
+    }
+
     /// Flushes the current job file.
     pub fn close(&mut self) -> Result<()> {
         self.close_arrow()?;

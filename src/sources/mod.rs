@@ -67,6 +67,7 @@ macro_rules! hint_builders {
 mod arrow_resource;
 pub mod dlt_native;
 pub mod file;
+pub mod filesystem;
 pub mod local_files;
 pub mod registry;
 pub mod rest_api;

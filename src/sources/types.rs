@@ -6,6 +6,8 @@ use super::registry::SourceType;
 /// Every source type this build can run, in the order `dango` lists them.
 pub static SOURCE_TYPES: &[&dyn SourceType] = &[
     &super::local_files::LocalFilesType,
+    &super::filesystem::FilesystemType,
+    &super::filesystem::dango_csv::DangoCsvType,
     &super::rest_api::RestApiType,
     &super::dlt_native::DltNativeType,
     &super::singer::SingerType,

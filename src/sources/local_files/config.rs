@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::sources::WriteDispositionConfig;
+use crate::sources::filesystem::config::{Compression, CsvOptions, Format, OnDeleted};
 
 /// One column name or several.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +70,23 @@ pub struct LocalFilesConfig {
     /// `{tables: …, columns: …, data_type: …}`.
     #[serde(default)]
     pub schema_contract: Option<serde_json::Value>,
+    /// `csv`, `jsonl`, `json` or `parquet`; by default from each file's extension (as in
+    /// `type: filesystem`).
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// `auto` (gzip when the name ends in `.gz`, the default), `gzip` or `none`.
+    #[serde(default)]
+    pub compression: Compression,
+    /// CSV options (`delimiter`, `quote`, `header`, `encoding`); detected when unset.
+    #[serde(default)]
+    pub csv: CsvOptions,
+    /// Load only new and changed files (see `type: filesystem`). Default: off (each sync
+    /// reads every file).
+    #[serde(default)]
+    pub track_files: Option<bool>,
+    /// `keep` (default) or `delete_rows`: remove the rows of deleted files.
+    #[serde(default)]
+    pub on_deleted: OnDeleted,
 }
 
 fn default_pattern() -> String {

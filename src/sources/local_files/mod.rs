@@ -1,18 +1,20 @@
-//! The `local_files` source: JSON lines, JSON arrays and CSV files from a local directory.
+//! The `local_files` source: JSON lines, JSON arrays, CSV and Parquet files from a local
+//! directory.
 //!
-//! The format comes from the extension: `.jsonl` / `.ndjson` (one item per line, copied into
-//! the package as is), `.json` (a top-level array of items, or one object), `.csv` (a header
-//! row, then one item per row). Files are read streaming and in name order; the table is
-//! replaced on each sync.
+//! Files are read by the readers of `type: filesystem` (CSV typed by DuckDB's `read_csv`,
+//! Parquet as Arrow batches, `.gz` through gzip) with its options (`format`, `compression`,
+//! `csv`, `track_files`, `on_deleted`); the table is replaced on each sync by default. A
+//! block with `incremental` reads `.jsonl` / `.ndjson` / `.json` / `.csv` here instead, item by
+//! item through the cursor (`read`).
 //!
-//! Modules: `config` (the `local_files:` block), `read` (the resource and its readers).
+//! Modules: `config` (the `local_files:` block), `read` (the incremental resource).
 
 mod config;
 mod read;
 #[cfg(test)]
 mod tests;
 
-pub use config::LocalFilesConfig;
+pub use config::{Columns, LocalFilesConfig};
 pub use read::FilesResource;
 
 use std::path::Path;
@@ -25,6 +27,9 @@ use crate::error::{Error, Result};
 use crate::incremental::IncrementalConfig;
 use crate::schema::WriteDisposition;
 use crate::sources::Source;
+use crate::sources::filesystem::config::{Compression, CsvOptions, OnDeleted, settle};
+use crate::sources::filesystem::store::Store;
+use crate::sources::filesystem::{FilesystemResource, with_file_tracking};
 use crate::sources::registry::missing_var_error;
 use crate::sources::registry::{
     BuildContext, Plan, SourceConfig, SourceType, check_typed_blocks, typed_block,
@@ -137,42 +142,80 @@ pub fn build(name: &str, cfg: &LocalFilesConfig, base: &Path) -> Result<Source> 
     }
     let files = cfg.matching_files(base)?;
     let table = cfg.table_name.clone().unwrap_or_else(|| name.to_string());
-    let resource = FilesResource {
-        hints: ResourceHints {
-            name: table.clone(),
-            table_name: table,
-            write_disposition: cfg
-                .write_disposition
-                .as_ref()
-                .map(|w| w.disposition)
-                .unwrap_or(WriteDisposition::Replace),
-            merge_strategy: cfg.write_disposition.as_ref().and_then(|w| w.strategy),
-            validity_column_names: cfg
-                .write_disposition
-                .as_ref()
-                .and_then(|w| w.validity_column_names.clone()),
-            primary_key: cfg
-                .primary_key
-                .clone()
-                .map(|k| k.into_vec())
-                .unwrap_or_default(),
-            merge_key: cfg
-                .merge_key
-                .clone()
-                .map(|k| k.into_vec())
-                .unwrap_or_default(),
-            columns: cfg.columns.clone().unwrap_or_default(),
-            schema_contract: cfg.schema_contract.clone(),
-            ..ResourceHints::default()
-        },
-        files,
-        incremental: cfg
-            .incremental
+    let hints = ResourceHints {
+        name: table.clone(),
+        table_name: table,
+        write_disposition: cfg
+            .write_disposition
             .as_ref()
-            .map(|v| {
-                IncrementalConfig::parse(v, &format!("source `{name}`: local_files.incremental"))
-            })
-            .transpose()?,
+            .map(|w| w.disposition)
+            .unwrap_or(WriteDisposition::Replace),
+        merge_strategy: cfg.write_disposition.as_ref().and_then(|w| w.strategy),
+        validity_column_names: cfg
+            .write_disposition
+            .as_ref()
+            .and_then(|w| w.validity_column_names.clone()),
+        primary_key: cfg
+            .primary_key
+            .clone()
+            .map(|k| k.into_vec())
+            .unwrap_or_default(),
+        merge_key: cfg
+            .merge_key
+            .clone()
+            .map(|k| k.into_vec())
+            .unwrap_or_default(),
+        columns: cfg.columns.clone().unwrap_or_default(),
+        schema_contract: cfg.schema_contract.clone(),
+        ..ResourceHints::default()
     };
+    let what = format!("source `{name}`: local_files");
+    cfg.csv.check(&what)?;
+    if let Some(inc) = &cfg.incremental {
+        // Items pass through the cursor one by one: the JSON readers of this module.
+        if cfg.track_files.is_some()
+            || cfg.on_deleted != OnDeleted::Keep
+            || cfg.format.is_some()
+            || cfg.compression != Compression::Auto
+            || cfg.csv != CsvOptions::default()
+        {
+            return Err(Error::Config(format!(
+                "{what}: `incremental` cannot be combined with track_files, on_deleted, format, compression or csv. Remove one of them"
+            )));
+        }
+        let resource = FilesResource {
+            hints,
+            files,
+            incremental: Some(IncrementalConfig::parse(
+                inc,
+                &format!("source `{name}`: local_files.incremental"),
+            )?),
+        };
+        return Ok(Source::new(name, vec![Box::new(resource)]));
+    }
+    // The readers and change tracking of `type: filesystem`.
+    let settled = settle(
+        cfg.write_disposition.as_ref(),
+        WriteDisposition::Replace,
+        // Opt-in here: an append source reloads every file on each sync, as it always did.
+        Some(
+            cfg.track_files
+                .unwrap_or(cfg.on_deleted == OnDeleted::DeleteRows),
+        ),
+        cfg.on_deleted,
+        &what,
+    )?;
+    let glob = glob::Pattern::new(&cfg.file_pattern)
+        .map_err(|e| Error::Config(format!("invalid file_pattern `{}`: {e}", cfg.file_pattern)))?;
+    let resource = FilesystemResource::new(
+        with_file_tracking(hints, &settled),
+        Store::Local {
+            root: cfg.directory(base),
+        },
+        glob,
+        &cfg.file_pattern,
+        (cfg.format, cfg.compression, cfg.csv.clone()),
+        settled,
+    );
     Ok(Source::new(name, vec![Box::new(resource)]))
 }
