@@ -168,7 +168,7 @@ pub(super) fn sync_from_destination(project: &Project, name: &str) -> anyhow::Re
         .ok()
         .and_then(|f| f.get(&name).map(|e| e.dataset_name()))
         .unwrap_or_else(|| format!("raw_{name}"));
-    let destination = crate::destinations::for_pipeline(project, &name)?;
+    let destination = crate::inspect::for_pipeline(project, &name)?;
     let dir = PipelineDir::new(project.pipeline_dir(&name));
     if !destination.exists() {
         bail!(

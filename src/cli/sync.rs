@@ -215,7 +215,7 @@ fn diagnose(project: &Project, entry: &SourceEntry, e: crate::Error) -> crate::E
     else {
         return e;
     };
-    let Ok(destination) = crate::destinations::for_pipeline(project, &entry.pipeline_name()) else {
+    let Ok(destination) = crate::inspect::for_pipeline(project, &entry.pipeline_name()) else {
         return e;
     };
     let changes = crate::inspect::schema_mismatches(

@@ -37,6 +37,7 @@
 pub mod config;
 pub mod duckdb;
 pub mod filesystem;
+pub mod history;
 pub mod postgres;
 
 use std::collections::HashMap;
@@ -302,7 +303,7 @@ pub trait Destination: Send {
     fn append_sync_history(
         &mut self,
         dataset: &str,
-        record: &crate::ops::history::SyncRecord,
+        record: &history::SyncRecord,
         keep: u64,
     ) -> Result<()> {
         let _ = (dataset, record, keep);
@@ -319,7 +320,7 @@ pub trait Destination: Send {
         dataset: &str,
         source: &str,
         limit: usize,
-    ) -> Result<Vec<crate::ops::history::SyncRecord>> {
+    ) -> Result<Vec<history::SyncRecord>> {
         let _ = (dataset, source, limit);
         Err(crate::Error::Config(format!(
             "the {} destination does not keep a sync history yet",
@@ -328,20 +329,7 @@ pub trait Destination: Send {
     }
 }
 
-/// A `_dlt_pipeline_state` row (dlt's state table), without its load id and `_dlt_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateRow {
-    /// The state's `_state_version`.
-    pub version: i64,
-    /// dlt's state engine version.
-    pub engine_version: i64,
-    /// Pipeline name.
-    pub pipeline_name: String,
-    /// The state document, zlib-compressed and base64-encoded.
-    pub state: String,
-    /// The state's `_version_hash`.
-    pub version_hash: String,
-}
+pub use crate::storage::dlt_files::StateRow;
 
 /// A random 14-character `_dlt_id` (for rows dango writes itself, like state rows).
 pub fn random_dlt_id() -> String {
@@ -382,45 +370,6 @@ pub fn configured(
             "unknown destination `{kind}`; dango supports: {}",
             TYPES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
         ))),
-    }
-}
-
-/// The destination type pipeline `name` loads into: its source's `destination:` in
-/// sources.yml, else the type its local `state.json` records (a source removed from the
-/// file), else `duckdb`.
-pub fn pipeline_destination_type(project: &crate::config::Project, name: &str) -> String {
-    if let Ok(file) = crate::sources::SourcesFile::load(project)
-        && let Some(entry) = file.get(name)
-    {
-        return entry.destination_type().to_string();
-    }
-    let state = project
-        .pipeline_dir(&name.to_ascii_lowercase())
-        .join("state.json");
-    crate::state::PipelineState::load(&state)
-        .ok()
-        .flatten()
-        .and_then(|s| {
-            s.doc()
-                .get("destination_type")
-                .and_then(|v| v.as_str())
-                .map(|t| t.trim_start_matches("dlt.destinations.").to_string())
-        })
-        .filter(|t| names().contains(&t.as_str()))
-        .unwrap_or_else(|| "duckdb".into())
-}
-
-/// The destination pipeline `name` loads into ([`pipeline_destination_type`]), for reading
-/// and maintenance (`dango pipeline …`, state restore). DuckDB is opened with default options,
-/// as in [`for_inspection`]; other types read their settings (credentials) from the
-/// project's settings.
-pub fn for_pipeline(
-    project: &crate::config::Project,
-    name: &str,
-) -> Result<Arc<dyn DestinationFactory>> {
-    match pipeline_destination_type(project, name).as_str() {
-        "duckdb" => Ok(for_inspection(project)),
-        kind => configured(kind, project, &project.settings()?),
     }
 }
 

@@ -18,6 +18,10 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde::Serialize;
 
+mod destination;
+
+pub use destination::{for_pipeline, pipeline_destination_type};
+
 use crate::config::Project;
 use crate::destinations::{DestinationFactory, OpenMode};
 use crate::error::{Error, Result};
@@ -141,7 +145,7 @@ pub fn open(project: &Project, name: &str) -> Result<PipelineView> {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| format!("raw_{lower}"));
-    let destination = crate::destinations::for_pipeline(project, &lower)?;
+    let destination = for_pipeline(project, &lower)?;
     Ok(PipelineView {
         name: lower,
         dir,

@@ -317,7 +317,7 @@ fn finish_package(dir: &PipelineDir, load_id: &str, manifest: &NormalizedManifes
     }
     storage::publish(&from, &to)?;
     // dlt's own files, so `dlt pipeline … load-package` reads the package as one of its own.
-    let state = crate::state::package_state(&to)?;
+    let state = crate::state::package_state(&to)?.map(|s| s.to_row());
     storage::dlt_files::write_load_package_state(
         &to,
         load_id,

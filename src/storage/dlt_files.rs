@@ -53,6 +53,21 @@ fn iso_micros(rfc3339: &str) -> PyDateTime {
     PyDateTime::from_utc(t)
 }
 
+/// A `_dlt_pipeline_state` row (dlt's state table), without its load id and `_dlt_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateRow {
+    /// The state's `_state_version`.
+    pub version: i64,
+    /// dlt's state engine version.
+    pub engine_version: i64,
+    /// Pipeline name.
+    pub pipeline_name: String,
+    /// The state document, zlib-compressed and base64-encoded.
+    pub state: String,
+    /// The state's `_version_hash`.
+    pub version_hash: String,
+}
+
 /// Writes `load_package_state.json` of package `load_id` at `pkg`, created at `created_at`
 /// (RFC 3339), with the `_dlt_pipeline_state` row of `state` when the package commits one.
 /// Its `_version_hash` is dlt's (`generate_state_version_hash` of the typed document).
@@ -60,14 +75,13 @@ pub fn write_load_package_state(
     pkg: &Path,
     load_id: &str,
     created_at: &str,
-    state: Option<&crate::state::PipelineState>,
+    state: Option<&StateRow>,
 ) -> Result<()> {
     let created = iso_micros(created_at);
     // The hash covers the typed document (datetimes prefixed); the file holds plain JSON.
     let mut typed = Map::new();
     typed.insert("created_at".into(), TypedValue::DateTime(created).to_json());
-    if let Some(s) = state {
-        let row = s.to_row();
+    if let Some(row) = state {
         let now = TypedValue::DateTime(PyDateTime::from_utc(chrono::Utc::now()));
         typed.insert(
             "pipeline_state".into(),
@@ -121,7 +135,7 @@ mod tests {
             tmp.path(),
             "1.5",
             "2024-01-02T10:00:00.123456789Z",
-            Some(&state),
+            Some(&state.to_row()),
         )
         .unwrap();
         let v: Value = serde_json::from_str(&read(LOAD_PACKAGE_STATE_FILE)).unwrap();

@@ -2,8 +2,8 @@
 
 use super::client::DuckDbClient;
 use super::sql::quote_ident;
+use crate::destinations::history::{HISTORY_TABLE, SyncRecord, TableRows};
 use crate::error::Result;
-use crate::ops::history::{HISTORY_TABLE, SyncRecord, TableRows};
 
 fn table(dataset: &str) -> String {
     format!("{}.{}", quote_ident(dataset), quote_ident(HISTORY_TABLE))

@@ -312,7 +312,7 @@ fn local_create(path: &std::path::Path, data: &[u8]) -> Result<bool> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = dir.join(format!(".{}.tmp", super::delta::uuid4()));
+    let tmp = dir.join(format!(".{}.tmp", uuid4()));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
@@ -358,4 +358,20 @@ fn local_list(dir: &std::path::Path) -> Result<(Vec<Entry>, Vec<String>)> {
     files.sort_by(|a, b| a.name.cmp(&b.name));
     dirs.sort();
     Ok((files, dirs))
+}
+
+/// A random UUID (version 4) in its text form.
+pub fn uuid4() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
