@@ -6,13 +6,19 @@ use std::process::ExitCode;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
-use super::sync::SourceRun;
 use crate::config::redact::redact;
 use crate::config::{Project, Settings};
 use crate::destinations::OpenMode;
 use crate::ops::history::{SyncRecord, TableRows, anomaly};
 use crate::ops::settings::OpsSettings;
 use crate::sources::SourceEntry;
+
+/// Outcome of one source in a `dango sync` (what its history record is made of).
+pub(crate) struct SourceRun {
+    pub name: String,
+    pub result: Result<crate::pipeline::LoadInfo, crate::Error>,
+    pub duration: std::time::Duration,
+}
 
 pub(super) const EXAMPLES: &str = "\
 Examples:

@@ -11,10 +11,11 @@ use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 
+use super::history::SourceRun;
 use super::interrupt;
 use crate::config::redact::redact;
 use crate::config::{Project, Settings};
-use crate::pipeline::{CancelToken, LoadInfo, Pipeline, Progress, ProgressFn};
+use crate::pipeline::{CancelToken, Pipeline, Progress, ProgressFn};
 use crate::sources::BuildContext;
 use crate::sources::SourceEntry;
 
@@ -74,13 +75,6 @@ pub struct SyncArgs {
     /// (refused by default: nothing changes and the sync fails naming the table).
     #[arg(long)]
     pub allow_empty_replace: bool,
-}
-
-/// Outcome of one source.
-pub(crate) struct SourceRun {
-    pub name: String,
-    pub result: Result<LoadInfo, crate::Error>,
-    pub duration: Duration,
 }
 
 /// How to run a source.
