@@ -11,6 +11,8 @@ mod ops_common;
 mod pipeline;
 mod pipeline_state;
 mod quickstart;
+mod schedule;
+mod scheduler;
 mod source;
 mod sync;
 mod sync_window;
@@ -85,6 +87,12 @@ pub enum Command {
     /// Sync history of the sources: status, rows, anomalies (kept in the warehouse).
     #[command(after_help = history::EXAMPLES)]
     History(history::HistoryArgs),
+    /// List, add, remove, enable or disable the schedules in .dango/schedules.yml.
+    #[command(after_help = schedule::EXAMPLES)]
+    Schedule(schedule::ScheduleArgs),
+    /// Run the schedules in the foreground until SIGTERM or Ctrl-C (for systemd or a container).
+    #[command(name = "run-scheduler", after_help = scheduler::EXAMPLES)]
+    RunScheduler(scheduler::SchedulerArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  dango completions bash > ~/.local/share/bash-completion/completions/dango\n  dango completions zsh > \"${fpath[1]}/_dango\"\n  dango completions fish > ~/.config/fish/completions/dango.fish"
@@ -147,6 +155,11 @@ fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
             init_logging(verbose, None);
             history::run(opts.project, args)
         }
+        Command::Schedule(args) => {
+            init_logging(verbose, None);
+            schedule::run(opts.project, args)
+        }
+        Command::RunScheduler(args) => scheduler::run(opts.project, verbose, args),
         Command::Completions { shell } => {
             let mut cmd = Opts::command();
             clap_complete::generate(shell, &mut cmd, "dango", &mut std::io::stdout());

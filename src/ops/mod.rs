@@ -1,6 +1,7 @@
 //! Operating dango unattended: the project's writer lock ([`lock`]), the sync history and its
 //! anomaly warnings ([`history`]), disk space checks ([`disk`]), pending-package abort
-//! ([`packages`]) and their settings ([`settings`]).
+//! ([`packages`]), schedules and the scheduler's decisions ([`schedule`]) and their settings
+//! ([`settings`]).
 
 pub mod backup;
 pub mod disk;
@@ -8,4 +9,5 @@ pub mod doctor;
 pub mod history;
 pub mod lock;
 pub mod packages;
+pub mod schedule;
 pub mod settings;

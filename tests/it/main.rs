@@ -35,6 +35,7 @@ mod postgres_replay;
 mod quickstart;
 mod rest_api;
 mod run_context;
+mod schedule;
 mod singer;
 mod sql_database;
 mod sync_local_files;
