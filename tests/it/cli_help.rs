@@ -19,6 +19,8 @@ fn every_subcommand_has_help_with_examples() {
         vec!["pipeline"],
         vec!["completions"],
         vec!["quickstart"],
+        vec!["schedule"],
+        vec!["run-scheduler"],
     ] {
         assert!(top.contains(sub[0]), "{sub:?} listed in dango --help");
         let out = p.dango().args(&sub).arg("--help").output().unwrap();
