@@ -3,11 +3,13 @@
 mod abort;
 mod backup;
 mod doctor;
+mod governance;
 mod history;
 mod init;
 mod interrupt;
 pub mod logging;
 mod ops_common;
+mod partial;
 mod pipeline;
 mod pipeline_state;
 mod quickstart;
@@ -85,6 +87,9 @@ pub enum Command {
     /// Sync history of the sources: status, rows, anomalies (kept in the warehouse).
     #[command(after_help = history::EXAMPLES)]
     History(history::HistoryArgs),
+    /// Schema drift: what changed in each source's tables and columns; accept the changes.
+    #[command(after_help = governance::EXAMPLES)]
+    Governance(governance::GovernanceArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  dango completions bash > ~/.local/share/bash-completion/completions/dango\n  dango completions zsh > \"${fpath[1]}/_dango\"\n  dango completions fish > ~/.config/fish/completions/dango.fish"
@@ -146,6 +151,10 @@ fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
         Command::History(args) => {
             init_logging(verbose, None);
             history::run(opts.project, args)
+        }
+        Command::Governance(args) => {
+            init_logging(verbose, None);
+            governance::run(opts.project, args)
         }
         Command::Completions { shell } => {
             let mut cmd = Opts::command();
