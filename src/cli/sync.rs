@@ -572,7 +572,7 @@ fn print_summary(runs: &[SourceRun], not_run: &[String]) {
                 if loaded.is_empty() {
                     table.add_row(vec![
                         r.name.clone(),
-                        "ok".into(),
+                        status(r).into(),
                         "-".into(),
                         "0".into(),
                         "-".into(),
@@ -584,7 +584,11 @@ fn print_summary(runs: &[SourceRun], not_run: &[String]) {
                     let first = i == 0;
                     table.add_row(vec![
                         if first { r.name.clone() } else { String::new() },
-                        if first { "ok".into() } else { String::new() },
+                        if first {
+                            status(r).into()
+                        } else {
+                            String::new()
+                        },
                         t.clone(),
                         n.to_string(),
                         total.to_string(),

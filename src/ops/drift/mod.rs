@@ -115,6 +115,10 @@ impl DriftEvent {
     }
 }
 
+/// Receives one finding: kind, column, old type, new type, variant column.
+type Emit<'a> =
+    &'a mut dyn FnMut(&'static str, Option<String>, Option<String>, Option<String>, Option<String>);
+
 /// The baseline: table → column → dlt data type.
 pub type Baseline = BTreeMap<String, BTreeMap<String, String>>;
 
@@ -207,19 +211,7 @@ impl DriftRecord {
         new
     }
 
-    fn compare_table(
-        &self,
-        t: &str,
-        o: &ObservedTable,
-        s: &DriftSettings,
-        emit: &mut dyn FnMut(
-            &'static str,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        ),
-    ) {
+    fn compare_table(&self, t: &str, o: &ObservedTable, s: &DriftSettings, emit: Emit<'_>) {
         // A column the schema still has but this load did not deliver is not new (dlt never
         // drops columns: one accepted as removed stays in the schema).
         let delivered = |c: &str| o.delivered.as_ref().is_none_or(|d| d.contains(c));
