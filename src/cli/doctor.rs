@@ -16,8 +16,9 @@ Examples:
   dango doctor --json
 Per source: config, secrets (names and where found, never values), reachability with those
 credentials (one item per resource into a throwaway warehouse), pending packages and their
-size, free disk against the last package, the last sync. Also the lock holder and the
-destination. Exit code 1 when a check fails.";
+size, free disk against the last package, schema drift (needs attention until `dango
+governance accept <source>`), the last sync. Also the lock holder and the destination. Exit
+code 1 when a check fails.";
 
 /// Arguments of `dango doctor`.
 #[derive(Debug, Args)]

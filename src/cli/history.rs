@@ -18,6 +18,15 @@ pub(crate) struct SourceRun {
     pub name: String,
     pub result: Result<crate::pipeline::LoadInfo, crate::Error>,
     pub duration: std::time::Duration,
+    /// Resources left out of a partial sync, with their errors (empty otherwise).
+    pub failed_resources: Vec<super::partial::FailedResource>,
+}
+
+impl SourceRun {
+    /// Whether some resources loaded and others failed.
+    pub fn is_partial(&self) -> bool {
+        self.result.is_ok() && !self.failed_resources.is_empty()
+    }
 }
 
 pub(super) const EXAMPLES: &str = "\
@@ -45,6 +54,7 @@ pub struct HistoryArgs {
 /// The status of a run, as the history records it.
 pub(crate) fn status_of(r: &SourceRun) -> &'static str {
     match &r.result {
+        Ok(_) if r.is_partial() => "partial",
         Ok(_) => "success",
         Err(crate::Error::Interrupted) => "interrupted",
         Err(crate::Error::StepFailed { source, .. })
@@ -108,9 +118,22 @@ fn record_of(
         total_rows: tables.iter().map(|t| t.total_rows).sum(),
         tables,
         load_ids,
-        error: run.result.as_ref().err().map(|e| redact(&e.to_string())),
+        error: match &run.result {
+            Err(e) => Some(redact(&e.to_string())),
+            Ok(_) if run.is_partial() => Some(partial_error(&run.failed_resources)),
+            Ok(_) => None,
+        },
         anomaly: None,
     }
+}
+
+/// The error of a partial sync: each failed resource and its error.
+pub(crate) fn partial_error(failed: &[super::partial::FailedResource]) -> String {
+    failed
+        .iter()
+        .map(|(r, e)| format!("resource `{r}` failed: {e}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Appends the record of `run` to the source's history (under the project lock) and warns

@@ -3,11 +3,13 @@
 mod abort;
 mod backup;
 mod doctor;
+mod governance;
 mod history;
 mod init;
 mod interrupt;
 pub mod logging;
 mod ops_common;
+mod partial;
 mod pipeline;
 mod pipeline_state;
 mod quickstart;
@@ -93,6 +95,9 @@ pub enum Command {
     /// Run the schedules in the foreground until SIGTERM or Ctrl-C (for systemd or a container).
     #[command(name = "run-scheduler", after_help = scheduler::EXAMPLES)]
     RunScheduler(scheduler::SchedulerArgs),
+    /// Schema drift: what changed in each source's tables and columns; accept the changes.
+    #[command(after_help = governance::EXAMPLES)]
+    Governance(governance::GovernanceArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  dango completions bash > ~/.local/share/bash-completion/completions/dango\n  dango completions zsh > \"${fpath[1]}/_dango\"\n  dango completions fish > ~/.config/fish/completions/dango.fish"
@@ -160,6 +165,10 @@ fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
             schedule::run(opts.project, args)
         }
         Command::RunScheduler(args) => scheduler::run(opts.project, verbose, args),
+        Command::Governance(args) => {
+            init_logging(verbose, None);
+            governance::run(opts.project, args)
+        }
         Command::Completions { shell } => {
             let mut cmd = Opts::command();
             clap_complete::generate(shell, &mut cmd, "dango", &mut std::io::stdout());

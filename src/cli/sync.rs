@@ -165,12 +165,9 @@ pub(crate) fn sync_source(
             serde_json::to_string(&r.block).unwrap_or_default()
         );
     }
-    let result = build_pipeline(project, settings, entry, opts).and_then(|(mut p, source)| match p
-        .run(source)
-    {
-        Err(e) => Err(diagnose(project, entry, e)),
-        ok => ok,
-    });
+    let (result, failed_resources) =
+        super::partial::run(settings, || build_pipeline(project, settings, entry, opts));
+    let result = result.map_err(|e| diagnose(project, entry, e));
     let result = result.map_err(|e| super::ops_common::out_of_space(project, entry, e));
     match &result {
         Ok(info) => tracing::info!(
@@ -186,6 +183,7 @@ pub(crate) fn sync_source(
         name,
         result,
         duration: started.elapsed(),
+        failed_resources,
     };
     super::history::record(
         project,
@@ -195,6 +193,7 @@ pub(crate) fn sync_source(
         &run,
         started_at,
     );
+    super::governance::after_sync(project, settings, entry, &run);
     super::logging::close_runtime_log();
     run
 }
@@ -352,7 +351,7 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
     if cancel.is_cancelled() {
         return Ok(ExitCode::from(130));
     }
-    if runs.iter().any(|r| r.result.is_err()) {
+    if runs.iter().any(|r| r.result.is_err() || r.is_partial()) {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -483,6 +482,7 @@ fn extracted(items: u64, pages: u64, bytes: u64) -> String {
 
 fn status(r: &SourceRun) -> &'static str {
     match &r.result {
+        Ok(_) if r.is_partial() => "partial",
         Ok(_) => "ok",
         Err(crate::Error::Interrupted) => "interrupted",
         Err(crate::Error::StepFailed { source, .. })
@@ -572,7 +572,7 @@ fn print_summary(runs: &[SourceRun], not_run: &[String]) {
                 if loaded.is_empty() {
                     table.add_row(vec![
                         r.name.clone(),
-                        "ok".into(),
+                        status(r).into(),
                         "-".into(),
                         "0".into(),
                         "-".into(),
@@ -584,7 +584,11 @@ fn print_summary(runs: &[SourceRun], not_run: &[String]) {
                     let first = i == 0;
                     table.add_row(vec![
                         if first { r.name.clone() } else { String::new() },
-                        if first { "ok".into() } else { String::new() },
+                        if first {
+                            status(r).into()
+                        } else {
+                            String::new()
+                        },
                         t.clone(),
                         n.to_string(),
                         total.to_string(),

@@ -115,6 +115,7 @@ pub fn source_checks(
         )
     });
     out.push(disk_check(project, &dir, pending_size));
+    out.push(super::drift::doctor_check(project.root(), &name));
     out.push(last_sync(entry, dest));
     out
 }
