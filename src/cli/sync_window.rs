@@ -74,12 +74,14 @@ pub fn parse_window(
 /// path, size, modification time), not rows past a date cursor.
 fn no_cursor_reason(entry: &SourceEntry) -> Option<&'static str> {
     match entry.source_type.as_str() {
-        "filesystem" | "csv" => Some("it loads new and changed files, tracked by their path, size and modification time, not rows past a date cursor"),
+        "filesystem" | "csv" => Some(
+            "it loads new and changed files, tracked by their path, size and modification time, not rows past a date cursor",
+        ),
         "local_files"
-            if !entry
+            if entry
                 .blocks
                 .get("local_files")
-                .is_some_and(|b| b.get("incremental").is_some()) =>
+                .is_none_or(|b| b.get("incremental").is_none()) =>
         {
             Some("it has no `incremental` cursor: it reloads its files")
         }

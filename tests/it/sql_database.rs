@@ -730,7 +730,11 @@ fn postgres_empty_bytea_and_json_at_minimal() {
     );
     let (ok, out) = sync(&p, &[]);
     assert!(ok, "{out}");
-    let names: Vec<String> = p.columns("raw_shop", "t").into_iter().map(|c| c.0).collect();
+    let names: Vec<String> = p
+        .columns("raw_shop", "t")
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
     assert_eq!(
         names,
         ["id", "doc", "arr", "b", "_dlt_load_id", "_dlt_id"].map(String::from)
@@ -758,10 +762,20 @@ fn postgres_empty_bytea_and_json_at_minimal() {
         .into_iter()
         .map(|c| (c.0, c.1))
         .collect();
-    for (n, t) in [("doc__a", "BIGINT"), ("doc__n__k", "VARCHAR"), ("b", "BLOB")] {
-        assert!(cols.contains(&(n.to_string(), t.to_string())), "{n} {t}: {cols:?}");
+    for (n, t) in [
+        ("doc__a", "BIGINT"),
+        ("doc__n__k", "VARCHAR"),
+        ("b", "BLOB"),
+    ] {
+        assert!(
+            cols.contains(&(n.to_string(), t.to_string())),
+            "{n} {t}: {cols:?}"
+        );
     }
-    assert!(!cols.iter().any(|c| c.0 == "doc" || c.0 == "arr"), "{cols:?}");
+    assert!(
+        !cols.iter().any(|c| c.0 == "doc" || c.0 == "arr"),
+        "{cols:?}"
+    );
     assert_eq!(
         p.query("SELECT CAST(t.id AS VARCHAR), CAST(a.value AS VARCHAR) FROM raw_shop.t__arr a JOIN raw_shop.t t ON a._dlt_parent_id = t._dlt_id ORDER BY t.id, a._dlt_list_idx"),
         vec![

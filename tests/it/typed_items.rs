@@ -261,7 +261,10 @@ fn without_empty_bytes_marker(exp: &mut Value) {
             r.remove(vi);
         }
         exp["columns"].as_array_mut().unwrap().remove(vi);
-        exp["dlt_columns"].as_object_mut().unwrap().shift_remove(variant.as_str());
+        exp["dlt_columns"]
+            .as_object_mut()
+            .unwrap()
+            .shift_remove(variant.as_str());
         let item = format!(", CAST(c.\"{variant}\" AS VARCHAR) AS \"{variant}\"");
         let query = exp["query"].as_str().unwrap().replace(&item, "");
         exp["query"] = Value::String(query);

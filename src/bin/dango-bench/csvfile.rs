@@ -32,7 +32,10 @@ pub fn bench(args: &Args, dango_bin: Option<&Path>, work: &Path) -> Result<bool>
     let (mut natives, mut dangos) = (Vec::new(), Vec::new());
     for run in 1..=args.runs {
         let native = run_native(&input, &ref_db)?;
-        println!("run {run}: DuckDB read_csv {:.2} s", native.wall.as_secs_f64());
+        println!(
+            "run {run}: DuckDB read_csv {:.2} s",
+            native.wall.as_secs_f64()
+        );
         natives.push(native);
         if let Some(bin) = dango_bin {
             write_project(&proj, &input_dir)?;
@@ -49,14 +52,21 @@ pub fn bench(args: &Args, dango_bin: Option<&Path>, work: &Path) -> Result<bool>
     let Some(_) = dango_bin else {
         return Ok(native_rows == args.orders);
     };
-    let loaded = count(&proj.join("data").join("warehouse.duckdb"), "raw_bench.rows")?;
+    let loaded = count(
+        &proj.join("data").join("warehouse.duckdb"),
+        "raw_bench.rows",
+    )?;
     let mut ratios: Vec<f64> = natives
         .iter()
         .zip(&dangos)
         .map(|(n, d)| d.wall.as_secs_f64() / n.wall.as_secs_f64())
         .collect();
     ratios.sort_by(f64::total_cmp);
-    let best = |r: &[Run]| r.iter().map(|r| r.wall.as_secs_f64()).fold(f64::MAX, f64::min);
+    let best = |r: &[Run]| {
+        r.iter()
+            .map(|r| r.wall.as_secs_f64())
+            .fold(f64::MAX, f64::min)
+    };
     let rss = dangos.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
     println!(
         "\n== dango-bench csv: {} rows, {}, {} run(s) ==",
@@ -86,12 +96,19 @@ pub fn bench(args: &Args, dango_bin: Option<&Path>, work: &Path) -> Result<bool>
 fn write_csv(path: &Path, rows: u64) -> Result<u64> {
     let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
-    writeln!(w, "id,customer,amount,ratio,active,day,created_at,status,note")?;
+    writeln!(
+        w,
+        "id,customer,amount,ratio,active,day,created_at,status,note"
+    )?;
     const STATUS: [&str; 4] = ["new", "paid", "shipped", "cancelled"];
     for i in 0..rows {
         let day = 1 + i % 28;
         let (h, m, s) = (i % 24, i / 24 % 60, i / 1440 % 60);
-        let note = if i % 7 == 0 { String::new() } else { format!("note {}", i * 31 % 100_003) };
+        let note = if i % 7 == 0 {
+            String::new()
+        } else {
+            format!("note {}", i * 31 % 100_003)
+        };
         writeln!(
             w,
             "{i},customer {c},{a}.{cents:02},{r},{active},2024-{mon:02}-{day:02},2024-{mon:02}-{day:02}T{h:02}:{m:02}:{s:02},{st},{note}",

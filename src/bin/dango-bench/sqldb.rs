@@ -37,7 +37,10 @@ pub fn bench(args: &Args, dango_bin: Option<&Path>, work: &Path) -> Result<bool>
     exec(&admin, &format!("DROP DATABASE IF EXISTS {db}"))?;
     exec(&admin, &format!("CREATE DATABASE {db}"))?;
     let result = runs(args, dango_bin, work, &url, rows);
-    let dropped = exec(&admin, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+    let dropped = exec(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+    );
     let ok = result?;
     dropped?;
     Ok(ok)
@@ -159,15 +162,34 @@ fn report(copies: &[Run], dangos: &[Run], rows: u64, loaded: u64) {
         .collect();
     ratios.sort_by(f64::total_cmp);
     let median = ratios[ratios.len() / 2];
-    let best = |r: &[Run]| r.iter().map(|r| r.wall.as_secs_f64()).fold(f64::MAX, f64::min);
+    let best = |r: &[Run]| {
+        r.iter()
+            .map(|r| r.wall.as_secs_f64())
+            .fold(f64::MAX, f64::min)
+    };
     let rss = dangos.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
-    println!("\n== dango-bench postgres: {} rows, {} run(s) ==", group(rows), copies.len());
+    println!(
+        "\n== dango-bench postgres: {} rows, {} run(s) ==",
+        group(rows),
+        copies.len()
+    );
     println!("psql \\copy best        {:>8.2} s", best(copies));
     println!("dango sync best        {:>8.2} s", best(dangos));
     println!("ratio dango/copy       {median:>8.2}x (median of the runs' ratios; target <= 1.5x)");
-    println!("dango peak RSS         {:>8.1} MiB (target <= 300)", rss as f64 / 1024.0);
-    let flag = if loaded == rows { "OK" } else { "*** MISMATCH ***" };
-    println!("rows loaded            {:>8} of {} {flag}", group(loaded), group(rows));
+    println!(
+        "dango peak RSS         {:>8.1} MiB (target <= 300)",
+        rss as f64 / 1024.0
+    );
+    let flag = if loaded == rows {
+        "OK"
+    } else {
+        "*** MISMATCH ***"
+    };
+    println!(
+        "rows loaded            {:>8} of {} {flag}",
+        group(loaded),
+        group(rows)
+    );
 }
 
 /// Runs `sql` (one or more statements, no TLS: a local server) on `url`.
@@ -175,7 +197,10 @@ fn exec(url: &str, sql: &str) -> Result<()> {
     let url = if url.contains("sslmode=") {
         url.to_string()
     } else {
-        format!("{url}{}sslmode=disable", if url.contains('?') { '&' } else { '?' })
+        format!(
+            "{url}{}sslmode=disable",
+            if url.contains('?') { '&' } else { '?' }
+        )
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -461,10 +461,7 @@ impl<'s> CopyReader<'s> {
             return Ok(Some(2));
         }
         if usize::try_from(fields).ok() != Some(self.types.len()) {
-            return Err(self.corrupt(&format!(
-                "{fields} fields, {} expected",
-                self.types.len()
-            )));
+            return Err(self.corrupt(&format!("{fields} fields, {} expected", self.types.len())));
         }
         // The whole row first: a row cut between messages waits for the next one.
         let mut p = 2;
@@ -683,7 +680,11 @@ mod tests {
         data.extend(0u32.to_be_bytes());
         data.extend(4u32.to_be_bytes());
         data.extend(b"ext!");
-        for (id, v, b) in [(1i32, Some("a"), Some(&b""[..])), (2, None, Some(&b"\x01"[..])), (3, Some("ccc"), None)] {
+        for (id, v, b) in [
+            (1i32, Some("a"), Some(&b""[..])),
+            (2, None, Some(&b"\x01"[..])),
+            (3, Some("ccc"), None),
+        ] {
             data.extend(3i16.to_be_bytes());
             data.extend(4i32.to_be_bytes());
             data.extend(id.to_be_bytes());

@@ -41,7 +41,11 @@ const MICROS: (i64, i64) = (-62_135_596_800_000_000, 253_402_300_799_999_999);
 const DAY_MICROS: i64 = 86_400_000_000;
 
 /// The slice as one chunk of root rows, or `None` when it needs the per-row path.
-pub(super) fn slice(ctx: &JobContext<'_>, slice: &RecordBatch, schema: &Schema) -> Option<ChunkOutput> {
+pub(super) fn slice(
+    ctx: &JobContext<'_>,
+    slice: &RecordBatch,
+    schema: &Schema,
+) -> Option<ChunkOutput> {
     if !ctx.contract.is_evolve() || ctx.settings.root_id != RootIdKind::Random {
         return None;
     }
@@ -86,10 +90,9 @@ pub(super) fn slice(ctx: &JobContext<'_>, slice: &RecordBatch, schema: &Schema) 
         return None;
     }
     fields.push(Field::new(C_DLT_LOAD_ID, arrow_type(DataType::Text), true));
-    arrays.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-        ctx.load_id,
-        n,
-    ))));
+    arrays.push(Arc::new(StringArray::from_iter_values(
+        std::iter::repeat_n(ctx.load_id, n),
+    )));
     fields.push(Field::new(C_DLT_ID, arrow_type(DataType::Text), true));
     arrays.push(random_ids(n, rand::random()));
     let batch = RecordBatch::try_new_with_options(
@@ -155,9 +158,7 @@ fn convert(a: &ArrayRef, t: DataType) -> Option<ArrayRef> {
         }
         (A::Utf8, DataType::Text) if !any_typed_prefix(a.as_string::<i32>()) => same(a),
         (A::Binary, DataType::Binary) => same(a),
-        (A::Date32, DataType::Date)
-            if in_range(a.as_primitive::<Date32Type>().values(), DAYS) =>
-        {
+        (A::Date32, DataType::Date) if in_range(a.as_primitive::<Date32Type>().values(), DAYS) => {
             same(a)
         }
         (A::Time64(TimeUnit::Microsecond), DataType::Time)
@@ -169,7 +170,10 @@ fn convert(a: &ArrayRef, t: DataType) -> Option<ArrayRef> {
             same(a)
         }
         (A::Timestamp(TimeUnit::Microsecond, _), DataType::Timestamp)
-            if in_range(a.as_primitive::<TimestampMicrosecondType>().values(), MICROS) =>
+            if in_range(
+                a.as_primitive::<TimestampMicrosecondType>().values(),
+                MICROS,
+            ) =>
         {
             let data = a
                 .to_data()
@@ -187,7 +191,9 @@ fn convert(a: &ArrayRef, t: DataType) -> Option<ArrayRef> {
             let d: PrimitiveArray<Decimal128Type> = a
                 .as_primitive::<Decimal128Type>()
                 .unary(|v| v.wrapping_mul(f));
-            Some(Arc::new(d.with_precision_and_scale(38, DECIMAL_SCALE).ok()?))
+            Some(Arc::new(
+                d.with_precision_and_scale(38, DECIMAL_SCALE).ok()?,
+            ))
         }
         _ => per_value(a.as_ref(), t),
     }
@@ -240,9 +246,17 @@ mod tests {
     #[test]
     fn columnar_conversions_equal_the_per_row_path() {
         let cases: Vec<(ArrayRef, DataType)> = vec![
-            (Arc::new(Int32Array::from(vec![Some(1), None, Some(-7)])), DataType::Bigint),
             (
-                Arc::new(Float64Array::from(vec![Some(-0.0), Some(1.5), None, Some(f64::NAN)])),
+                Arc::new(Int32Array::from(vec![Some(1), None, Some(-7)])),
+                DataType::Bigint,
+            ),
+            (
+                Arc::new(Float64Array::from(vec![
+                    Some(-0.0),
+                    Some(1.5),
+                    None,
+                    Some(f64::NAN),
+                ])),
                 DataType::Double,
             ),
             (
@@ -250,12 +264,16 @@ mod tests {
                 DataType::Text,
             ),
             (
-                Arc::new(BinaryArray::from(vec![Some(&b"\x01\xff"[..]), Some(&b""[..]), None])),
+                Arc::new(BinaryArray::from(vec![
+                    Some(&b"\x01\xff"[..]),
+                    Some(&b""[..]),
+                    None,
+                ])),
                 DataType::Binary,
             ),
             (
                 Arc::new(
-                    Decimal128Array::from(vec![Some(1250), Some(-99_999_999_99), None])
+                    Decimal128Array::from(vec![Some(1250), Some(-9_999_999_999), None])
                         .with_precision_and_scale(10, 2)
                         .unwrap(),
                 ),
@@ -277,11 +295,18 @@ mod tests {
                 DataType::Timestamp,
             ),
             (
-                Arc::new(Time64MicrosecondArray::from(vec![Some(0), Some(DAY_MICROS - 1)])),
+                Arc::new(Time64MicrosecondArray::from(vec![
+                    Some(0),
+                    Some(DAY_MICROS - 1),
+                ])),
                 DataType::Time,
             ),
             (
-                Arc::new(arrow::array::Date32Array::from(vec![Some(DAYS.0), Some(DAYS.1), None])),
+                Arc::new(arrow::array::Date32Array::from(vec![
+                    Some(DAYS.0),
+                    Some(DAYS.1),
+                    None,
+                ])),
                 DataType::Date,
             ),
         ];
