@@ -275,6 +275,8 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
         args.backfill.as_deref(),
         chrono::Utc::now().date_naive(),
     )?;
+    let named = !args.sources.is_empty() || !args.source.is_empty();
+    super::sync_window::check_sources(window.as_ref(), &selected, named)?;
     if window.is_some() && args.full_refresh {
         bail!(
             "--full-refresh cannot be combined with --since/--until/--backfill: a full refresh reloads everything. Run them separately"

@@ -5,6 +5,7 @@ use anyhow::bail;
 use chrono::{Months, NaiveDate};
 
 use crate::incremental::Window;
+use crate::sources::SourceEntry;
 
 fn parse_date(flag: &str, s: &str) -> anyhow::Result<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
@@ -67,6 +68,54 @@ pub fn parse_window(
         return Ok(None);
     }
     Ok(Some(Window { since, until }))
+}
+
+/// Why a window cannot apply to `entry`: file sources load new and changed files (tracked by
+/// path, size, modification time), not rows past a date cursor.
+fn no_cursor_reason(entry: &SourceEntry) -> Option<&'static str> {
+    match entry.source_type.as_str() {
+        "filesystem" | "csv" => Some(
+            "it loads new and changed files, tracked by their path, size and modification time, not rows past a date cursor",
+        ),
+        "local_files"
+            if entry
+                .blocks
+                .get("local_files")
+                .is_none_or(|b| b.get("incremental").is_none()) =>
+        {
+            Some("it has no `incremental` cursor: it reloads its files")
+        }
+        _ => None,
+    }
+}
+
+/// Checks a window against the sources of the run: a file source named on the command line is
+/// an error (the window would be silently ignored); among all sources it is a warning.
+pub fn check_sources(
+    window: Option<&Window>,
+    sources: &[&SourceEntry],
+    named: bool,
+) -> anyhow::Result<()> {
+    if window.is_none() {
+        return Ok(());
+    }
+    for s in sources {
+        let Some(why) = no_cursor_reason(s) else {
+            continue;
+        };
+        let msg = format!(
+            "--since/--until/--backfill do not apply to source `{}` (type {}): {why}",
+            s.name, s.source_type
+        );
+        if named {
+            bail!(
+                "{msg}. Run `dango sync {}` without them (`--full-refresh` loads every file again)",
+                s.name
+            );
+        }
+        eprintln!("warning: {msg}; it loads as without them");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

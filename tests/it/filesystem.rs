@@ -699,3 +699,38 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn since_until_do_not_apply_to_file_sources() {
+    let p = TestProject::new();
+    p.write("data/a.csv", "id,v\n1,x\n");
+    sources(
+        &p,
+        &[(
+            "files",
+            "bucket_url: data\nfile_glob: \"*.csv\"\ntable_name: t",
+        )],
+    );
+    // Named on the command line: an error before anything is loaded.
+    let out = p
+        .dango()
+        .args(["sync", "files", "--since", "2024-01-01"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "--since/--until/--backfill do not apply to source `files` (type filesystem)"
+        ) && stderr.contains("Run `dango sync files` without them"),
+        "{stderr}"
+    );
+    assert!(!p.warehouse().exists() || p.tables("raw_files").is_empty());
+    // Among all sources: a warning, and the files load as without the window.
+    let out = sync(&p, &["--backfill", "7d"]);
+    assert!(
+        out.contains("warning: --since/--until/--backfill do not apply to source `files`"),
+        "{out}"
+    );
+    assert_eq!(p.count("raw_files.t"), 1);
+}

@@ -709,3 +709,82 @@ fn postgres_since_until_window_leaves_the_cursor() {
     assert!(ok, "{out}");
     assert_eq!(p.count("raw_shop.events"), 12);
 }
+
+#[test]
+fn postgres_empty_bytea_and_json_at_minimal() {
+    let Some(db) = PgDb::new("minimal") else {
+        return;
+    };
+    db.exec(
+        "CREATE TABLE t (id int PRIMARY KEY, doc jsonb, arr int[], b bytea);
+         INSERT INTO t VALUES (1, '{\"a\": 1, \"n\": {\"k\": \"x\"}}', '{1,2}', ''),
+                              (2, NULL, NULL, '\\x01'), (3, '{\"a\": 3}', '{}', '');",
+    );
+    // full: JSON kept whole; an empty bytea is an empty binary (dlt writes a marker string
+    // into a `b__v_text` variant column instead).
+    let p = project(
+        "sql_database",
+        "sql_database",
+        "      table_names: [t]\n",
+        &db.url,
+    );
+    let (ok, out) = sync(&p, &[]);
+    assert!(ok, "{out}");
+    let names: Vec<String> = p
+        .columns("raw_shop", "t")
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(
+        names,
+        ["id", "doc", "arr", "b", "_dlt_load_id", "_dlt_id"].map(String::from)
+    );
+    assert_eq!(
+        p.query("SELECT CAST(id AS VARCHAR), CAST(octet_length(b) AS VARCHAR), CAST(doc AS VARCHAR) FROM raw_shop.t ORDER BY id"),
+        vec![
+            vec![Some("1".into()), Some("0".into()), Some("{\"a\":1,\"n\":{\"k\":\"x\"}}".into())],
+            vec![Some("2".into()), Some("1".into()), None],
+            vec![Some("3".into()), Some("0".into()), Some("{\"a\":3}".into())],
+        ]
+    );
+    // minimal: as dlt infers the driver's values, objects flatten into `doc__*` columns and
+    // arrays become nested tables.
+    let p = project(
+        "sql_database",
+        "sql_database",
+        "      table_names: [t]\n      reflection_level: minimal\n",
+        &db.url,
+    );
+    let (ok, out) = sync(&p, &[]);
+    assert!(ok, "{out}");
+    let cols: Vec<(String, String)> = p
+        .columns("raw_shop", "t")
+        .into_iter()
+        .map(|c| (c.0, c.1))
+        .collect();
+    for (n, t) in [
+        ("doc__a", "BIGINT"),
+        ("doc__n__k", "VARCHAR"),
+        ("b", "BLOB"),
+    ] {
+        assert!(
+            cols.contains(&(n.to_string(), t.to_string())),
+            "{n} {t}: {cols:?}"
+        );
+    }
+    assert!(
+        !cols.iter().any(|c| c.0 == "doc" || c.0 == "arr"),
+        "{cols:?}"
+    );
+    assert_eq!(
+        p.query("SELECT CAST(t.id AS VARCHAR), CAST(a.value AS VARCHAR) FROM raw_shop.t__arr a JOIN raw_shop.t t ON a._dlt_parent_id = t._dlt_id ORDER BY t.id, a._dlt_list_idx"),
+        vec![
+            vec![Some("1".into()), Some("1".into())],
+            vec![Some("1".into()), Some("2".into())],
+        ]
+    );
+    assert_eq!(
+        p.query("SELECT CAST(doc__a AS VARCHAR) FROM raw_shop.t ORDER BY id"),
+        vec![vec![Some("1".into())], vec![None], vec![Some("3".into())]]
+    );
+}

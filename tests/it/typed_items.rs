@@ -229,9 +229,55 @@ fn as_strings(v: &Value) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
+/// dango's one documented difference from dlt's dict path: an empty binary loads as an empty
+/// binary, where dlt writes its typed-JSON marker `\u{f02b}` into a `<col>__v_text` variant
+/// column. The fixture's expectation is rewritten accordingly (variant column gone, `''` in the
+/// binary column).
+fn without_empty_bytes_marker(exp: &mut Value) {
+    const MARKER: &str = "\u{f02b}";
+    let names: Vec<String> = exp["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[0].as_str().unwrap().to_string())
+        .collect();
+    for (vi, variant) in names.iter().enumerate() {
+        let Some(base) = variant.strip_suffix("__v_text") else {
+            continue;
+        };
+        let rows = exp["rows"].as_array().unwrap();
+        let only_markers = rows.iter().all(|r| r[vi].is_null() || r[vi] == MARKER);
+        let Some(bi) = names.iter().position(|n| n == base) else {
+            continue;
+        };
+        if !only_markers {
+            continue;
+        }
+        for r in exp["rows"].as_array_mut().unwrap() {
+            let r = r.as_array_mut().unwrap();
+            if r[vi] == MARKER {
+                r[bi] = Value::String(String::new());
+            }
+            r.remove(vi);
+        }
+        exp["columns"].as_array_mut().unwrap().remove(vi);
+        exp["dlt_columns"]
+            .as_object_mut()
+            .unwrap()
+            .shift_remove(variant.as_str());
+        let item = format!(", CAST(c.\"{variant}\" AS VARCHAR) AS \"{variant}\"");
+        let query = exp["query"].as_str().unwrap().replace(&item, "");
+        exp["query"] = Value::String(query);
+        return;
+    }
+}
+
 /// Compares the warehouse and the stored schema with dlt's fixture for `scenario`.
 fn assert_matches_dlt(loaded: &Loaded, scenario: &str) {
-    let expected = fixture(scenario);
+    let mut expected = fixture(scenario);
+    for exp in expected.values_mut() {
+        without_empty_bytes_marker(exp);
+    }
     let conn = duckdb::Connection::open(&loaded.db).unwrap();
     let tables = strings(
         &conn,

@@ -12,8 +12,10 @@
 //! target/release/dango-bench --workload rest --orders 1000000 --page-size 1000
 //! ```
 
+mod csvfile;
 mod merge;
 mod rest;
+mod sqldb;
 
 use std::fs::{self, File};
 use std::os::unix::process::ExitStatusExt;
@@ -82,6 +84,10 @@ enum Workload {
     Files,
     /// A `rest_api` source (json_link pages) against a bare HTTP download.
     Rest,
+    /// A PostgreSQL table of `--orders` rows against a bare `psql \copy` (`sqldb.rs`).
+    Postgres,
+    /// A CSV file of `--orders` rows against DuckDB's own `read_csv` (`csvfile.rs`).
+    Csv,
 }
 
 /// A run and the row counts of the three tables it loaded.
@@ -120,6 +126,8 @@ fn main() -> ExitCode {
         (Some(bin), true, _) => merge::bench_merge(args.orders, bin, &work),
         (_, _, Workload::Files) => bench(&args, dango_bin.as_deref(), &work),
         (_, _, Workload::Rest) => rest::bench(&args, dango_bin.as_deref(), &work, SEED),
+        (_, _, Workload::Postgres) => sqldb::bench(&args, dango_bin.as_deref(), &work),
+        (_, _, Workload::Csv) => csvfile::bench(&args, dango_bin.as_deref(), &work),
     };
     match &result {
         Err(e) => eprintln!("\ndango-bench: error: {e:#}"),

@@ -16,9 +16,13 @@
 //!    normalizer inferred otherwise is normalized again with those columns declared, in the
 //!    order the data introduced them.
 //!
-//! As in dlt, `-0.0` becomes `0.0` and an empty binary value becomes the marker text
-//! `"\u{f02b}"` in a `<col>__v_text` variant (dlt's typed-JSON encoding of empty bytes is not
-//! decoded back).
+//! As in dlt, `-0.0` becomes `0.0`. An empty binary value loads as an empty binary: dlt
+//! writes the marker text `"\u{f02b}"` into a `<col>__v_text` variant instead (its typed-JSON
+//! encoding of empty bytes is not decoded back), which dango does not copy.
+//!
+//! A slice that only fills existing columns of root rows (the usual case for a database table
+//! after its first rows) skips the per-row conversion: [`fast`] converts it column by column
+//! into the same output.
 //!
 //! Known gap: the shared column builders hold decimals as `DECIMAL(38,9)` whatever the column's
 //! precision and scale, so on this path a decimal with more than 9 fraction digits is rounded
@@ -33,8 +37,8 @@ use std::io::BufReader;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{
     DataType as ArrowType, Date32Type, Date64Type, Decimal32Type, Decimal64Type, Decimal128Type,
-    Decimal256Type, Fields, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-    Int64Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
+    Decimal256Type, Field, Fields, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type,
+    Int32Type, Int64Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
     Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
@@ -49,16 +53,15 @@ use crate::error::{Error, Result};
 use crate::normalize::chunk::{self, ChunkOutput, ChunkWriter, RowError};
 use crate::normalize::naming::{self, Naming};
 use crate::normalize::relational::Normalizer;
-use crate::normalize::value::Value;
+use crate::normalize::value::{Value, parse_json};
 use crate::normalize::writer::JobWriters;
 use crate::schema::dlt_dict::KeyOrder;
 use crate::schema::{Column, DataType, Schema, Table};
 
+mod fast;
+
 /// Rows normalized at once (one chunk of the normalizer).
 const SLICE_ROWS: usize = 64 * 1024;
-
-/// dlt's typed-JSON marker of bytes (`\u{f02b}` + base64); empty bytes stay the bare marker.
-const EMPTY_BYTES_MARKER: &str = "\u{f02b}";
 
 /// Columns in nested positions whose values carry a type the converted [`Value`] cannot
 /// show: (table, column) → the type dlt infers from the Python value.
@@ -103,7 +106,7 @@ fn declare_columns(
         .entry(table_name.to_string())
         .or_insert_with(|| Table::new(table_name));
     for field in fields {
-        if is_nested(field.data_type()) {
+        if is_nested(field.data_type()) || is_json_text(field) {
             continue;
         }
         let t = dlt_type(field.data_type())
@@ -132,6 +135,20 @@ fn declare_columns(
         }
     }
     Ok(())
+}
+
+/// The extension name of a text column holding JSON documents (Arrow's canonical `arrow.json`).
+pub const JSON_EXTENSION: &str = "arrow.json";
+
+/// Whether `field` is text holding JSON documents (`ARROW:extension:name` = `arrow.json`): in a
+/// dict-path row its values are the parsed documents (a database driver's dicts and lists),
+/// unless the column is declared, which takes the text as it is.
+fn is_json_text(field: &Field) -> bool {
+    field.data_type() == &ArrowType::Utf8
+        && field
+            .metadata()
+            .get("ARROW:extension:name")
+            .is_some_and(|n| n == JSON_EXTENSION)
 }
 
 /// Whether values of `t` are dicts or lists in a dict-path row.
@@ -262,6 +279,34 @@ fn normalize_slice(
     writers: &mut JobWriters,
     leaves: &Leaves,
 ) -> Result<()> {
+    let write = |schema: &mut Schema, writers: &mut JobWriters, output: ChunkOutput| {
+        crate::normalize::merge_output(schema, &output);
+        writers.write(schema, output)
+    };
+    if let Some(output) = fast::slice(ctx, slice, schema) {
+        return write(schema, writers, output);
+    }
+    if slice.num_rows() < 2 {
+        return per_row_slice(ctx, slice, schema, writers, leaves);
+    }
+    // The first row declares what the rest needs (`_dlt_load_id`, `_dlt_id`, types inferred
+    // from data); the rest of the slice may then take the columnar path.
+    per_row_slice(ctx, &slice.slice(0, 1), schema, writers, leaves)?;
+    let rest = slice.slice(1, slice.num_rows() - 1);
+    match fast::slice(ctx, &rest, schema) {
+        Some(output) => write(schema, writers, output),
+        None => per_row_slice(ctx, &rest, schema, writers, leaves),
+    }
+}
+
+/// Normalizes the rows of one slice row by row (dlt's dict path proper).
+fn per_row_slice(
+    ctx: &JobContext<'_>,
+    slice: &RecordBatch,
+    schema: &mut Schema,
+    writers: &mut JobWriters,
+    leaves: &Leaves,
+) -> Result<()> {
     let snapshot = schema.clone();
     let mut output = run_slice(ctx, slice, &snapshot)?;
     if needs_declared_leaves(&output, leaves) {
@@ -277,11 +322,28 @@ fn run_slice(ctx: &JobContext<'_>, slice: &RecordBatch, snapshot: &Schema) -> Re
     let mut normalizer = Normalizer::new(ctx.settings.clone(), ctx.load_id, rand::random());
     let mut writer = ChunkWriter::new(snapshot).with_contract(*ctx.contract);
     let fields = slice.schema();
+    // JSON text of columns not declared: the parsed documents, as the driver gives them.
+    let parsed: Vec<bool> = fields
+        .fields()
+        .iter()
+        .map(|f| {
+            is_json_text(f)
+                && !snapshot
+                    .table(&ctx.settings.root_table)
+                    .and_then(|t| t.columns.get(&row_key_name(ctx.settings.naming, f.name())))
+                    .is_some_and(Column::is_complete)
+        })
+        .collect();
     for row in 0..slice.num_rows() {
         let mut item = Vec::with_capacity(slice.num_columns());
-        for (f, a) in fields.fields().iter().zip(slice.columns()) {
-            let v = value_at(a.as_ref(), row)
-                .map_err(|e| ctx.error(format!("column `{}`: {e}", f.name())))?;
+        for (i, (f, a)) in fields.fields().iter().zip(slice.columns()).enumerate() {
+            let v = if parsed[i] && !a.is_null(row) {
+                let text = a.as_string::<i32>().value(row);
+                parse_json(text).unwrap_or(Value::Str(Cow::Borrowed(text)))
+            } else {
+                value_at(a.as_ref(), row)
+                    .map_err(|e| ctx.error(format!("column `{}`: {e}", f.name())))?
+            };
             item.push((Cow::Borrowed(f.name().as_str()), v));
         }
         normalizer
@@ -448,13 +510,10 @@ fn float(f: f64) -> Value<'static> {
     Value::Float(if f == 0.0 { 0.0 } else { f })
 }
 
-/// Bytes as text the `binary` coercion decodes (base64), or dlt's marker for empty bytes.
+/// Bytes as text the `binary` coercion decodes (base64; empty bytes are the empty text, which
+/// decodes to an empty binary).
 fn bytes(b: &[u8]) -> Value<'static> {
-    if b.is_empty() {
-        Value::Str(Cow::Borrowed(EMPTY_BYTES_MARKER))
-    } else {
-        Value::Str(Cow::Owned(STANDARD.encode(b)))
-    }
+    Value::Str(Cow::Owned(STANDARD.encode(b)))
 }
 
 /// The exact decimal text of an unscaled integer (`digits`, with sign) at `scale`.

@@ -5,7 +5,26 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::schema::{MergeStrategy, WriteDisposition};
 use crate::sources::WriteDispositionConfig;
-use crate::sources::local_files::Columns;
+
+/// One column name or several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Columns {
+    /// A single column.
+    One(String),
+    /// Several columns.
+    Many(Vec<String>),
+}
+
+impl Columns {
+    /// The column names.
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Columns::One(c) => vec![c],
+            Columns::Many(v) => v,
+        }
+    }
+}
 
 /// The `filesystem` block.
 ///

@@ -6,27 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::sources::WriteDispositionConfig;
-use crate::sources::filesystem::config::{Compression, CsvOptions, Format, OnDeleted};
-
-/// One column name or several.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Columns {
-    /// A single column.
-    One(String),
-    /// Several columns.
-    Many(Vec<String>),
-}
-
-impl Columns {
-    /// The column names.
-    pub fn into_vec(self) -> Vec<String> {
-        match self {
-            Columns::One(c) => vec![c],
-            Columns::Many(v) => v,
-        }
-    }
-}
+use crate::sources::filesystem::config::{Columns, Compression, CsvOptions, Format, OnDeleted};
 
 /// The `local_files` block.
 ///

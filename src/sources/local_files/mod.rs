@@ -14,7 +14,8 @@ mod read;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Columns, LocalFilesConfig};
+pub use crate::sources::filesystem::config::Columns;
+pub use config::LocalFilesConfig;
 pub use read::FilesResource;
 
 use std::path::Path;

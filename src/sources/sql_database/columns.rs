@@ -105,7 +105,9 @@ impl SqlColumn {
             Option<i64>,
             Option<bool>,
         ) = match (level, self.kind) {
-            (_, Kind::Other) => return h,
+            // At `minimal` dlt infers JSON values from what the driver gives: objects are
+            // flattened into `<col>__<key>` columns, arrays become nested tables.
+            (_, Kind::Other) | (ReflectionLevel::Minimal, Kind::Json) => return h,
             (ReflectionLevel::Minimal, k) => (minimal_type(k), None, None, None),
             (_, Kind::Int { bits }) => ("bigint", (precise && bits < 64).then_some(32), None, None),
             (_, Kind::Float) => ("double", None, None, None),
@@ -153,12 +155,24 @@ fn minimal_type(k: Kind) -> &'static str {
     }
 }
 
-/// The Arrow schema of `columns`.
+/// The Arrow schema of `columns`. JSON columns are text marked as Arrow's `arrow.json`
+/// extension: where no type is declared for them (`minimal`), normalize reads the documents as
+/// the values dlt gets from the driver.
 pub fn arrow_schema(columns: &[SqlColumn]) -> SchemaRef {
     Arc::new(Schema::new(
         columns
             .iter()
-            .map(|c| Field::new(&c.name, c.arrow_type(), true))
+            .map(|c| {
+                let f = Field::new(&c.name, c.arrow_type(), true);
+                if c.kind == Kind::Json {
+                    f.with_metadata(std::collections::HashMap::from([(
+                        "ARROW:extension:name".to_string(),
+                        "arrow.json".to_string(),
+                    )]))
+                } else {
+                    f
+                }
+            })
             .collect::<Vec<_>>(),
     ))
 }

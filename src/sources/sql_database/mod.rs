@@ -8,8 +8,9 @@
 //! (dlt's boundary deduplication is applied to the rows read).
 //!
 //! Modules: `config` (the block), `url` / `tls` (the database URL, redaction, TLS),
-//! `columns` (types and Arrow batches), `read` (the resource), and one per driver
-//! (`postgres`, `mysql`, `sqlite`).
+//! `columns` (types and Arrow batches), `table` (what the drivers share: the reflected table,
+//! the cursor's range, the batch sink), one module per driver (`postgres`, `mysql`, `sqlite`),
+//! and `read` (the resource, above the drivers).
 
 mod columns;
 mod config;
@@ -17,6 +18,7 @@ mod mysql;
 mod postgres;
 mod read;
 mod sqlite;
+mod table;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -39,7 +41,8 @@ use crate::sources::registry::{
     typed_block,
 };
 use crate::storage::{ArrowMode, ResourceHints};
-use read::{TableResource, TableSpec};
+use read::TableResource;
+use table::TableSpec;
 use url::DbUrl;
 
 /// The registry entry of `type: sql_database` (block `sql_database:`).

@@ -8,7 +8,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value as MyValue};
 
 use super::columns::{BatchBuilder, Cell, Kind, SqlColumn};
-use super::read::{BatchSink, Filter, TableSpec, quote_literal};
+use super::table::{BatchSink, Filter, TableSpec, quote_literal};
 use super::url::{DbUrl, MyTarget};
 use crate::error::{Error, Result};
 
@@ -125,7 +125,7 @@ pub async fn reflect(
             Some(((), name, ty != "VIEW"))
         })
         .collect();
-    let chosen = super::read::choose_tables(&found, names, views, &schema, &url.shown())?;
+    let chosen = super::table::choose_tables(&found, names, views, &schema, &url.shown())?;
     let mut out = Vec::new();
     for ((), name) in chosen {
         let cols: Vec<Row> = conn

@@ -1,14 +1,14 @@
 //! PostgreSQL through tokio-postgres: reflection from `pg_catalog`, and reads through a
-//! server-side cursor in a `REPEATABLE READ READ ONLY` transaction, fetched `chunk_size` rows at
-//! a time in the binary protocol and decoded straight into Arrow builders.
+//! binary `COPY (SELECT …) TO STDOUT` in a `REPEATABLE READ READ ONLY` transaction, decoded
+//! straight from the stream into Arrow builders, `chunk_size` rows per batch.
 
 use std::borrow::Cow;
 
-use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Row};
 
 use super::columns::{BatchBuilder, Cell, Kind, SqlColumn};
-use super::read::{BatchSink, Filter, TableSpec, quote_literal};
+use super::table::{BatchSink, Filter, TableSpec, quote_literal};
 use super::url::{DbUrl, PgTarget};
 use crate::error::{Error, Result};
 
@@ -144,7 +144,7 @@ pub async fn reflect(
             (r.get(0), r.get(1), matches!(kind.as_str(), "r" | "p" | "f"))
         })
         .collect();
-    let chosen = super::read::choose_tables(&found, names, views, &schema, &url.shown())?;
+    let chosen = super::table::choose_tables(&found, names, views, &schema, &url.shown())?;
     let mut out = Vec::with_capacity(chosen.len());
     for (oid, name) in chosen {
         out.push(TableSpec {
@@ -249,45 +249,50 @@ pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The select expression of a column: decoded natively, or cast to what can be.
-fn select_expr(c: &SqlColumn) -> String {
+/// The select expression of a column (decoded natively, or cast to what can be) and the type
+/// its values arrive in.
+fn select_expr(c: &SqlColumn) -> (String, Type) {
     let id = ident(&c.name);
-    let native = matches!(
-        c.db_type.as_str(),
-        "bool"
-            | "int2"
-            | "int4"
-            | "int8"
-            | "oid"
-            | "float4"
-            | "float8"
-            | "numeric"
-            | "text"
-            | "varchar"
-            | "bpchar"
-            | "name"
-            | "char"
-            | "uuid"
-            | "date"
-            | "time"
-            | "timestamp"
-            | "timestamptz"
-            | "json"
-            | "jsonb"
-            | "bytea"
-    );
-    match c.kind {
+    match (c.kind, native_type(&c.db_type)) {
         // psycopg2 reads `real` from PostgreSQL's shortest text (1.5000001e+10), which is not
         // always the shortest text of the same float in Rust: read that text.
-        Kind::Float if c.db_type == "float4" => format!("{id}::text"),
-        Kind::Json if !matches!(c.db_type.as_str(), "json" | "jsonb") => {
-            format!("to_json({id})::text")
+        (Kind::Float, _) if c.db_type == "float4" => (format!("{id}::text"), Type::TEXT),
+        (Kind::Json, _) if !matches!(c.db_type.as_str(), "json" | "jsonb") => {
+            (format!("to_json({id})::text"), Type::TEXT)
         }
-        Kind::Time if c.db_type == "timetz" => format!("{id}::time"),
+        (Kind::Time, _) if c.db_type == "timetz" => (format!("{id}::time"), Type::TIME),
         // Domains over a native type: the base type.
-        _ if native => format!("{id}::{}", c.db_type),
-        _ => format!("{id}::text"),
+        (_, Some(ty)) => (format!("{id}::{}", c.db_type), ty),
+        _ => (format!("{id}::text"), Type::TEXT),
     }
+}
+
+/// The wire type of a type read natively (by its `pg_type` name).
+fn native_type(name: &str) -> Option<Type> {
+    Some(match name {
+        "bool" => Type::BOOL,
+        "int2" => Type::INT2,
+        "int4" => Type::INT4,
+        "int8" => Type::INT8,
+        "oid" => Type::OID,
+        "float4" => Type::FLOAT4,
+        "float8" => Type::FLOAT8,
+        "numeric" => Type::NUMERIC,
+        "text" => Type::TEXT,
+        "varchar" => Type::VARCHAR,
+        // `x::char` is `character(1)` in SQL.
+        "bpchar" | "char" => Type::BPCHAR,
+        "name" => Type::NAME,
+        "uuid" => Type::UUID,
+        "date" => Type::DATE,
+        "time" => Type::TIME,
+        "timestamp" => Type::TIMESTAMP,
+        "timestamptz" => Type::TIMESTAMPTZ,
+        "json" => Type::JSON,
+        "jsonb" => Type::JSONB,
+        "bytea" => Type::BYTEA,
+        _ => return None,
+    })
 }
 
 /// The SQL of a table read: its columns, the cursor's range, the cursor's order.
@@ -295,7 +300,7 @@ pub fn select_sql(spec: &TableSpec, filter: Option<&Filter>) -> String {
     let cols: Vec<String> = spec
         .columns
         .iter()
-        .map(|c| format!("{} AS {}", select_expr(c), ident(&c.name)))
+        .map(|c| format!("{} AS {}", select_expr(c).0, ident(&c.name)))
         .collect();
     let table = match &spec.schema {
         Some(s) => format!("{}.{}", ident(s), ident(&spec.name)),
@@ -327,7 +332,8 @@ pub fn select_sql(spec: &TableSpec, filter: Option<&Filter>) -> String {
     sql
 }
 
-/// Reads the table in one read-only snapshot, `chunk` rows per batch, into `sink`.
+/// Reads the table in one read-only snapshot with a binary `COPY (SELECT …) TO STDOUT`, values
+/// decoded straight from the stream into Arrow builders, `chunk` rows per batch, into `sink`.
 pub async fn read(
     t: &PgTarget,
     url: &DbUrl,
@@ -336,74 +342,177 @@ pub async fn read(
     chunk: usize,
     sink: &mut dyn BatchSink,
 ) -> Result<()> {
+    use futures_util::StreamExt;
     let client = connect(t, url).await?;
     let what = format!("reading table `{}`", spec.name);
     client
-        .batch_execute(&format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; DECLARE dango_read NO SCROLL CURSOR FOR {}",
-            select_sql(spec, filter)
-        ))
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
         .map_err(|e| query_error(&e, url, &what))?;
-    let fetch = format!("FETCH {} FROM dango_read", chunk.max(1));
-    let mut builder = BatchBuilder::new(&spec.columns);
-    loop {
-        let rows = client
-            .query(fetch.as_str(), &[])
-            .await
-            .map_err(|e| query_error(&e, url, &what))?;
-        if rows.is_empty() {
-            break;
-        }
-        for row in &rows {
-            for i in 0..spec.columns.len() {
-                let raw: Option<Raw<'_>> =
-                    row.try_get(i).map_err(|e| query_error(&e, url, &what))?;
-                let cell = match raw {
-                    None => Cell::Null,
-                    Some(r) => decode(&r).map_err(|why| {
-                        Error::Config(format!(
-                            "PostgreSQL table `{}`, column `{}`: {why}",
-                            spec.name, spec.columns[i].name
-                        ))
-                    })?,
-                };
-                builder
-                    .push(i, cell)
-                    .map_err(|e| Error::Config(format!("PostgreSQL table `{}`: {e}", spec.name)))?;
-            }
-            builder.end_row();
-        }
-        let more = sink.push(builder.finish()?)?;
-        if !more || rows.len() < chunk {
-            break;
+    let types: Vec<Type> = spec.columns.iter().map(|c| select_expr(c).1).collect();
+    let copy = format!(
+        "COPY ({}) TO STDOUT (FORMAT binary)",
+        select_sql(spec, filter)
+    );
+    let stream = client
+        .copy_out(copy.as_str())
+        .await
+        .map_err(|e| query_error(&e, url, &what))?;
+    futures_util::pin_mut!(stream);
+    let mut reader = CopyReader::new(spec, types, chunk.max(1));
+    while let Some(data) = stream.next().await {
+        let data = data.map_err(|e| query_error(&e, url, &what))?;
+        if !reader.feed(&data, sink)? {
+            // Enough rows: the connection (in the middle of the COPY) is dropped.
+            return Ok(());
         }
     }
+    reader.finish(sink)?;
     // Read-only: nothing to keep; ending the snapshot.
     let _ = client.batch_execute("COMMIT").await;
     Ok(())
 }
 
-/// A value in PostgreSQL's binary format, with its type.
-struct Raw<'a> {
-    ty: Type,
-    bytes: &'a [u8],
+/// The signature that starts PostgreSQL's binary COPY format.
+const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+/// Parses PostgreSQL's binary COPY stream (header, then per row a field count and each field
+/// as a length and its bytes, `-1` for NULL; a field count of `-1` ends it) into batches.
+struct CopyReader<'s> {
+    spec: &'s TableSpec,
+    types: Vec<Type>,
+    chunk: usize,
+    builder: BatchBuilder,
+    /// Bytes not parsed yet (a row cut between two messages).
+    buf: Vec<u8>,
+    header_done: bool,
+    ended: bool,
 }
 
-impl<'a> FromSql<'a> for Raw<'a> {
-    fn from_sql(
-        ty: &Type,
-        raw: &'a [u8],
-    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(Raw {
-            ty: ty.clone(),
-            bytes: raw,
-        })
+impl<'s> CopyReader<'s> {
+    fn new(spec: &'s TableSpec, types: Vec<Type>, chunk: usize) -> CopyReader<'s> {
+        CopyReader {
+            spec,
+            types,
+            chunk,
+            builder: BatchBuilder::new(&spec.columns),
+            buf: Vec::new(),
+            header_done: false,
+            ended: false,
+        }
     }
 
-    fn accepts(_: &Type) -> bool {
-        true
+    fn corrupt(&self, why: &str) -> Error {
+        Error::Internal(format!(
+            "PostgreSQL table `{}`: unexpected binary COPY data ({why})",
+            self.spec.name
+        ))
     }
+
+    /// Takes one message of the stream; `false` when the sink wants no more rows.
+    fn feed(&mut self, data: &[u8], sink: &mut dyn BatchSink) -> Result<bool> {
+        let mut input = std::mem::take(&mut self.buf);
+        let bytes: &[u8] = if input.is_empty() {
+            data
+        } else {
+            input.extend_from_slice(data);
+            &input
+        };
+        let mut pos = 0;
+        if !self.header_done {
+            let fixed = COPY_SIGNATURE.len() + 8;
+            if bytes.len() < fixed {
+                self.buf = bytes.to_vec();
+                return Ok(true);
+            }
+            if &bytes[..COPY_SIGNATURE.len()] != COPY_SIGNATURE {
+                return Err(self.corrupt("no PGCOPY signature"));
+            }
+            let ext = be_u32(&bytes[COPY_SIGNATURE.len() + 4..]) as usize;
+            if bytes.len() < fixed + ext {
+                self.buf = bytes.to_vec();
+                return Ok(true);
+            }
+            pos = fixed + ext;
+            self.header_done = true;
+        }
+        let mut more = true;
+        while more && !self.ended {
+            match self.row(&bytes[pos..])? {
+                Some(used) => pos += used,
+                None => break,
+            }
+            if self.builder.rows() >= self.chunk {
+                more = sink.push(self.builder.finish()?)?;
+            }
+        }
+        self.buf = bytes[pos..].to_vec();
+        Ok(more)
+    }
+
+    /// Decodes the row at the start of `b`: the bytes it took, `None` when it is incomplete.
+    fn row(&mut self, b: &[u8]) -> Result<Option<usize>> {
+        if b.len() < 2 {
+            return Ok(None);
+        }
+        let fields = i16::from_be_bytes([b[0], b[1]]);
+        if fields == -1 {
+            self.ended = true;
+            return Ok(Some(2));
+        }
+        if usize::try_from(fields).ok() != Some(self.types.len()) {
+            return Err(self.corrupt(&format!("{fields} fields, {} expected", self.types.len())));
+        }
+        // The whole row first: a row cut between messages waits for the next one.
+        let mut p = 2;
+        for _ in 0..self.types.len() {
+            if b.len() < p + 4 {
+                return Ok(None);
+            }
+            let len = be_u32(&b[p..]) as i32;
+            p += 4 + len.max(0) as usize;
+        }
+        if b.len() < p {
+            return Ok(None);
+        }
+        let mut p = 2;
+        for i in 0..self.types.len() {
+            let len = be_u32(&b[p..]) as i32;
+            p += 4;
+            let cell = if len < 0 {
+                Cell::Null
+            } else {
+                let v = &b[p..p + len as usize];
+                p += len as usize;
+                decode(&self.types[i], v).map_err(|why| {
+                    Error::Config(format!(
+                        "PostgreSQL table `{}`, column `{}`: {why}",
+                        self.spec.name, self.spec.columns[i].name
+                    ))
+                })?
+            };
+            self.builder.push(i, cell).map_err(|e| {
+                Error::Config(format!("PostgreSQL table `{}`: {e}", self.spec.name))
+            })?;
+        }
+        self.builder.end_row();
+        Ok(Some(p))
+    }
+
+    /// The last rows, once the stream has ended.
+    fn finish(mut self, sink: &mut dyn BatchSink) -> Result<()> {
+        if !self.ended || !self.buf.is_empty() {
+            return Err(self.corrupt("the stream ended in the middle of a row"));
+        }
+        if self.builder.rows() > 0 {
+            sink.push(self.builder.finish()?)?;
+        }
+        Ok(())
+    }
+}
+
+fn be_u32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
 fn be<const N: usize>(b: &[u8]) -> std::result::Result<[u8; N], String> {
@@ -413,14 +522,13 @@ fn be<const N: usize>(b: &[u8]) -> std::result::Result<[u8; N], String> {
 }
 
 /// Decodes one binary value by its wire type.
-fn decode<'a>(r: &Raw<'a>) -> std::result::Result<Cell<'a>, String> {
-    let b = r.bytes;
+fn decode<'a>(ty: &Type, b: &'a [u8]) -> std::result::Result<Cell<'a>, String> {
     let text = || {
         std::str::from_utf8(b)
             .map(Cow::Borrowed)
             .map_err(|e| format!("text is not UTF-8: {e}"))
     };
-    Ok(match r.ty {
+    Ok(match *ty {
         Type::BOOL => Cell::Bool(b.first().copied().unwrap_or(0) != 0),
         Type::INT2 => Cell::Int(i16::from_be_bytes(be(b)?).into()),
         Type::INT4 => Cell::Int(i32::from_be_bytes(be(b)?).into()),
@@ -539,6 +647,81 @@ mod tests {
             v.extend(d.to_be_bytes());
         }
         v
+    }
+
+    struct Batches(Vec<arrow::record_batch::RecordBatch>);
+
+    impl BatchSink for Batches {
+        fn push(&mut self, batch: arrow::record_batch::RecordBatch) -> Result<bool> {
+            self.0.push(batch);
+            Ok(true)
+        }
+    }
+
+    #[test]
+    fn binary_copy_streams_parse_whatever_the_message_cuts() {
+        let col = |name: &str, kind, db: &str| SqlColumn {
+            name: name.into(),
+            kind,
+            nullable: true,
+            db_type: db.into(),
+        };
+        let spec = TableSpec {
+            schema: None,
+            name: "t".into(),
+            columns: vec![
+                col("id", Kind::Int { bits: 32 }, "int4"),
+                col("v", Kind::Text { length: None }, "text"),
+                col("b", Kind::Binary, "bytea"),
+            ],
+            primary_key: vec![],
+        };
+        let mut data = COPY_SIGNATURE.to_vec();
+        data.extend(0u32.to_be_bytes());
+        data.extend(4u32.to_be_bytes());
+        data.extend(b"ext!");
+        for (id, v, b) in [
+            (1i32, Some("a"), Some(&b""[..])),
+            (2, None, Some(&b"\x01"[..])),
+            (3, Some("ccc"), None),
+        ] {
+            data.extend(3i16.to_be_bytes());
+            data.extend(4i32.to_be_bytes());
+            data.extend(id.to_be_bytes());
+            for x in [v.map(str::as_bytes), b] {
+                match x {
+                    Some(x) => {
+                        data.extend((x.len() as i32).to_be_bytes());
+                        data.extend(x);
+                    }
+                    None => data.extend((-1i32).to_be_bytes()),
+                }
+            }
+        }
+        data.extend((-1i16).to_be_bytes());
+        let types: Vec<Type> = spec.columns.iter().map(|c| select_expr(c).1).collect();
+        for cut in 1..data.len() {
+            let mut sink = Batches(Vec::new());
+            let mut r = CopyReader::new(&spec, types.clone(), 2);
+            for part in data.chunks(cut) {
+                assert!(r.feed(part, &mut sink).unwrap());
+            }
+            r.finish(&mut sink).unwrap();
+            let rows: usize = sink.0.iter().map(|b| b.num_rows()).sum();
+            assert_eq!((rows, sink.0.len()), (3, 2), "cut {cut}");
+            let last = &sink.0[1];
+            assert_eq!(super::super::columns::json_at(last.column(1), 0), "ccc");
+            assert!(last.column(2).is_null(0));
+            let first = &sink.0[0];
+            assert!(first.column(1).is_null(1));
+            assert_eq!(super::super::columns::json_at(first.column(2), 1), "AQ==");
+            assert_eq!(super::super::columns::json_at(first.column(2), 0), "");
+        }
+        // A stream cut short is an error, not a silent end.
+        let mut sink = Batches(Vec::new());
+        let mut r = CopyReader::new(&spec, types, 2);
+        r.feed(&data[..data.len() - 5], &mut sink).unwrap();
+        assert!(r.finish(&mut sink).is_err());
     }
 
     #[test]

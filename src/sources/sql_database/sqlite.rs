@@ -8,7 +8,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use super::columns::{BatchBuilder, Cell, Kind, SqlColumn};
-use super::read::{BatchSink, Filter, TableSpec};
+use super::table::{BatchSink, Filter, TableSpec};
 use super::url::DbUrl;
 use crate::error::{Error, Result};
 
@@ -62,7 +62,7 @@ pub fn reflect(
         .collect::<rusqlite::Result<_>>()
         .map_err(e("listing tables"))?;
     let shown = format!("SQLite database {}", path.display());
-    let chosen = super::read::choose_tables(&found, names, views, "main", &shown)?;
+    let chosen = super::table::choose_tables(&found, names, views, "main", &shown)?;
     let mut out = Vec::new();
     for ((), name) in chosen {
         let mut stmt = conn
