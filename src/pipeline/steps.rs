@@ -59,7 +59,10 @@ impl Pipeline {
         let started = Instant::now();
         let extracted = self.extract_step(&mut source, &schema, &new_roots);
         let extract = traced(trace, "extract", extracted, |s, i| s.extract_info = Some(i))?;
-        let load_id = extract.load_id.clone().unwrap_or_default();
+        let Some(load_id) = extract.load_id.clone() else {
+            // Nothing new (dlt: "load step did not start"): no package, nothing committed.
+            return Ok(self.nothing_loaded(resumed));
+        };
         crate::fault::point("after_extract");
         tracing::info!(load_id = %load_id, elapsed = ?started.elapsed(), "Extracted.");
         self.ctx.cancel.check()?;
@@ -172,7 +175,14 @@ impl Pipeline {
                 bytes: r.bytes,
             });
         }
+        let last_extracted = state
+            .doc()
+            .get("_local")
+            .and_then(|l| l.get("_last_extracted_hash"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
         self.attach_state(&mut state, &source.name, &source_state);
+        let state_unchanged = last_extracted.as_deref() == Some(state.stored_hash());
         writer
             .attach_pipeline_state(&state)
             .and_then(|_| writer.finish())
@@ -184,6 +194,13 @@ impl Pipeline {
                 schema, &n.table,
             )));
         }
+        if state_unchanged && self.nothing_new(&load_id)? {
+            let p = self.dir.extracted(&load_id);
+            std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+            tracing::info!(load_id = %load_id, "Nothing new: no items and an unchanged state; nothing to load.");
+            info.load_id = None;
+            return Ok(info);
+        }
         if self.window.is_some() && !source_state.window_used() {
             tracing::warn!(
                 "--since/--until/--backfill had no effect on source `{}`: none of its resources has an incremental cursor (add `incremental:` with a `cursor_path` to a resource)",
@@ -191,6 +208,34 @@ impl Pipeline {
             );
         }
         Ok(info)
+    }
+
+    /// Whether the extracted package `load_id` is empty as dlt drops it before loading: no
+    /// job (and no `replace` table, which dango's load may empty; no full refresh).
+    fn nothing_new(&self, load_id: &str) -> Result<bool> {
+        if self.full_refresh || self.refresh_pending().is_some() {
+            return Ok(false);
+        }
+        let manifest: crate::storage::ExtractedManifest =
+            crate::storage::read_json(&self.dir.extracted(load_id).join("package.json"))?;
+        Ok(manifest.jobs.is_empty()
+            && !manifest
+                .resources
+                .iter()
+                .any(|r| r.write_disposition == crate::schema::WriteDisposition::Replace))
+    }
+
+    /// The info of a run that found nothing new: the packages an earlier run left and this
+    /// one finished, and no new load.
+    fn nothing_loaded(&self, packages: Vec<LoadedPackage>) -> LoadInfo {
+        let caps = self.destination.capabilities();
+        LoadInfo::new(
+            &self.name,
+            &self.dataset,
+            caps.destination_type,
+            &self.destination.location(),
+            packages,
+        )
     }
 
     /// The new cursors and state slots travel with the package: they become the saved state

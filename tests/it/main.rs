@@ -37,6 +37,7 @@ mod rest_api;
 mod run_context;
 mod singer;
 mod sql_database;
+mod sync_concurrency;
 mod sync_local_files;
 mod test_harness;
 mod typed_items;
