@@ -32,8 +32,9 @@ Examples:
                                       the saved cursors do not move
   dango sync api --backfill 7d        the last 7 days again (also 2w, 3m)
 
-One failing source does not stop the others; the exit code is 1 if any failed (130 on
-Ctrl-C). Ctrl-C stops at the next safe point: committed data stays and the next run resumes.
+Sources run [runtime] sync_workers at a time (RUNTIME__SYNC_WORKERS, default 4; commits
+one at a time). One failing source does not stop the others; the exit code is 1 if any
+failed (130 on Ctrl-C). Ctrl-C stops at the next safe point: committed data stays and the next run resumes.
 Each run is logged to .dlt/pipelines/<source>/runtime.log.";
 
 /// Arguments of `dango sync`.
@@ -320,7 +321,9 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
     let cancel = interrupt::install();
     let live = std::io::stderr().is_terminal() && !args.json;
     let workers = sync_workers(&settings)?.min(selected.len());
-    let (runs, not_run) = run_sources(&project, &settings, &selected, &args, &window, &cancel, live, workers);
+    let (runs, not_run) = run_sources(
+        &project, &settings, &selected, &args, &window, &cancel, live, workers,
+    );
     if args.json {
         println!(
             "{}",

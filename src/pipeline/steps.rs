@@ -183,6 +183,13 @@ impl Pipeline {
             .map(str::to_owned);
         self.attach_state(&mut state, &source.name, &source_state);
         let state_unchanged = last_extracted.as_deref() == Some(state.stored_hash());
+        if state_unchanged && writer.job_count() == 0 && self.nothing_new(source) {
+            // Nothing new: the package is never published (dlt drops it before loading).
+            writer.abort();
+            tracing::info!(load_id = %load_id, "Nothing new: no items and an unchanged state; nothing to load.");
+            info.load_id = None;
+            return Ok(info);
+        }
         writer
             .attach_pipeline_state(&state)
             .and_then(|_| writer.finish())
@@ -194,13 +201,6 @@ impl Pipeline {
                 schema, &n.table,
             )));
         }
-        if state_unchanged && self.nothing_new(&load_id)? {
-            let p = self.dir.extracted(&load_id);
-            std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
-            tracing::info!(load_id = %load_id, "Nothing new: no items and an unchanged state; nothing to load.");
-            info.load_id = None;
-            return Ok(info);
-        }
         if self.window.is_some() && !source_state.window_used() {
             tracing::warn!(
                 "--since/--until/--backfill had no effect on source `{}`: none of its resources has an incremental cursor (add `incremental:` with a `cursor_path` to a resource)",
@@ -210,19 +210,16 @@ impl Pipeline {
         Ok(info)
     }
 
-    /// Whether the extracted package `load_id` is empty as dlt drops it before loading: no
-    /// job (and no `replace` table, which dango's load may empty; no full refresh).
-    fn nothing_new(&self, load_id: &str) -> Result<bool> {
-        if self.full_refresh || self.refresh_pending().is_some() {
-            return Ok(false);
-        }
-        let manifest: crate::storage::ExtractedManifest =
-            crate::storage::read_json(&self.dir.extracted(load_id).join("package.json"))?;
-        Ok(manifest.jobs.is_empty()
-            && !manifest
+    /// Whether a package without jobs is dropped before loading, as dlt does (no `replace`
+    /// table, which dango's load may empty; no full refresh).
+    fn nothing_new(&self, source: &Source) -> bool {
+        !self.full_refresh
+            && self.refresh_pending().is_none()
+            && !source
                 .resources
                 .iter()
-                .any(|r| r.write_disposition == crate::schema::WriteDisposition::Replace))
+                .flat_map(|r| r.tables())
+                .any(|t| t.write_disposition == crate::schema::WriteDisposition::Replace)
     }
 
     /// The info of a run that found nothing new: the packages an earlier run left and this

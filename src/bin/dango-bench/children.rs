@@ -1,7 +1,8 @@
 //! `--workload children`: a `posts` → `posts/{resources.posts.id}/comments` source against a
-//! server that waits `latency` (20 ms) before every answer, with `parallelized: true` on
-//! `comments` against the same config without it (one request after the other), in the same
-//! run. `--orders` is not used: 250 posts in pages of 50, 3 comments each (255 requests).
+//! server that waits before every answer (`DANGO_BENCH_LATENCY_MS`, default 50 ms: a remote
+//! API; a local json-server answers in about 6 ms), with `parallelized: true` on `comments`
+//! against the same config without it (one request after the other), in the same run.
+//! `--orders` is not used: 250 posts in pages of 50, 3 comments each (255 requests).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,7 +16,15 @@ use super::{Args, Run};
 const POSTS: u64 = 250;
 const PAGE: u64 = 50;
 const COMMENTS: u64 = 3;
-const LATENCY: Duration = Duration::from_millis(20);
+
+/// The server's wait per request.
+fn latency() -> Duration {
+    let ms = std::env::var("DANGO_BENCH_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    Duration::from_millis(ms)
+}
 
 fn answer(addr: &str, target: &str) -> Option<String> {
     let path = target.split('?').next().unwrap_or("");
@@ -33,7 +42,10 @@ fn answer(addr: &str, target: &str) -> Option<String> {
         } else {
             "null".into()
         };
-        return Some(format!("{{\"data\":[{}],\"next\":{next}}}", posts.join(",")));
+        return Some(format!(
+            "{{\"data\":[{}],\"next\":{next}}}",
+            posts.join(",")
+        ));
     }
     let post: u64 = path
         .strip_prefix("/posts/")?
@@ -63,13 +75,14 @@ pub fn bench(args: &Args, bin: &Path, work: &Path) -> Result<bool> {
     let a = Arc::clone(&addr);
     let handler: Arc<small::Handler> =
         Arc::new(move |t: &str| answer(a.get().map(String::as_str).unwrap_or(""), t));
-    let sock = small::serve(handler, LATENCY)?;
+    let latency = latency();
+    let sock = small::serve(handler, latency)?;
     let _ = addr.set(sock.to_string());
     let base = format!("http://{sock}");
     let requests = POSTS.div_ceil(PAGE) + POSTS;
     println!(
         "dango-bench children: {POSTS} posts, {COMMENTS} comments each, {requests} requests, {} ms per request",
-        LATENCY.as_millis()
+        latency.as_millis()
     );
     let log = work.join("children.log");
     let (par_proj, seq_proj) = (work.join("children-par"), work.join("children-seq"));
@@ -87,7 +100,10 @@ pub fn bench(args: &Args, bin: &Path, work: &Path) -> Result<bool> {
         seq_proj.join("data/warehouse.duckdb"),
     );
     let (pc, sc) = (count(&pw, sql)?, count(&sw, sql)?);
-    ensure!(pc == POSTS * COMMENTS, "parallelized run loaded {pc} comments");
+    ensure!(
+        pc == POSTS * COMMENTS,
+        "parallelized run loaded {pc} comments"
+    );
     let same = pc == sc && count(&pw, sum)? == count(&sw, sum)?;
     let (p, s) = (median(&par), median(&seq));
     let speedup = s.wall.as_secs_f64() / p.wall.as_secs_f64();

@@ -133,7 +133,9 @@ fn main() -> ExitCode {
         (Some(bin), _, Workload::Noop) => noop::bench(&args, bin, &work),
         (Some(bin), _, Workload::Many) => many::bench(&args, bin, &work),
         (Some(bin), _, Workload::Children) => children::bench(&args, bin, &work),
-        (None, _, _) => Err(anyhow::anyhow!("this workload has no --reference-only mode")),
+        (None, _, _) => Err(anyhow::anyhow!(
+            "this workload has no --reference-only mode"
+        )),
     };
     match &result {
         Err(e) => eprintln!("\ndango-bench: error: {e:#}"),

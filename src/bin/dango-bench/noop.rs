@@ -82,7 +82,10 @@ pub fn bench(args: &Args, bin: &Path, work: &Path) -> Result<bool> {
     let runs = args.runs.max(5);
     println!("dango-bench noop: {runs} timed no-op runs per side, {rows} rows loaded first");
     let mut ok = true;
-    for (mode, arg) in [("rest", base.clone()), ("files", input_text.trim_matches('"').to_string())] {
+    for (mode, arg) in [
+        ("rest", base.clone()),
+        ("files", input_text.trim_matches('"').to_string()),
+    ] {
         let db = dlt_dir.join(format!("{mode}.duckdb"));
         let db_text = db.to_string_lossy().to_string();
         let dlt_cmd = || dlt(&python, &dlt_dir, DLT_SCRIPT, &[mode, &arg, &db_text]);
@@ -101,7 +104,10 @@ pub fn bench(args: &Args, bin: &Path, work: &Path) -> Result<bool> {
             if mode == "rest" { "events" } else { "items" }
         );
         let (dr, pr) = (count(&warehouse, &rows_sql)?, count(&db, &rows_sql)?);
-        ensure!(dr == rows && pr == rows, "{mode}: rows dango {dr}, dlt {pr}, expected {rows}");
+        ensure!(
+            dr == rows && pr == rows,
+            "{mode}: rows dango {dr}, dlt {pr}, expected {rows}"
+        );
         small::line(
             &format!("no-op sync ({mode})"),
             &median(&ours),

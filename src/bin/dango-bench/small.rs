@@ -122,7 +122,10 @@ pub fn timed(mut cmd: Command, log: &Path) -> Result<Run> {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         let tail = lines[lines.len().saturating_sub(30)..].join("\n");
-        bail!("{cmd:?} failed ({status}); end of {}:\n{tail}", log.display());
+        bail!(
+            "{cmd:?} failed ({status}); end of {}:\n{tail}",
+            log.display()
+        );
     }
     Ok(measured(wall, &usage, Duration::ZERO))
 }

@@ -363,10 +363,11 @@ impl Run<'_> {
                 pag.update_request(&mut req)
                     .map_err(|e| self.fail(node, e.to_string()))?;
             }
-            // Children fetch per item: no prefetch, so requests keep their order. With
-            // `row_order`, the items decide whether there is a next request.
+            // Sequential children fetch per item: no prefetch, so requests keep their order
+            // (parallelized ones do not). With `row_order`, the items decide whether there
+            // is a next request.
             let prefetch = more
-                && node.children.is_empty()
+                && node.children.iter().all(parallel_ok)
                 && !writers.limited(node)
                 && !node.incremental.as_ref().is_some_and(|i| i.stops_paging());
             prefetched = self.while_prefetching(node, &req, prefetch, || {

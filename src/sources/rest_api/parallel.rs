@@ -116,9 +116,7 @@ pub(crate) fn run_ordered(
             if let Err(e) = spawned {
                 lock().stop = true;
                 cv.notify_all();
-                return Err(Error::Internal(format!(
-                    "cannot start a fetch thread: {e}"
-                )));
+                return Err(Error::Internal(format!("cannot start a fetch thread: {e}")));
             }
         }
         let mut result = Ok(());
@@ -145,13 +143,7 @@ pub(crate) fn run_ordered(
     })
 }
 
-fn worker(
-    run: &Run<'_>,
-    jobs: &[Job<'_>],
-    window: usize,
-    shared: &Mutex<Shared>,
-    cv: &Condvar,
-) {
+fn worker(run: &Run<'_>, jobs: &[Job<'_>], window: usize, shared: &Mutex<Shared>, cv: &Condvar) {
     let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
     loop {
         let i = {
