@@ -168,6 +168,15 @@ fn try_record(
     run: &SourceRun,
     started: chrono::DateTime<chrono::Utc>,
 ) -> crate::Result<()> {
+    if run
+        .result
+        .as_ref()
+        .is_ok_and(|info| info.load_packages.is_empty())
+    {
+        // Nothing new (no package loaded): as dlt, the sync commits nothing, not even its
+        // history record; its run is in runtime.log and trace.json.
+        return Ok(());
+    }
     if run.result.as_ref().err().is_some_and(busy) {
         // The lock holder has the warehouse: recording would wait out the timeout again.
         return Ok(());

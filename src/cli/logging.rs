@@ -20,7 +20,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::config::LogFormat;
 use crate::config::redact::redact;
 
-static LOG_FILE: Mutex<Option<File>> = Mutex::new(None);
+/// The open runtime.log of each thread that syncs a source (sources may sync concurrently).
+/// A line logged on another thread (a worker of a stage) goes to the only open log; when
+/// several sources sync at once, such a line goes to stderr only.
+static LOG_FILES: Mutex<Vec<(std::thread::ThreadId, File)>> = Mutex::new(Vec::new());
 
 /// Where log lines go.
 #[derive(Clone, Copy)]
@@ -38,10 +41,12 @@ impl Write for Redacting {
         match self.0 {
             Sink::Stderr => std::io::stderr().write_all(text.as_bytes())?,
             Sink::RuntimeLog => {
-                if let Ok(mut g) = LOG_FILE.lock()
-                    && let Some(f) = g.as_mut()
-                {
-                    f.write_all(text.as_bytes())?;
+                if let Ok(mut g) = LOG_FILES.lock() {
+                    let me = std::thread::current().id();
+                    let only = g.len() == 1;
+                    if let Some((_, f)) = g.iter_mut().find(|(t, _)| *t == me || only) {
+                        f.write_all(text.as_bytes())?;
+                    }
                 }
             }
         }
@@ -117,23 +122,29 @@ pub fn init(level: LevelFilter, format: LogFormat) {
         .try_init();
 }
 
-/// Sends log lines (also) to `path` (appending), until [`close_runtime_log`].
+/// Sends the log lines of this thread (also) to `path` (appending), until
+/// [`close_runtime_log`].
 pub fn open_runtime_log(path: &Path) {
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
     let f = OpenOptions::new().create(true).append(true).open(path);
-    if let Ok(mut g) = LOG_FILE.lock() {
-        *g = f.ok();
+    if let Ok(mut g) = LOG_FILES.lock() {
+        let me = std::thread::current().id();
+        g.retain(|(t, _)| *t != me);
+        if let Ok(f) = f {
+            g.push((me, f));
+        }
     }
 }
 
-/// Stops writing to the runtime.log.
+/// Stops writing this thread's lines to its runtime.log.
 pub fn close_runtime_log() {
-    if let Ok(mut g) = LOG_FILE.lock() {
-        if let Some(f) = g.as_mut() {
+    if let Ok(mut g) = LOG_FILES.lock() {
+        let me = std::thread::current().id();
+        for (_, f) in g.iter_mut().filter(|(t, _)| *t == me) {
             let _ = f.flush();
         }
-        *g = None;
+        g.retain(|(t, _)| *t != me);
     }
 }

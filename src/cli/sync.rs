@@ -32,8 +32,9 @@ Examples:
                                       the saved cursors do not move
   dango sync api --backfill 7d        the last 7 days again (also 2w, 3m)
 
-One failing source does not stop the others; the exit code is 1 if any failed (130 on
-Ctrl-C). Ctrl-C stops at the next safe point: committed data stays and the next run resumes.
+Sources run [runtime] sync_workers at a time (RUNTIME__SYNC_WORKERS, default 4; commits
+one at a time). One failing source does not stop the others; the exit code is 1 if any
+failed (130 on Ctrl-C). Ctrl-C stops at the next safe point: committed data stays and the next run resumes.
 Each run is logged to .dlt/pipelines/<source>/runtime.log.";
 
 /// Arguments of `dango sync`.
@@ -167,7 +168,7 @@ pub(crate) fn sync_source(
     }
     let (result, failed_resources) =
         super::partial::run(settings, || build_pipeline(project, settings, entry, opts));
-    let result = result.map_err(|e| diagnose(project, entry, e));
+    let result = result.map_err(|e| diagnose(project, settings, entry, e));
     let result = result.map_err(|e| super::ops_common::out_of_space(project, entry, e));
     match &result {
         Ok(info) => tracing::info!(
@@ -199,13 +200,25 @@ pub(crate) fn sync_source(
 }
 
 /// Turns a load failure caused by changed column types into [`crate::Error::SchemaMismatch`].
-fn diagnose(project: &Project, entry: &SourceEntry, e: crate::Error) -> crate::Error {
+fn diagnose(
+    project: &Project,
+    settings: &Settings,
+    entry: &SourceEntry,
+    e: crate::Error,
+) -> crate::Error {
     let crate::Error::StepFailed {
         step: "load",
         load_id: Some(load_id),
         ..
     } = &e
     else {
+        return e;
+    };
+    // Other sources of this sync may be loading: read the warehouse under the lock.
+    let Ok(lock) = super::ops_common::project_lock(project, settings) else {
+        return e;
+    };
+    let Ok(_guard) = lock.acquire(&entry.pipeline_name(), "diagnose") else {
         return e;
     };
     let Ok(destination) = crate::inspect::for_pipeline(project, &entry.pipeline_name()) else {
@@ -308,40 +321,10 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
     }
     let cancel = interrupt::install();
     let live = std::io::stderr().is_terminal() && !args.json;
-    let mut runs = Vec::new();
-    let mut not_run = Vec::new();
-    for entry in &selected {
-        if cancel.is_cancelled() {
-            not_run.push(entry.pipeline_name());
-            continue;
-        }
-        let name = entry.pipeline_name();
-        let (progress, bar) = progress_for(&name, live, args.json);
-        let opts = RunOptions {
-            limit: args.limit,
-            full_refresh: args.full_refresh,
-            progress: Some(progress),
-            window: window.clone(),
-            cancel: Some(cancel.clone()),
-            allow_empty_replace: args.allow_empty_replace,
-        };
-        let run = sync_source(&project, &settings, entry, &opts);
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-        if !args.json {
-            match &run.result {
-                Ok(info) => eprintln!(
-                    "{name}: done in {:.2}s, {} row(s) loaded",
-                    run.duration.as_secs_f64(),
-                    info.row_counts().values().sum::<u64>()
-                ),
-                Err(crate::Error::Interrupted) => eprintln!("{name}: interrupted"),
-                Err(e) => eprintln!("{}", redact(&format!("error: source `{name}` failed: {e}"))),
-            }
-        }
-        runs.push(run);
-    }
+    let workers = sync_workers(&settings)?.min(selected.len());
+    let (runs, not_run) = run_sources(
+        &project, &settings, &selected, &args, &window, &cancel, live, workers,
+    );
     if args.json {
         println!(
             "{}",
@@ -359,16 +342,117 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// `[runtime] sync_workers` (`RUNTIME__SYNC_WORKERS`): sources synced at once by one
+/// `dango sync`, default [`DEFAULT_SYNC_WORKERS`].
+fn sync_workers(settings: &Settings) -> crate::Result<usize> {
+    let n: Option<usize> = settings.parse(&["runtime"], "sync_workers", "a whole number >= 1")?;
+    match n {
+        Some(0) => Err(crate::Error::Config(
+            "[runtime] sync_workers must be at least 1 (1 syncs the sources one after the other); set it in .dlt/config.toml or RUNTIME__SYNC_WORKERS".into(),
+        )),
+        Some(n) => Ok(n),
+        None => Ok(DEFAULT_SYNC_WORKERS),
+    }
+}
+
+/// Sources one `dango sync` runs at once by default. Extract and normalize run concurrently;
+/// commits take the project lock one at a time (one writer per warehouse).
+pub(crate) const DEFAULT_SYNC_WORKERS: usize = 4;
+
+/// Syncs `selected` on up to `workers` threads: each source's runs, in the selected order,
+/// and the names of those not started because of Ctrl-C. A failing source does not stop
+/// the others.
+#[allow(clippy::too_many_arguments)]
+fn run_sources(
+    project: &Project,
+    settings: &Settings,
+    selected: &[&SourceEntry],
+    args: &SyncArgs,
+    window: &Option<crate::incremental::Window>,
+    cancel: &CancelToken,
+    live: bool,
+    workers: usize,
+) -> (Vec<SourceRun>, Vec<String>) {
+    let multi = live.then(indicatif::MultiProgress::new);
+    let one = |entry: &SourceEntry| -> Option<SourceRun> {
+        if cancel.is_cancelled() {
+            return None;
+        }
+        let name = entry.pipeline_name();
+        let (progress, bar) = progress_for(&name, multi.as_ref(), args.json);
+        let opts = RunOptions {
+            limit: args.limit,
+            full_refresh: args.full_refresh,
+            progress: Some(progress),
+            window: window.clone(),
+            cancel: Some(cancel.clone()),
+            allow_empty_replace: args.allow_empty_replace,
+        };
+        let run = sync_source(project, settings, entry, &opts);
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        if !args.json {
+            let line = match &run.result {
+                Ok(info) => format!(
+                    "{name}: done in {:.2}s, {} row(s) loaded",
+                    run.duration.as_secs_f64(),
+                    info.row_counts().values().sum::<u64>()
+                ),
+                Err(crate::Error::Interrupted) => format!("{name}: interrupted"),
+                Err(e) => redact(&format!("error: source `{name}` failed: {e}")),
+            };
+            match &multi {
+                Some(m) => {
+                    let _ = m.println(line);
+                }
+                None => eprintln!("{line}"),
+            }
+        }
+        Some(run)
+    };
+    let slots: Vec<Option<SourceRun>> = if workers <= 1 {
+        selected.iter().map(|e| one(e)).collect()
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::sync::Mutex::new((0..selected.len()).map(|_| None).collect::<Vec<_>>());
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(entry) = selected.get(i) else {
+                            break;
+                        };
+                        let run = one(entry);
+                        done.lock().unwrap_or_else(|p| p.into_inner())[i] = run;
+                    }
+                });
+            }
+        });
+        done.into_inner().unwrap_or_else(|p| p.into_inner())
+    };
+    let mut runs = Vec::new();
+    let mut not_run = Vec::new();
+    for (entry, slot) in selected.iter().zip(slots) {
+        match slot {
+            Some(r) => runs.push(r),
+            None => not_run.push(entry.pipeline_name()),
+        }
+    }
+    (runs, not_run)
+}
+
 /// The progress callback of one source: a live display on a terminal (a line for the source
 /// with its stage, a line per resource with items, pages and bytes), plain lines otherwise
 /// (none with `--json`).
 fn progress_for(
     name: &str,
-    live: bool,
+    multi: Option<&indicatif::MultiProgress>,
     quiet: bool,
 ) -> (ProgressFn, Option<indicatif::ProgressBar>) {
-    if live {
-        return live_progress(name);
+    if let Some(multi) = multi {
+        return live_progress(name, multi.clone());
     }
     let name = name.to_string();
     let f: ProgressFn = Arc::new(move |p: &Progress| {
@@ -400,8 +484,10 @@ fn plain_line(name: &str, p: &Progress) -> Option<String> {
     })
 }
 
-fn live_progress(name: &str) -> (ProgressFn, Option<indicatif::ProgressBar>) {
-    let multi = indicatif::MultiProgress::new();
+fn live_progress(
+    name: &str,
+    multi: indicatif::MultiProgress,
+) -> (ProgressFn, Option<indicatif::ProgressBar>) {
     let style = |t: &str| {
         indicatif::ProgressStyle::with_template(t)
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
@@ -426,6 +512,7 @@ fn live_progress(name: &str) -> (ProgressFn, Option<indicatif::ProgressBar>) {
             .clone()
     };
     let bar = source_bar.clone();
+    let source = name.to_string();
     let f: ProgressFn = Arc::new(move |p: &Progress| match p {
         Progress::Step(s) => source_bar.set_message(format!("{s}...")),
         Progress::Extracting {
@@ -445,7 +532,7 @@ fn live_progress(name: &str) -> (ProgressFn, Option<indicatif::ProgressBar>) {
             // The final counts stay above the display; the live line goes.
             bar_of(resource).finish_and_clear();
             let _ = multi.println(format!(
-                "  {resource}: {}",
+                "  {source}: {resource}: {}",
                 extracted(*items, *pages, *bytes)
             ));
         }

@@ -117,6 +117,11 @@ impl PackageWriter {
         state.save(&self.dir.join(crate::state::PACKAGE_STATE_FILE))
     }
 
+    /// Job files written so far (0: the package has no data).
+    pub fn job_count(&self) -> usize {
+        self.manifest().jobs.len()
+    }
+
     /// The load id of the package.
     pub fn load_id(&self) -> &str {
         &self.load_id

@@ -333,6 +333,12 @@ pub struct Incremental {
     stop: AtomicBool,
     /// The kind of dlt's typed value the stored cursor had, kept when writing it back.
     typed_kind: Option<crate::pycompat::typed::TypedKind>,
+    /// The `start_value` the stored entry holds, written back as it is when no row passes
+    /// (dlt moves it only when rows pass, so a run that finds nothing leaves the state as
+    /// it was).
+    stored_start: Option<Value>,
+    /// The stored `last_value` (else `initial_value`) at bind: dlt's next `start_value`.
+    bound_last: Option<Value>,
 }
 
 impl Incremental {
@@ -389,6 +395,11 @@ impl Incremental {
         // The newest value seen so far; with lag it stays the stored (unlagged) value, so
         // re-reading the lag window never moves the cursor back.
         let seen_value = start_value.clone();
+        let bound_last = seen_value.clone();
+        let stored_start = stored
+            .and_then(|s| s.get("start_value"))
+            .filter(|v| !v.is_null())
+            .map(|v| untyped(v).into_owned());
         let lag = cfg.lag.filter(|_| !stateless);
         if let (Some(lag), Some(sv)) = (lag, &start_value)
             && stored_last.is_some()
@@ -438,6 +449,8 @@ impl Incremental {
             start_hashes,
             stop: AtomicBool::new(false),
             typed_kind,
+            stored_start,
+            bound_last,
         };
         Ok(inc)
     }
@@ -611,7 +624,11 @@ impl Incremental {
             "initial_value": keep_typed(self.cfg.initial_value.clone()),
             "last_value": keep_typed(p.last_value.clone()),
             "unique_hashes": p.hashes,
-            "start_value": keep_typed(self.start_value.clone()),
+            "start_value": keep_typed(if p.rows > 0 || self.stored_start.is_none() {
+                self.bound_last.clone()
+            } else {
+                self.stored_start.clone()
+            }),
         }))
     }
 

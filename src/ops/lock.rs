@@ -8,6 +8,10 @@
 //!
 //! Only commits serialize: a sync extracts and normalizes without the lock and takes it to
 //! load (open the warehouse read-write, commit, count rows, write its history record).
+//!
+//! Threads of one process (sources synced concurrently) serialize through the same lock: an
+//! in-process gate per lock file is taken first (a waiting thread wakes as soon as it is
+//! released), then the file lock, which keeps out other processes.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -71,13 +75,50 @@ impl std::fmt::Debug for ProjectLock {
 #[derive(Debug)]
 pub struct LockGuard {
     file: File,
+    path: PathBuf,
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
         let _ = self.file.set_len(0);
         let _ = FileExt::unlock(&self.file);
+        gate_release(&self.path);
     }
+}
+
+/// Lock files held by a thread of this process.
+static HELD: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+static RELEASED: std::sync::Condvar = std::sync::Condvar::new();
+
+fn held() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    HELD.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Takes the in-process gate of `path`, waiting at most `wait`; false on timeout.
+fn gate_take(path: &Path, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    let mut g = held();
+    while g.iter().any(|p| p == path) {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        g = RELEASED
+            .wait_timeout(g, deadline - now)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|p| p.into_inner().0);
+    }
+    g.push(path.to_path_buf());
+    true
+}
+
+fn gate_release(path: &Path) {
+    let mut g = held();
+    if let Some(i) = g.iter().position(|p| p == path) {
+        g.swap_remove(i);
+    }
+    drop(g);
+    RELEASED.notify_all();
 }
 
 impl ProjectLock {
@@ -117,19 +158,85 @@ impl ProjectLock {
 
     /// Takes the lock without waiting: `None` when another process holds it.
     pub fn try_acquire(&self, source: &str, operation: &str) -> Result<Option<LockGuard>> {
-        let file = self.open()?;
+        if !gate_take(&self.path, Duration::ZERO) {
+            return Ok(None);
+        }
+        let file = match self.open() {
+            Ok(f) => f,
+            Err(e) => {
+                gate_release(&self.path);
+                return Err(e);
+            }
+        };
         match file.try_lock_exclusive() {
-            Ok(true) => Ok(Some(self.took(file, source, operation)?)),
-            Ok(false) => Ok(None),
-            Err(e) => Err(Error::io(&self.path, e)),
+            Ok(true) => match self.took(file, source, operation) {
+                Ok(g) => Ok(Some(g)),
+                Err(e) => {
+                    gate_release(&self.path);
+                    Err(e)
+                }
+            },
+            Ok(false) => {
+                gate_release(&self.path);
+                Ok(None)
+            }
+            Err(e) => {
+                gate_release(&self.path);
+                Err(Error::io(&self.path, e))
+            }
         }
     }
 
     /// Takes the lock, waiting up to the timeout (reporting through the wait callback), then
     /// fails with [`Error::WarehouseLocked`] naming the holder.
     pub fn acquire(&self, source: &str, operation: &str) -> Result<LockGuard> {
-        let file = self.open()?;
         let started = Instant::now();
+        self.gate(started)?;
+        let taken = self.acquire_file(source, operation, started);
+        if taken.is_err() {
+            gate_release(&self.path);
+        }
+        taken
+    }
+
+    /// Waits for another thread of this process holding the lock (reporting the wait).
+    fn gate(&self, started: Instant) -> Result<()> {
+        loop {
+            let waited = started.elapsed();
+            let step = Duration::from_secs(1).min(self.timeout.saturating_sub(waited));
+            if gate_take(&self.path, step) {
+                return Ok(());
+            }
+            let waited = started.elapsed();
+            let holder = self.holder();
+            if waited >= self.timeout {
+                return Err(self.timed_out(holder));
+            }
+            // Another source of this sync is committing: said only when it takes long.
+            if let Some(f) = &self.on_wait
+                && waited >= Duration::from_secs(1)
+            {
+                f(holder.as_ref(), waited, self.timeout);
+            }
+        }
+    }
+
+    fn timed_out(&self, holder: Option<Holder>) -> Error {
+        let who = holder
+            .map(|h| format!("held by {h}"))
+            .unwrap_or_else(|| "held by another process".into());
+        Error::WarehouseLocked {
+            path: self.path.clone(),
+            reason: format!(
+                "{who}; waited {}s, the limit set by [runtime] lock_timeout (RUNTIME__LOCK_TIMEOUT)",
+                self.timeout.as_secs()
+            ),
+        }
+    }
+
+    /// The file lock, once the in-process gate is held.
+    fn acquire_file(&self, source: &str, operation: &str, started: Instant) -> Result<LockGuard> {
+        let file = self.open()?;
         let mut last_report: Option<Instant> = None;
         loop {
             match file.try_lock_exclusive() {
@@ -140,16 +247,7 @@ impl ProjectLock {
             let waited = started.elapsed();
             let holder = self.holder();
             if waited >= self.timeout {
-                let who = holder
-                    .map(|h| format!("held by {h}"))
-                    .unwrap_or_else(|| "held by another process".into());
-                return Err(Error::WarehouseLocked {
-                    path: self.path.clone(),
-                    reason: format!(
-                        "{who}; waited {}s, the limit set by [runtime] lock_timeout (RUNTIME__LOCK_TIMEOUT)",
-                        self.timeout.as_secs()
-                    ),
-                });
+                return Err(self.timed_out(holder));
             }
             if last_report.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
                 if let Some(f) = &self.on_wait {
@@ -176,8 +274,14 @@ impl ProjectLock {
             .and_then(|_| file.seek(SeekFrom::Start(0)))
             .and_then(|_| file.write_all(text.as_bytes()))
             .and_then(|_| file.flush());
-        written.map_err(|e| Error::io(&self.path, e))?;
-        Ok(LockGuard { file })
+        if let Err(e) = written {
+            let _ = FileExt::unlock(&file);
+            return Err(Error::io(&self.path, e));
+        }
+        Ok(LockGuard {
+            file,
+            path: self.path.clone(),
+        })
     }
 
     /// The current holder, when the lock is held and its info is readable.
@@ -262,5 +366,35 @@ mod tests {
         drop(g);
         assert!(lock.current_holder().unwrap().is_none());
         assert!(lock.try_acquire("other", "load").unwrap().is_some());
+    }
+
+    #[test]
+    fn threads_of_one_process_take_turns_without_polling() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lock = ProjectLock::for_project(tmp.path(), Duration::from_secs(10));
+        let g = lock.acquire("a", "load").unwrap();
+        assert!(lock.try_acquire("b", "load").unwrap().is_none());
+        let waiter = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                let g = lock.acquire("b", "load").unwrap();
+                (Instant::now(), lock.holder().unwrap().source, g)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(150));
+        let released = Instant::now();
+        drop(g);
+        let (acquired, holder, g) = waiter.join().unwrap();
+        // The waiter got the lock only once it was released.
+        assert!(acquired >= released);
+        assert!(released.elapsed() < Duration::from_secs(5));
+        assert_eq!(holder, "b");
+        drop(g);
+        let short = ProjectLock::for_project(tmp.path(), Duration::ZERO);
+        let g = lock.acquire("c", "load").unwrap();
+        let err = short.acquire("d", "load").unwrap_err().to_string();
+        assert!(err.contains("source c"), "{err}");
+        drop(g);
+        assert!(short.acquire("d", "load").is_ok());
     }
 }

@@ -59,7 +59,10 @@ impl Pipeline {
         let started = Instant::now();
         let extracted = self.extract_step(&mut source, &schema, &new_roots);
         let extract = traced(trace, "extract", extracted, |s, i| s.extract_info = Some(i))?;
-        let load_id = extract.load_id.clone().unwrap_or_default();
+        let Some(load_id) = extract.load_id.clone() else {
+            // Nothing new (dlt: "load step did not start"): no package, nothing committed.
+            return Ok(self.nothing_loaded(resumed));
+        };
         crate::fault::point("after_extract");
         tracing::info!(load_id = %load_id, elapsed = ?started.elapsed(), "Extracted.");
         self.ctx.cancel.check()?;
@@ -172,7 +175,21 @@ impl Pipeline {
                 bytes: r.bytes,
             });
         }
+        let last_extracted = state
+            .doc()
+            .get("_local")
+            .and_then(|l| l.get("_last_extracted_hash"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
         self.attach_state(&mut state, &source.name, &source_state);
+        let state_unchanged = last_extracted.as_deref() == Some(state.stored_hash());
+        if state_unchanged && writer.job_count() == 0 && self.nothing_new(source) {
+            // Nothing new: the package is never published (dlt drops it before loading).
+            writer.abort();
+            tracing::info!(load_id = %load_id, "Nothing new: no items and an unchanged state; nothing to load.");
+            info.load_id = None;
+            return Ok(info);
+        }
         writer
             .attach_pipeline_state(&state)
             .and_then(|_| writer.finish())
@@ -191,6 +208,31 @@ impl Pipeline {
             );
         }
         Ok(info)
+    }
+
+    /// Whether a package without jobs is dropped before loading, as dlt does (no `replace`
+    /// table, which dango's load may empty; no full refresh).
+    fn nothing_new(&self, source: &Source) -> bool {
+        !self.full_refresh
+            && self.refresh_pending().is_none()
+            && !source
+                .resources
+                .iter()
+                .flat_map(|r| r.tables())
+                .any(|t| t.write_disposition == crate::schema::WriteDisposition::Replace)
+    }
+
+    /// The info of a run that found nothing new: the packages an earlier run left and this
+    /// one finished, and no new load.
+    fn nothing_loaded(&self, packages: Vec<LoadedPackage>) -> LoadInfo {
+        let caps = self.destination.capabilities();
+        LoadInfo::new(
+            &self.name,
+            &self.dataset,
+            caps.destination_type,
+            &self.destination.location(),
+            packages,
+        )
     }
 
     /// The new cursors and state slots travel with the package: they become the saved state

@@ -39,6 +39,7 @@ mod run_context;
 mod schedule;
 mod singer;
 mod sql_database;
+mod sync_concurrency;
 mod sync_local_files;
 mod test_harness;
 mod typed_items;

@@ -13,9 +13,13 @@
 //! ```
 
 mod csvfile;
+mod children;
+mod many;
 mod merge;
+mod noop;
 mod rest;
 mod sqldb;
+mod small;
 
 use std::fs::{self, File};
 use std::os::unix::process::ExitStatusExt;
@@ -88,6 +92,12 @@ enum Workload {
     Postgres,
     /// A CSV file of `--orders` rows against DuckDB's own `read_csv` (`csvfile.rs`).
     Csv,
+    /// A sync that finds nothing new (REST and local files) against dlt's (`noop.rs`).
+    Noop,
+    /// 50 small sources in one sync against 50 dlt pipeline runs (`many.rs`).
+    Many,
+    /// Parallelized dependent REST resources against sequential ones (`children.rs`).
+    Children,
 }
 
 /// A run and the row counts of the three tables it loaded.
@@ -128,6 +138,12 @@ fn main() -> ExitCode {
         (_, _, Workload::Rest) => rest::bench(&args, dango_bin.as_deref(), &work, SEED),
         (_, _, Workload::Postgres) => sqldb::bench(&args, dango_bin.as_deref(), &work),
         (_, _, Workload::Csv) => csvfile::bench(&args, dango_bin.as_deref(), &work),
+        (Some(bin), _, Workload::Noop) => noop::bench(&args, bin, &work),
+        (Some(bin), _, Workload::Many) => many::bench(&args, bin, &work),
+        (Some(bin), _, Workload::Children) => children::bench(&args, bin, &work),
+        (None, _, _) => Err(anyhow::anyhow!(
+            "this workload has no --reference-only mode"
+        )),
     };
     match &result {
         Err(e) => eprintln!("\ndango-bench: error: {e:#}"),
@@ -214,10 +230,31 @@ fn work_dir(requested: Option<&Path>) -> Result<(PathBuf, bool)> {
 /// Removes what the benchmark wrote, and the work dir if this run created it:
 /// never anything else in a user-given directory.
 fn clean(work: &Path, created: bool) {
-    for dir in ["input", "changed", "proj", "ref.duckdb.tmp"] {
+    for dir in [
+        "input",
+        "changed",
+        "proj",
+        "ref.duckdb.tmp",
+        "noop-input",
+        "noop-proj",
+        "noop-dlt",
+        "many-input",
+        "many-one",
+        "many-proj",
+        "many-dlt",
+        "children-par",
+        "children-seq",
+    ] {
         let _ = fs::remove_dir_all(work.join(dir));
     }
-    for file in ["ref.duckdb", "ref.duckdb.wal", "dango-sync.log"] {
+    for file in [
+        "ref.duckdb",
+        "ref.duckdb.wal",
+        "dango-sync.log",
+        "noop.log",
+        "many.log",
+        "children.log",
+    ] {
         let _ = fs::remove_file(work.join(file));
     }
     if created {

@@ -35,6 +35,9 @@ pub struct HttpSettings {
     pub show_error_body: bool,
     /// `http_max_error_body_length` (8192).
     pub max_error_body_length: usize,
+    /// Requests of one `parallelized` dependent resource in flight at once (dlt's
+    /// `[extract] workers`, 5).
+    pub parallel_workers: usize,
 }
 
 impl Default for HttpSettings {
@@ -46,6 +49,7 @@ impl Default for HttpSettings {
             max_retry_delay: 300.0,
             show_error_body: false,
             max_error_body_length: 8192,
+            parallel_workers: 5,
         }
     }
 }
@@ -84,6 +88,7 @@ impl HttpSettings {
             max_retry_delay: non_negative("request_max_retry_delay", r.request_max_retry_delay)?,
             show_error_body: r.http_show_error_body,
             max_error_body_length: r.http_max_error_body_length,
+            parallel_workers: 5,
         })
     }
 

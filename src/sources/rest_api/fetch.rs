@@ -48,6 +48,55 @@ impl<'w, 'p> Writers<'w, 'p> {
     }
 }
 
+/// Where the pages of a node go: the package ([`Writers`], in order), or memory
+/// ([`super::parallel::Collected`], a dependent resource fetched concurrently).
+pub(crate) trait Sink {
+    /// No more items of `node` are wanted (the `--limit` is reached).
+    fn full(&mut self, node: &Node) -> bool;
+    /// A `--limit` applies to `node` (no request ahead of need).
+    fn limited(&mut self, node: &Node) -> bool;
+    /// A page of `bytes` was read for `node`.
+    fn page_read(&mut self, node: &Node, bytes: u64) -> Result<()>;
+    /// Items of the page, as the API sent them (the fast path).
+    fn raw(&mut self, node: &Node, items: &[&str]) -> Result<()>;
+    /// Items of the page, parsed (filters, parent fields and dependent resources apply).
+    fn items(
+        &mut self,
+        run: &Run<'_>,
+        node: &Node,
+        parent: Option<(&str, &Value)>,
+        items: Vec<Value>,
+    ) -> Result<()>;
+}
+
+impl Sink for Writers<'_, '_> {
+    fn full(&mut self, node: &Node) -> bool {
+        self.get(node).is_full()
+    }
+
+    fn limited(&mut self, node: &Node) -> bool {
+        self.get(node).has_limit()
+    }
+
+    fn page_read(&mut self, node: &Node, bytes: u64) -> Result<()> {
+        self.get(node).page_read(bytes)
+    }
+
+    fn raw(&mut self, node: &Node, items: &[&str]) -> Result<()> {
+        rawpage::write(self.get(node), items)
+    }
+
+    fn items(
+        &mut self,
+        run: &Run<'_>,
+        node: &Node,
+        parent: Option<(&str, &Value)>,
+        items: Vec<Value>,
+    ) -> Result<()> {
+        run.write_items(node, parent, items, self)
+    }
+}
+
 /// A request's outcome (auth errors aside).
 type Sent = Result<std::result::Result<Response, HttpFailure>>;
 
@@ -183,11 +232,11 @@ impl Run<'_> {
 
     /// Fetches every page of `node` (for one parent item, if it has a parent), writing items
     /// and running dependent resources for each.
-    pub(crate) fn node(
+    pub(crate) fn node<S: Sink>(
         &self,
         node: &Node,
         parent: Option<(&str, &Value)>,
-        writers: &mut Writers<'_, '_>,
+        writers: &mut S,
     ) -> Result<()> {
         let mut req = node
             .request(parent.map(|p| p.1))
@@ -201,7 +250,7 @@ impl Run<'_> {
         // The next page, requested while the items of the current one are written.
         let mut prefetched: Option<Sent> = None;
         loop {
-            if writers.get(node).is_full() {
+            if writers.full(node) {
                 break;
             }
             let sent = match prefetched.take() {
@@ -209,7 +258,7 @@ impl Run<'_> {
                 None => self.send(node, &req),
             };
             let resp = self.response(node, &req, sent?)?;
-            writers.get(node).page_read(resp.body.len() as u64)?;
+            writers.page_read(node, resp.body.len() as u64)?;
             if node.ignored(resp.status, &resp.body) {
                 tracing::info!(
                     "resource `{}`: ignoring the response with status {} of {} (response_actions)",
@@ -230,9 +279,9 @@ impl Run<'_> {
                     pag.update_request(&mut req)
                         .map_err(|e| self.fail(node, e.to_string()))?;
                 }
-                let w = writers.get(node);
-                prefetched = self.while_prefetching(node, &req, more && !w.has_limit(), || {
-                    rawpage::write(w, &page.items)
+                let limited = writers.limited(node);
+                prefetched = self.while_prefetching(node, &req, more && !limited, || {
+                    writers.raw(node, &page.items)
                 })?;
                 if !more {
                     break;
@@ -314,14 +363,15 @@ impl Run<'_> {
                 pag.update_request(&mut req)
                     .map_err(|e| self.fail(node, e.to_string()))?;
             }
-            // Children fetch per item: no prefetch, so requests keep their order. With
-            // `row_order`, the items decide whether there is a next request.
+            // Sequential children fetch per item: no prefetch, so requests keep their order
+            // (parallelized ones do not). With `row_order`, the items decide whether there
+            // is a next request.
             let prefetch = more
-                && node.children.is_empty()
-                && !writers.get(node).has_limit()
+                && node.children.iter().all(parallel_ok)
+                && !writers.limited(node)
                 && !node.incremental.as_ref().is_some_and(|i| i.stops_paging());
             prefetched = self.while_prefetching(node, &req, prefetch, || {
-                self.write_items(node, parent, items, writers)
+                writers.items(self, node, parent, items)
             })?;
             if !more {
                 break;
@@ -402,13 +452,19 @@ impl Run<'_> {
         })
     }
 
-    fn write_items(
+    /// Writes the items of a page of `node` and fetches its dependent resources for each:
+    /// one after the other, or, when a child is `parallelized`, that child's fetches
+    /// concurrently (see [`super::parallel`]), written in the same order.
+    pub(crate) fn write_items(
         &self,
         node: &Node,
         parent: Option<(&str, &Value)>,
         items: Vec<Value>,
         writers: &mut Writers<'_, '_>,
     ) -> Result<()> {
+        if node.children.iter().any(parallel_ok) && !writers.get(node).has_limit() {
+            return self.write_items_parallel(node, parent, items, writers);
+        }
         for mut item in items {
             if let Some(inc) = &node.incremental
                 && inc
@@ -449,4 +505,118 @@ impl Run<'_> {
         }
         Ok(())
     }
+
+    /// [`Run::write_items`] with parallelized children: the page's own items first, then
+    /// the children of each item in order, the parallelized ones fetched concurrently.
+    fn write_items_parallel(
+        &self,
+        node: &Node,
+        parent: Option<(&str, &Value)>,
+        items: Vec<Value>,
+        writers: &mut Writers<'_, '_>,
+    ) -> Result<()> {
+        let mut kept = Vec::with_capacity(items.len());
+        for item in items {
+            if let Some(item) = self.own_item(node, parent, item, writers)? {
+                kept.push(item);
+            }
+        }
+        let name = node.name.as_str();
+        let parallel: Vec<&Node> = node.children.iter().filter(|c| parallel_ok(c)).collect();
+        let per_item = parallel.len();
+        let jobs: Vec<super::parallel::Job<'_>> = kept
+            .iter()
+            .flat_map(|item| parallel.iter().map(move |c| (*c, (name, item))))
+            .collect();
+        let workers = parallel.iter().map(|c| c.parallel).max().unwrap_or(1);
+        let mut got: Vec<super::parallel::Collected> = Vec::with_capacity(per_item);
+        super::parallel::run_ordered(self, &jobs, workers, |i, collected| {
+            got.push(collected);
+            if got.len() < per_item {
+                return Ok(());
+            }
+            // The last parallelized child of an item: write all its children in order.
+            let item = &kept[i / per_item];
+            let mut fetched = got.drain(..);
+            for child in &node.children {
+                if parallel_ok(child) {
+                    let c = fetched.next().ok_or_else(|| {
+                        Error::Internal("a dependent resource fetch is missing".into())
+                    })?;
+                    self.replay(child, (name, item), c, writers)?;
+                } else {
+                    self.node(child, Some((name, item)), writers)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Filters one item of `node` through its cursor, adds the parent fields and writes it
+    /// (if `node` is selected); `None` if the cursor skips it.
+    fn own_item(
+        &self,
+        node: &Node,
+        parent: Option<(&str, &Value)>,
+        mut item: Value,
+        writers: &mut Writers<'_, '_>,
+    ) -> Result<Option<Value>> {
+        if let Some(inc) = &node.incremental
+            && inc
+                .filter(&item)
+                .map_err(|e| self.fail(node, e.to_string()))?
+                == super::incremental::Decision::Skip
+        {
+            return Ok(None);
+        }
+        if let Some((pname, pitem)) = parent
+            && !node.include_from_parent.is_empty()
+        {
+            for f in &node.include_from_parent {
+                let v = pitem.get(f).cloned().ok_or_else(|| {
+                    self.fail(
+                        node,
+                        format!(
+                            "include_from_parent: field `{f}` is not present in the item of parent resource `{pname}`"
+                        ),
+                    )
+                })?;
+                if let Value::Object(m) = &mut item {
+                    m.insert(format!("_{pname}_{f}"), v);
+                }
+            }
+        }
+        if node.selected {
+            writers.get(node).write_filtered(&item)?;
+        }
+        Ok(Some(item))
+    }
+
+    /// Writes what a concurrent fetch of `child` for one parent item read, as the
+    /// sequential fetch writes it.
+    fn replay(
+        &self,
+        child: &Node,
+        parent: (&str, &Value),
+        collected: super::parallel::Collected,
+        writers: &mut Writers<'_, '_>,
+    ) -> Result<()> {
+        for page in collected.pages {
+            writers.get(child).page_read(page.bytes)?;
+            if !page.raw.is_empty() {
+                let raw: Vec<&str> = page.raw.iter().map(String::as_str).collect();
+                rawpage::write(writers.get(child), &raw)?;
+            }
+            if !page.items.is_empty() {
+                self.write_items(child, Some(parent), page.items, writers)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `child` is fetched concurrently: `parallelized` with more than one worker, and no
+/// cursor (a cursor may stop the paging on the items it filters, which needs them in order).
+fn parallel_ok(child: &Node) -> bool {
+    child.parallel > 1 && child.incremental.is_none()
 }

@@ -16,6 +16,7 @@ pub mod config;
 mod fetch;
 pub mod incremental;
 pub mod paginators;
+mod parallel;
 mod rawpage;
 pub mod resolve;
 pub mod secrets;
@@ -111,9 +112,12 @@ impl SourceConfig for RestApiConfig {
     /// Builds with secrets from the settings along dlt's lookup chain (environment and
     /// `.env`, the project's `.dlt/` and the global dir) and the `[runtime]` HTTP settings.
     fn build(&self, source: &str, cx: &registry::BuildContext<'_>) -> Result<Source> {
+        let mut http = cx.http()?;
+        // dlt runs parallelized resources on the extract pool: `[extract] workers`.
+        http.parallel_workers = cx.settings.extract(Some(source))?.workers;
         let ctx = BuildContext {
             secrets: cx.settings,
-            http: cx.http()?,
+            http,
         };
         build_with(source, self, &ctx)
     }
@@ -151,6 +155,9 @@ pub(crate) struct Node {
     auth: Auth,
     children: Vec<Node>,
     warned_fallback: AtomicBool,
+    /// Fetches of this (dependent) resource in flight at once for a page of parent items:
+    /// `[extract] workers` with `parallelized: true`, else 1.
+    parallel: usize,
 }
 
 /// Builds the source with explicit secrets, cursors and settings.
@@ -183,7 +190,11 @@ pub fn build_with(name: &str, cfg: &RestApiConfig, ctx: &BuildContext<'_>) -> Re
             Some(a) => resolver.resolve(Some(a))?,
             None => client_auth.clone(),
         };
-        nodes.push(compile(r, cfg, &base_url, &client_paginator, auth, &names)?);
+        let mut node = compile(r, cfg, &base_url, &client_paginator, auth, &names)?;
+        if r.parallelized {
+            node.parallel = ctx.http.parallel_workers.max(1);
+        }
+        nodes.push(node);
     }
     // Reject cycles (a → b → a) before building trees.
     let parent_of: BTreeMap<String, Option<String>> = nodes
@@ -439,6 +450,7 @@ fn compile(
         auth,
         children: Vec::new(),
         warned_fallback: AtomicBool::new(false),
+        parallel: 1,
     })
 }
 

@@ -109,6 +109,10 @@ pub struct ResourceConfig {
     pub columns: Map<String, Value>,
     /// `schema_contract` (resource > resource_defaults > the source's top-level one).
     pub schema_contract: Option<Value>,
+    /// `parallelized: true`: a dependent resource fetches the children of a page of parent
+    /// items concurrently (up to `[extract] workers` at once), written in the order of a
+    /// sequential run. Default false, as in dlt. (Root resources always run concurrently.)
+    pub parallelized: bool,
 }
 
 /// One endpoint.
@@ -195,6 +199,7 @@ const RESOURCE_KEYS: &[&str] = &[
     "selected",
     "columns",
     "schema_contract",
+    "parallelized",
 ];
 const ENDPOINT_KEYS: &[&str] = &[
     "path",
@@ -451,6 +456,16 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
             ));
         }
     };
+    let parallelized = match m.get("parallelized") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(err(
+                &format!("{ctx}.parallelized"),
+                format!("expected true or false, got `{other}`"),
+            ));
+        }
+    };
     let max_table_nesting = match m.get("max_table_nesting") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
@@ -494,6 +509,7 @@ fn parse_resource(m: &Map<String, Value>, ctx: &str) -> Result<ResourceConfig> {
         max_table_nesting,
         selected,
         columns,
+        parallelized,
     })
 }
 
