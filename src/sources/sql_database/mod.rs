@@ -19,7 +19,6 @@ mod read;
 mod sqlite;
 #[cfg(test)]
 mod tests;
-mod tls;
 mod url;
 
 pub use config::{Backend, KeyColumns, ReflectionLevel, SqlDatabaseConfig, TableConfig};
