@@ -20,6 +20,7 @@ pub mod incremental;
 pub mod inspect;
 pub mod json;
 pub mod load;
+pub mod net;
 pub mod normalize;
 pub mod ops;
 pub mod pipeline;

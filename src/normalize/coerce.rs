@@ -21,6 +21,7 @@ use crate::pycompat::json;
 use crate::pycompat::num::{
     PyInt, parse_py_float, parse_py_int, py_float_repr, py_numeric_to_ascii,
 };
+use crate::pycompat::typed::parse::{a2b_base64, bytes_fromhex};
 use crate::pycompat::unicode::py_strip;
 use crate::schema::DataType;
 
@@ -333,17 +334,7 @@ fn text_to_decimal(s: &str, scale: u32) -> Option<i128> {
         .collect();
     let b = ascii.as_bytes();
     let mut i = 0;
-    let neg = match b.first() {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let neg = take_sign(b, &mut i);
     let mut digits = String::new();
     let mut frac_len: i64 = 0;
     let mut seen_digit = false;
@@ -368,17 +359,7 @@ fn text_to_decimal(s: &str, scale: u32) -> Option<i128> {
     let mut exp: i64 = 0;
     if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
         i += 1;
-        let exp_neg = match b.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
+        let exp_neg = take_sign(b, &mut i);
         let start = i;
         while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
@@ -398,6 +379,21 @@ fn text_to_decimal(s: &str, scale: u32) -> Option<i128> {
     let mag = digits.trim_start_matches('0');
     let mag = if mag.is_empty() { "0" } else { mag };
     scale_decimal(neg, mag, exp - frac_len, scale)
+}
+
+/// Whether `b[*i]` is a minus sign; steps over a `-` or `+` there.
+fn take_sign(b: &[u8], i: &mut usize) -> bool {
+    match b.get(*i) {
+        Some(b'-') => {
+            *i += 1;
+            true
+        }
+        Some(b'+') => {
+            *i += 1;
+            false
+        }
+        _ => false,
+    }
 }
 
 /// `±mag × 10^exp` scaled by `10^scale`, rounded half away from zero; `None` beyond 38 digits.
@@ -443,85 +439,9 @@ fn scale_decimal(neg: bool, mag: &str, exp: i64, scale: u32) -> Option<i128> {
 /// (`base64.b64decode(s, validate=True)`).
 fn text_to_binary(s: &str) -> Option<Vec<u8>> {
     if let Some(hex) = s.strip_prefix("0x") {
-        return from_hex(hex);
+        return bytes_fromhex(hex);
     }
-    b64decode_strict(s)
-}
-
-/// Python's `bytes.fromhex`: pairs of hex digits, ASCII whitespace allowed between pairs.
-fn from_hex(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len() / 2);
-    let mut i = 0;
-    while i < b.len() {
-        if matches!(b[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-            i += 1;
-            continue;
-        }
-        let hi = char::from(b[i]).to_digit(16)?;
-        let lo = char::from(*b.get(i + 1)?).to_digit(16)?;
-        out.push((hi * 16 + lo) as u8);
-        i += 2;
-    }
-    Some(out)
-}
-
-/// CPython 3.11's `binascii.a2b_base64(s, strict_mode=True)` on an ASCII string.
-fn b64decode_strict(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    if !s.is_ascii() || b.first() == Some(&b'=') {
-        return None;
-    }
-    let mut out = Vec::with_capacity(b.len() / 4 * 3);
-    let (mut quad_pos, mut left, mut pads) = (0u8, 0u8, 0u8);
-    let mut padding_started = false;
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'=' {
-            padding_started = true;
-            // Python 3.11 tolerates `=` after a complete quad (3.13 rejects it)
-            if quad_pos >= 2 {
-                pads += 1;
-                if quad_pos + pads >= 4 {
-                    return (i + 1 == b.len()).then_some(out);
-                }
-            }
-            continue;
-        }
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        if padding_started {
-            return None;
-        }
-        pads = 0;
-        match quad_pos {
-            0 => {
-                quad_pos = 1;
-                left = v;
-            }
-            1 => {
-                quad_pos = 2;
-                out.push((left << 2) | (v >> 4));
-                left = v & 0x0f;
-            }
-            2 => {
-                quad_pos = 3;
-                out.push((left << 4) | (v >> 2));
-                left = v & 0x03;
-            }
-            _ => {
-                quad_pos = 0;
-                out.push((left << 6) | v);
-                left = 0;
-            }
-        }
-    }
-    (quad_pos == 0).then_some(out)
+    a2b_base64(s, true)
 }
 
 /// Compact JSON as dlt writes it (orjson `dumps` of the parsed Python value, see

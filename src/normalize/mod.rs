@@ -299,11 +299,20 @@ pub fn normalize_package(
 
     let naming = cfg.naming;
     let settings = apply_resource_hints(schema, &manifest.resources, naming);
-    if !schema.tables.contains_key(crate::schema::STATE_TABLE) {
+    let state_table = crate::schema::dlt_dict::pipeline_state_table();
+    match schema.tables.get_mut(crate::schema::STATE_TABLE) {
         // dlt adds the state table when the first state is extracted: after the resources'
         // root tables, before any nested table.
-        let t = crate::schema::dlt_dict::pipeline_state_table();
-        schema.tables.insert(t.name.clone(), t);
+        None => {
+            schema.tables.insert(state_table.name.clone(), state_table);
+        }
+        // dlt's extract declares it without the normalizer's `_dlt_id` (a schema of a package
+        // dlt extracted but did not load); dlt's normalize adds the column.
+        Some(t) => {
+            for (name, c) in state_table.columns {
+                t.columns.entry(name).or_insert(c);
+            }
+        }
     }
     let job_paths: Vec<PathBuf> = manifest
         .jobs

@@ -68,7 +68,9 @@ pub fn pending(dir: &PipelineDir) -> Result<Vec<PendingPackage>> {
 /// Aborts `packages` (see the module docs); in-progress folders are removed.
 pub fn abort(dir: &PipelineDir, packages: &[PendingPackage], reason: &str) -> Result<()> {
     for p in packages {
+        let dlt_written = !p.path.join("package.json").exists();
         match p.state {
+            "normalized" | "extracted" if dlt_written => abort_dlt_written(dir, p, reason)?,
             "normalized" => abort_normalized(dir, p, reason)?,
             "extracted" => abort_extracted(dir, p, reason)?,
             _ => std::fs::remove_dir_all(&p.path).map_err(|e| Error::io(&p.path, e))?,
@@ -123,6 +125,22 @@ fn abort_extracted(dir: &PipelineDir, p: &PendingPackage, reason: &str) -> Resul
     jobs::create_folders(&p.path)?;
     for j in &m.jobs {
         jobs::fail(&p.path, &j.file, reason)?;
+    }
+    publish_aborted(dir, p)
+}
+
+/// A package dlt wrote (no dango manifest): its new jobs failed with the reason.
+fn abort_dlt_written(dir: &PipelineDir, p: &PendingPackage, reason: &str) -> Result<()> {
+    jobs::create_folders(&p.path)?;
+    let new_jobs = p.path.join(jobs::NEW_JOBS);
+    let files: Vec<String> = std::fs::read_dir(&new_jobs)
+        .map_err(|e| Error::io(&new_jobs, e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for f in files {
+        jobs::fail(&p.path, &f, reason)?;
     }
     publish_aborted(dir, p)
 }

@@ -20,6 +20,7 @@
 //! # Ok::<(), dango::Error>(())
 //! ```
 
+mod dlt_pending;
 mod info;
 mod resume;
 mod steps;

@@ -141,6 +141,7 @@ impl Pipeline {
             tracing::warn!(load_id = %id, "A full refresh was interrupted before its data was extracted; the old data and state are kept. Run it again with --full-refresh.");
             self.clear_refresh_marker()?;
         }
+        self.adopt_dlt_packages()?;
         let mut schema = self.schema()?;
         for id in self.dir.list("normalize/extracted")? {
             if self.dir.normalized(&id).exists() || self.dir.loaded(&id).exists() {

@@ -14,74 +14,16 @@ pub(crate) const MIN_UNIX_SECS: i64 = -62_135_596_800;
 /// Unix seconds of 9999-12-31T23:59:59Z, the largest whole second of a Python `datetime`.
 pub(crate) const MAX_UNIX_SECS: i64 = 253_402_300_799;
 
-/// CPython 3.11's `date.fromisoformat`, dlt's fast path for dates: 7, 8 or 10 bytes holding
-/// `YYYY-MM-DD`, `YYYYMMDD`, `YYYY-Www[-D]` or `YYYYWww[D]`. Like CPython it ignores whatever
-/// follows a complete compact date (`"20240101 1"` is 2024-01-01).
+/// CPython 3.11's `date.fromisoformat`, dlt's fast path for dates (one implementation with
+/// the typed values' reader: [`crate::pycompat::typed::parse::date`]).
 pub(crate) fn date_fromisoformat(s: &str) -> Option<Ymd> {
-    let b = s.as_bytes();
-    if !matches!(b.len(), 7 | 8 | 10) {
-        return None;
-    }
-    // C string semantics: reading past the end sees NUL
-    let at = |i: usize| b.get(i).copied().unwrap_or(0);
-    let digits = |from: usize, n: usize| -> Option<u32> {
-        (from..from + n).try_fold(0u32, |acc, i| {
-            let c = at(i);
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
-    };
-    let year = i64::from(digits(0, 4)?);
-    let sep = at(4) == b'-';
-    let mut p = if sep { 5 } else { 4 };
-    if at(p) == b'W' {
-        let week = digits(p + 1, 2)?;
-        p += 3;
-        let mut wday = 1;
-        if p < b.len() {
-            if sep {
-                if at(p) != b'-' {
-                    return None;
-                }
-                p += 1;
-            }
-            wday = digits(p, 1)?;
-        }
-        if !(1..=9999).contains(&year) || !(1..=7).contains(&wday) {
-            return None;
-        }
-        if week == 0 || week > 53 || (week == 53 && !is_long_year(year)) {
-            return None;
-        }
-        let jan4 = days_from_civil(year, 1, 4);
-        let week1_monday = jan4 - (iso_weekday(year, 1, 4) - 1);
-        let days = week1_monday + i64::from(week - 1) * 7 + i64::from(wday - 1);
-        let (y, m, d) = civil_from_days(days);
-        return make_date(y, m, d).ok();
-    }
-    let month = digits(p, 2)?;
-    p += 2;
-    if sep {
-        if at(p) != b'-' {
-            return None;
-        }
-        p += 1;
-    }
-    let day = digits(p, 2)?;
-    make_date(year, month, day).ok()
-}
-
-/// The proleptic Gregorian date of a day number since 1970-01-01 (Howard Hinnant's algorithm).
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    use chrono::Datelike as _;
+    let d = super::typed::parse::date(s)?;
+    Some(Ymd {
+        year: i64::from(d.year()),
+        month: d.month(),
+        day: d.day(),
+    })
 }
 
 /// Converts unix seconds to UTC microseconds like Python's `datetime.fromtimestamp(ts, UTC)`

@@ -37,7 +37,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use serde_json::Value;
 
-mod parse;
+pub(crate) mod parse;
 #[cfg(test)]
 mod tests;
 

@@ -12,7 +12,7 @@ use crate::services;
 use crate::util::TestProject;
 
 /// A project with `events`: local JSON lines, merge on `id`, cursor `updated_at`.
-fn events_project() -> TestProject {
+pub fn events_project() -> TestProject {
     let p = TestProject::new();
     p.write(
         ".dango/sources.yml",
@@ -22,7 +22,7 @@ fn events_project() -> TestProject {
 }
 
 /// Events `from..=to` (day `i` of January 2024, 10:00 UTC), each with two tags.
-fn events(from: u32, to: u32) -> String {
+pub fn events(from: u32, to: u32) -> String {
     (from..=to)
         .map(|i| {
             format!(

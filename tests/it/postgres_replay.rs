@@ -1,19 +1,19 @@
 //! Test helpers for the Postgres destination: a database of its own per test on the server of
 //! `services::postgres_url`, and the replay of a dlt scenario (`tests/fixtures/dlt_merge/`
 //! inputs, `tests/fixtures/dlt_postgres/expected/` results made by dlt 1.31 on Postgres)
-//! through `dango sync` into Postgres, compared after every load as `merge_replay.rs` does for
-//! DuckDB: data tables, columns (Postgres type names, nullability, order), rows with load
-//! labels, scd2 validity labels and raw ids, staging row counts, and dlt's error for failed
-//! loads.
+//! through `dango sync` into Postgres, compared after every load by `replay_common.rs`: all
+//! tables (dlt's own by columns only), columns (Postgres type names, nullability, order), rows
+//! with load labels, scd2 validity labels and raw ids, staging row counts, and dlt's error for
+//! failed loads.
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use dango::destinations::postgres::PgClient;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::replay_common::{self, ReplayTarget};
 use crate::util::TestProject;
 
 /// A database created for one test, dropped when the guard goes.
@@ -145,169 +145,58 @@ pub fn pg_source(p: &TestProject, name: &str, extra: &str) {
     );
 }
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// Renders hints as YAML flow lines of a `local_files` block (JSON is valid YAML).
-fn yaml_hints(hints: &Value) -> String {
-    let mut out = String::new();
-    for key in [
-        "write_disposition",
-        "primary_key",
-        "merge_key",
-        "columns",
-        "schema_contract",
-    ] {
-        if let Some(v) = hints.get(key) {
-            out.push_str(&format!("      {key}: {v}\n"));
-        }
-    }
-    out
-}
-
-/// Numbers compare as f64.
-fn canon(v: &Value) -> Value {
-    match v {
-        Value::Number(n) => serde_json::json!(n.as_f64()),
-        Value::Array(a) => Value::Array(a.iter().map(canon).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), canon(v))).collect()),
-        v => v.clone(),
-    }
-}
-
-const ID_COLUMNS: [&str; 3] = ["_dlt_id", "_dlt_parent_id", "_dlt_root_id"];
-
-fn row_key(row: &Map<String, Value>, raw: Option<&Map<String, Value>>) -> String {
-    let mut m: BTreeMap<String, Value> = row
-        .iter()
-        .filter(|(k, _)| !ID_COLUMNS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), canon(v)))
-        .collect();
-    if let Some(raw) = raw {
-        for (k, v) in raw {
-            m.insert(format!("raw:{k}"), v.clone());
-        }
-    }
-    serde_json::to_string(&m).unwrap()
-}
-
-fn validity_columns(schema_table: Option<&Value>) -> Vec<String> {
-    let Some(cols) = schema_table.and_then(|t| t["columns"].as_object()) else {
-        return Vec::new();
-    };
-    cols.values()
-        .filter(|c| c.get("x-valid-from").is_some() || c.get("x-valid-to").is_some())
-        .map(|c| c["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn load_micros(load_id: &str) -> i64 {
-    (load_id.parse::<f64>().unwrap() * 1e6).round() as i64
+/// The Postgres database of a replay.
+struct Postgres {
+    db: PgDb,
 }
 
 /// A dlt scenario replayed into Postgres.
-pub struct PgReplay {
-    name: String,
-    p: TestProject,
-    db: PgDb,
-    dataset: String,
-    labels: HashMap<String, usize>,
-}
+pub struct PgReplay;
 
 impl PgReplay {
     /// Replays scenario `name` (inputs in `tests/fixtures/<inputs>/<name>/`) into a new
     /// database of `server_url`; checks each load against dlt's Postgres result.
     pub fn run(server_url: &str, inputs: &str, name: &str) {
-        let dir = fixtures().join(inputs).join(name);
-        let resource: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("resource.json")).unwrap())
-                .unwrap();
-        let expected_path = fixtures()
-            .join("dlt_postgres/expected")
-            .join(format!("{name}.json"));
-        let expected: Value =
-            serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
-        let mut r = PgReplay {
-            name: name.to_string(),
-            p: TestProject::new(),
+        let fixtures = replay_common::fixtures();
+        let target = Postgres {
             db: PgDb::create(server_url, name),
-            dataset: expected["dataset"].as_str().unwrap().to_string(),
-            labels: HashMap::new(),
         };
-        for (i, load) in expected["loads"].as_array().unwrap().iter().enumerate() {
-            let spec = &resource["loads"][i];
-            let hints = spec.get("hints").unwrap_or(&resource["hints"]);
-            r.sync(i + 1, &dir, spec, hints, &resource["env"], load);
-            r.compare(i + 1, load);
-        }
+        replay_common::Replay::run(
+            target,
+            name,
+            &fixtures.join(inputs).join(name),
+            &fixtures
+                .join("dlt_postgres/expected")
+                .join(format!("{name}.json")),
+        );
+    }
+}
+
+impl ReplayTarget for Postgres {
+    fn write_source(&self, p: &TestProject, name: &str, extra: &str) {
+        pg_source(p, name, extra);
     }
 
-    fn sync(
-        &mut self,
-        k: usize,
-        dir: &Path,
-        spec: &Value,
-        hints: &Value,
-        env: &Value,
-        load: &Value,
-    ) {
-        let p = &self.p;
-        let file = spec["file"].as_str().unwrap();
-        let table = spec["table"].as_str().unwrap();
-        let _ = std::fs::remove_dir_all(p.path().join("input"));
-        p.write(
-            "input/data.jsonl",
-            &std::fs::read_to_string(dir.join(file)).unwrap(),
-        );
-        pg_source(
-            p,
-            &self.name,
-            &format!("      table_name: {table}\n{}", yaml_hints(hints)),
-        );
-        let mut cmd = p.dango();
-        cmd.arg("sync")
-            .env("DESTINATION__POSTGRES__CREDENTIALS", &self.db.url);
-        for (k, v) in env.as_object().into_iter().flatten() {
-            cmd.env(k, v.as_str().unwrap());
-        }
-        let out = cmd.output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        let ctx = format!("{} load {k}", self.name);
-        if load["status"] == "ok" {
-            assert!(out.status.success(), "{ctx}: sync failed:\n{stderr}");
-            let sql = format!(
-                "SELECT load_id FROM \"{}\".\"_dlt_loads\" ORDER BY load_id",
-                self.dataset
-            );
-            for row in self.db.query(&sql) {
-                let id = row[0].clone().unwrap();
-                self.labels.entry(id).or_insert(k);
-            }
-        } else {
-            assert!(!out.status.success(), "{ctx}: dlt failed, dango did not");
-            let messages = load["error"]["messages"].as_array().unwrap();
-            let inner = messages.last().unwrap().as_str().unwrap();
-            let stable = inner.split("<random id>").next().unwrap();
-            let stable = stable.trim_end_matches("_dlt_id: ");
-            assert!(
-                stderr.contains(stable),
-                "{ctx}: error should contain\n  {stable}\ngot:\n{stderr}"
-            );
-            // dlt: abort_packages(). The package is pending in dango too; discard it.
-            let pipe = p.path().join(".dlt/pipelines").join(&self.name);
-            for sub in ["normalize/extracted", "load/normalized"] {
-                for e in std::fs::read_dir(pipe.join(sub)).into_iter().flatten() {
-                    std::fs::remove_dir_all(e.unwrap().path()).unwrap();
-                }
-            }
-        }
+    fn prepare_sync(&self, cmd: &mut Command) {
+        cmd.env("DESTINATION__POSTGRES__CREDENTIALS", &self.db.url);
     }
 
-    fn compare(&self, k: usize, load: &Value) {
+    fn query(&self, _p: &TestProject, sql: &str) -> Vec<Vec<Option<String>>> {
+        self.db.query(sql)
+    }
+
+    fn checks_failure_details(&self) -> bool {
+        false
+    }
+
+    fn compare_tables<'a>(
+        &self,
+        _p: &TestProject,
+        ctx: &str,
+        ds: &str,
+        load: &'a Value,
+    ) -> Vec<&'a Value> {
         let db = &self.db;
-        let ctx = format!("{} load {k}", self.name);
-        let ds = &self.dataset;
         let staging = format!("{ds}_staging");
         let want_schemata: Vec<&str> = load["schemata"]
             .as_array()
@@ -315,11 +204,11 @@ impl PgReplay {
             .unwrap_or_default();
         assert_eq!(
             db.has_schema(ds),
-            want_schemata.contains(&ds.as_str()),
+            want_schemata.contains(&ds),
             "{ctx}: does {ds} exist"
         );
         if !db.has_schema(ds) {
-            return;
+            return Vec::new();
         }
         assert_eq!(
             db.has_schema(&staging),
@@ -337,49 +226,27 @@ impl PgReplay {
             .collect();
         want_names.sort();
         assert_eq!(db.tables(ds), want_names, "{ctx}: tables");
-        for t in want_tables {
-            self.compare_table(&ctx, t, &load["schema_tables"]);
-        }
+        want_tables
     }
 
-    fn compare_table(&self, ctx: &str, t: &Value, schema_tables: &Value) {
-        let db = &self.db;
-        let tname = t["name"].as_str().unwrap();
-        let want_cols: Vec<(String, String, String)> = t["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                let nullable = if c["nullable"].as_bool().unwrap() {
-                    "YES"
-                } else {
-                    "NO"
-                };
-                (
-                    c["name"].as_str().unwrap().to_string(),
-                    c["type"].as_str().unwrap().to_string(),
-                    nullable.to_string(),
-                )
-            })
-            .collect();
-        let got_cols = db.columns(&self.dataset, tname);
-        assert_eq!(got_cols, want_cols, "{ctx}: columns of {tname}");
-        let Some(want_rows) = t["rows"].as_array() else {
-            return; // dlt's own tables: columns only
-        };
-        let validity = validity_columns(schema_tables.get(tname));
-        let raw_ids = t["raw_ids"].as_array();
-        let mut want: Vec<String> = want_rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let raw = raw_ids.map(|ids| ids[i].as_object().unwrap());
-                row_key(r.as_object().unwrap(), raw)
-            })
-            .collect();
-        want.sort();
+    fn columns(
+        &self,
+        _p: &TestProject,
+        schema: &str,
+        table: &str,
+    ) -> Vec<(String, String, String)> {
+        self.db.columns(schema, table)
+    }
 
-        let pairs: Vec<String> = got_cols
+    /// Every timestamp column as microseconds (the fixture holds them so).
+    fn rows_sql(
+        &self,
+        columns: &[(String, String, String)],
+        _validity: &[String],
+        schema: &str,
+        table: &str,
+    ) -> String {
+        let pairs: Vec<String> = columns
             .iter()
             .map(|(c, ty, _)| {
                 let v = if ty.starts_with("timestamp") {
@@ -394,48 +261,9 @@ impl PgReplay {
             .chunks(40)
             .map(|c| format!("jsonb_build_object({})", c.join(", ")))
             .collect();
-        let sql = format!(
-            "SELECT ({})::text FROM \"{}\".\"{tname}\"",
+        format!(
+            "SELECT ({})::text FROM \"{schema}\".\"{table}\"",
             parts.join(" || "),
-            self.dataset
-        );
-        let by_micros: HashMap<i64, usize> = self
-            .labels
-            .iter()
-            .map(|(id, k)| (load_micros(id), *k))
-            .collect();
-        let mut got: Vec<String> = db
-            .query(&sql)
-            .into_iter()
-            .map(|r| {
-                let mut row: Map<String, Value> =
-                    serde_json::from_str(r[0].as_deref().unwrap()).unwrap();
-                if let Some(Value::String(id)) = row.get("_dlt_load_id") {
-                    let label = match self.labels.get(id) {
-                        Some(k) => format!("<load {k}>"),
-                        None => format!("unknown load id {id}"),
-                    };
-                    row.insert("_dlt_load_id".into(), Value::String(label));
-                }
-                for c in &validity {
-                    if let Some(us) = row.get(c).and_then(|v| v.as_i64()) {
-                        let label = match by_micros.get(&us) {
-                            Some(k) => format!("<load {k}>"),
-                            None => format!("{us} is no package's creation time"),
-                        };
-                        row.insert(c.clone(), Value::String(label));
-                    }
-                }
-                let raw: Option<Map<String, Value>> = raw_ids.map(|_| {
-                    ID_COLUMNS
-                        .iter()
-                        .filter_map(|c| row.get(*c).map(|v| (c.to_string(), v.clone())))
-                        .collect()
-                });
-                row_key(&row, raw.as_ref())
-            })
-            .collect();
-        got.sort();
-        assert_eq!(got, want, "{ctx}: rows of {tname}");
+        )
     }
 }

@@ -1,6 +1,8 @@
 //! Python's readers of dlt's typed texts: `Decimal(s)`, CPython 3.11's C `fromisoformat`
 //! (ported step by step from `Modules/_datetimemodule.c`), `UUID(s)`, `bytes.fromhex` and
-//! non-strict `base64.b64decode`. Each returns `None` where Python raises.
+//! `binascii.a2b_base64`. Each returns `None` where Python raises. Normalize's coercions read
+//! dates, hex and base64 text through the same functions ([`date`], [`bytes_fromhex`],
+//! [`a2b_base64`]).
 
 use chrono::{Datelike as _, NaiveDate, NaiveTime, Weekday};
 
@@ -273,8 +275,10 @@ pub(super) fn datetime(s: &str) -> Option<PyDateTime> {
     })
 }
 
-/// `date.fromisoformat(s)` (Python 3.11).
-pub(super) fn date(s: &str) -> Option<NaiveDate> {
+/// `date.fromisoformat(s)` (Python 3.11): 7, 8 or 10 bytes holding `YYYY-MM-DD`, `YYYYMMDD`,
+/// `YYYY-Www[-D]` or `YYYYWww[D]`. Like CPython it ignores whatever follows a complete compact
+/// date (`"20240101 1"` is 2024-01-01).
+pub(crate) fn date(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
     if !matches!(b.len(), 7 | 8 | 10) {
         return None;
@@ -318,11 +322,15 @@ pub(super) fn uuid(s: &str) -> Option<u128> {
     u128::from_str_radix(&digits, 16).ok()
 }
 
-/// `HexBytes(s)`: `0x` then `0X` prefix removed, `bytes.fromhex` (ASCII whitespace allowed
-/// between bytes).
+/// `HexBytes(s)`: `0x` then `0X` prefix removed, then [`bytes_fromhex`].
 pub(super) fn hex_bytes(s: &str) -> Option<Vec<u8>> {
     let s = s.strip_prefix("0x").unwrap_or(s);
     let s = s.strip_prefix("0X").unwrap_or(s);
+    bytes_fromhex(s)
+}
+
+/// `bytes.fromhex(s)`: pairs of hex digits, ASCII whitespace allowed between pairs.
+pub(crate) fn bytes_fromhex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len() / 2);
     let mut i = 0;
@@ -339,20 +347,32 @@ pub(super) fn hex_bytes(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Non-strict `base64.b64decode(s)` (CPython's `binascii.a2b_base64`): characters outside the
-/// alphabet are skipped, a complete padding ends the input, a partial quad is an error.
+/// Non-strict `base64.b64decode(s)`.
 pub(super) fn b64decode(s: &str) -> Option<Vec<u8>> {
-    if !s.is_ascii() {
+    a2b_base64(s, false)
+}
+
+/// CPython 3.11's `binascii.a2b_base64(s, strict_mode)` on a `str` (non-ASCII text is an
+/// error). Non-strict: characters outside the alphabet are skipped and a complete padding
+/// ends the input. Strict (`b64decode(s, validate=True)`): no leading `=`, no character
+/// outside the alphabet, no data after padding, nothing after a complete padding. Both
+/// refuse a partial quad.
+pub(crate) fn a2b_base64(s: &str, strict: bool) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    if !s.is_ascii() || (strict && b.first() == Some(&b'=')) {
         return None;
     }
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut out = Vec::with_capacity(b.len() / 4 * 3);
     let (mut quad_pos, mut left, mut pads) = (0u8, 0u8, 0u8);
-    for &c in s.as_bytes() {
+    let mut padding_started = false;
+    for (i, &c) in b.iter().enumerate() {
         if c == b'=' {
+            padding_started = true;
+            // Python 3.11 tolerates `=` after a complete quad (3.13 rejects it)
             if quad_pos >= 2 {
                 pads += 1;
                 if quad_pos + pads >= 4 {
-                    return Some(out);
+                    return (!strict || i + 1 == b.len()).then_some(out);
                 }
             }
             continue;
@@ -363,8 +383,12 @@ pub(super) fn b64decode(s: &str) -> Option<Vec<u8>> {
             b'0'..=b'9' => c - b'0' + 52,
             b'+' => 62,
             b'/' => 63,
+            _ if strict => return None,
             _ => continue,
         };
+        if strict && padding_started {
+            return None;
+        }
         pads = 0;
         match quad_pos {
             0 => {

@@ -234,3 +234,35 @@ fn plain_json_and_coercion() {
     assert!(TypedValue::coerce(&json!("soon"), TypedKind::DateTime).is_none());
     assert!(TypedValue::coerce(&json!("\u{f028}2024-01-02"), TypedKind::DateTime).is_none());
 }
+
+#[test]
+fn a2b_base64_both_modes_match_python() {
+    // binascii.a2b_base64(s, strict_mode=False / True) in CPython 3.11.7.
+    let cases: [(&str, Option<&str>, Option<&str>); 11] = [
+        ("AQI=", Some("0102"), Some("0102")),
+        ("AQI", None, None),
+        ("A Q I =", Some("0102"), None),
+        ("=AQI", None, None),
+        ("AQI=x", Some("0102"), None),
+        ("AQ==AQ==", Some("01"), None),
+        ("AQ==", Some("01"), Some("01")),
+        ("AQ=", None, None),
+        ("aGk=\n", Some("6869"), None),
+        ("YWJj", Some("616263"), Some("616263")),
+        ("YW*Jj", Some("616263"), None),
+    ];
+    let hex = |b: Option<Vec<u8>>| b.map(|b| b.iter().map(|x| format!("{x:02x}")).collect());
+    for (s, lax, strict) in cases {
+        let got: (Option<String>, Option<String>) = (
+            hex(parse::a2b_base64(s, false)),
+            hex(parse::a2b_base64(s, true)),
+        );
+        assert_eq!(
+            got,
+            (lax.map(str::to_string), strict.map(str::to_string)),
+            "{s:?}"
+        );
+    }
+    assert_eq!(parse::bytes_fromhex("01 ff\t0a"), Some(vec![1, 255, 10]));
+    assert_eq!(parse::bytes_fromhex("0"), None);
+}

@@ -340,7 +340,7 @@ impl DltNativeResource {
 }
 
 /// Declares each root table of the dlt package and streams its jobs.
-fn copy_package(dir: &Path, out: &mut ItemWriter<'_>) -> Result<()> {
+pub fn copy_package(dir: &Path, out: &mut ItemWriter<'_>) -> Result<()> {
     let schema = read_json_opt(&dir.join("schema.json"))?;
     let empty = Map::new();
     let tables = schema

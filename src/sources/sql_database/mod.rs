@@ -21,7 +21,6 @@ mod sqlite;
 mod table;
 #[cfg(test)]
 mod tests;
-mod tls;
 mod url;
 
 pub use config::{Backend, KeyColumns, ReflectionLevel, SqlDatabaseConfig, TableConfig};

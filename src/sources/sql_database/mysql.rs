@@ -42,10 +42,13 @@ fn conn_error(e: &mysql_async::Error, url: &DbUrl) -> Error {
             s.message, url.origin
         ),
         mysql_async::Error::Server(s) => format!("{} (error {})", s.message, s.code),
-        other => format!(
-            "{other}. Check that the server is running and the host, port and ssl-mode in the URL from {} are right",
-            url.origin
-        ),
+        other => match crate::net::tls::explain_refusal(&other.to_string()) {
+            Some(why) => format!("{other}: {why}"),
+            None => format!(
+                "{other}. Check that the server is running and the host, port and ssl-mode in the URL from {} are right",
+                url.origin
+            ),
+        },
     };
     Error::Config(crate::config::redact::redact(&format!(
         "cannot connect to MySQL at {}: {detail}",

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use rustls::ClientConfig;
 
-use super::tls::{self, Verify};
 use crate::config::redact;
 use crate::error::{Error, Result};
+use crate::net::tls::{TlsSettings, Verify};
 
 /// A database URL with where it came from.
 #[derive(Clone)]
@@ -104,6 +104,22 @@ impl DbUrl {
         }
     }
 
+    /// `build` applied to the TLS settings of this URL.
+    fn tls<T>(
+        &self,
+        verify: Verify,
+        ca_file: Option<&Path>,
+        build: impl FnOnce(&TlsSettings<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let origin = format!("the database URL from {}", self.origin);
+        build(&TlsSettings {
+            verify,
+            ca_file,
+            client_cert: None,
+            origin: &origin,
+        })
+    }
+
     fn bad(&self, why: impl std::fmt::Display) -> Error {
         Error::Config(format!(
             "the database URL from {} ({}) is not valid: {why}",
@@ -149,19 +165,20 @@ impl DbUrl {
             }
             "allow" | "prefer" => (Verify::None, true),
             // libpq: `require` with a root certificate verifies the chain.
-            "require" if ca.is_some() => (Verify::Ca, false),
+            "require" if ca.is_some() => (VERIFY_CA, false),
             "require" => (Verify::None, false),
-            "verify-ca" => (Verify::Ca, false),
-            "verify-full" => (Verify::Full, false),
+            "verify-ca" => (VERIFY_CA, false),
+            "verify-full" => (VERIFY_FULL, false),
             other => {
                 return Err(self.bad(format!(
                     "unknown sslmode `{other}`; use disable, prefer, require, verify-ca or verify-full"
                 )));
             }
         };
+        let tls = self.tls(verify, ca.as_deref(), |t| t.client_config())?;
         Ok(PgTarget {
             config,
-            tls: Some(tls::client_config(verify, ca.as_deref())?),
+            tls: Some(Arc::new(tls)),
             tls_optional: optional,
         })
     }
@@ -197,26 +214,15 @@ impl DbUrl {
                 });
             }
             "PREFERRED" | "PREFER" | "REQUIRED" | "REQUIRE" => Verify::None,
-            "VERIFY_CA" => Verify::Ca,
-            "VERIFY_IDENTITY" | "VERIFY_FULL" => Verify::Full,
+            "VERIFY_CA" => VERIFY_CA,
+            "VERIFY_IDENTITY" | "VERIFY_FULL" => VERIFY_FULL,
             other => {
                 return Err(self.bad(format!(
                     "unknown ssl-mode `{other}`; use DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY"
                 )));
             }
         };
-        if let Some(p) = &ca {
-            // Read it now, so a bad path is reported as such.
-            tls::roots(Some(p))?;
-        }
-        let mut ssl = mysql_async::SslOpts::default()
-            .with_danger_accept_invalid_certs(verify == Verify::None)
-            .with_danger_skip_domain_validation(verify != Verify::Full);
-        if let Some(p) = ca {
-            ssl = ssl
-                .with_root_certs(vec![p.into()])
-                .with_disable_built_in_roots(true);
-        }
+        let ssl = self.tls(verify, ca.as_deref(), |t| t.mysql_ssl_opts())?;
         let opts = mysql_async::OptsBuilder::from_opts(plain.clone())
             .ssl_opts(Some(ssl))
             .into();
@@ -253,6 +259,15 @@ impl DbUrl {
         Ok(p)
     }
 }
+
+/// `verify-ca`, `VERIFY_CA`: the chain, any host name.
+const VERIFY_CA: Verify = Verify::Chain {
+    check_host_name: false,
+};
+/// `verify-full`, `VERIFY_IDENTITY`: the chain and the host name.
+const VERIFY_FULL: Verify = Verify::Chain {
+    check_host_name: true,
+};
 
 /// Percent-decoding of a URL component.
 fn urlencoding_decode(s: &str) -> std::result::Result<String, std::string::FromUtf8Error> {
