@@ -12,6 +12,7 @@ mod pipeline;
 mod pipeline_state;
 mod quickstart;
 mod source;
+mod source_add;
 mod sync;
 mod sync_window;
 mod validate;
@@ -65,7 +66,7 @@ pub enum Command {
     /// Sync sources into the warehouse (all enabled sources, or the ones named).
     #[command(after_help = sync::EXAMPLES)]
     Sync(sync::SyncArgs),
-    /// List or remove the sources declared in .dango/sources.yml.
+    /// Add, list or remove the sources declared in .dango/sources.yml.
     #[command(after_help = source::EXAMPLES)]
     Source(source::SourceArgs),
     /// Check sources.yml, secrets and paths without syncing; lists every problem.

@@ -126,6 +126,12 @@ def main():
     from dlt.extract.resource import DltResource
     found = sorted(n for n, v in vars(module).items()
                    if isinstance(v, (DltSourceFactoryWrapper, DltResource)))
+    if req.get("discover"):
+        sources = sorted(n for n, v in vars(module).items()
+                         if isinstance(v, DltSourceFactoryWrapper))
+        write_result(result_path, {"ok": True, "found": found, "sources": sources,
+                                   "file": getattr(module, "__file__", None)})
+        return 0
     fname = req["function"]
     factory = getattr(module, fname, None)
     if factory is None or not callable(factory):
@@ -134,7 +140,12 @@ def main():
                                              "file": getattr(module, "__file__", None)}})
         return 3
     if req.get("describe"):
-        write_result(result_path, {"ok": True, "found": found, "secrets": secret_args(factory)})
+        sources = sorted(n for n, v in vars(module).items()
+                         if isinstance(v, DltSourceFactoryWrapper))
+        doc = {"ok": True, "found": found, "sources": sources,
+               "secrets": secret_args(factory), "file": getattr(module, "__file__", None)}
+        doc.update(check_config(factory, req.get("kwargs") or {}))
+        write_result(result_path, doc)
         return 0
     secrets = secret_args(factory)
     try:
@@ -145,6 +156,37 @@ def main():
         err["source"] = getattr(e, "_dango_source", None)
         write_result(result_path, {"error": err})
         return 2
+
+
+def check_config(factory, kwargs):
+    """Resolves the function's config and secret arguments as dlt does when it is called (the
+    module section, then the function's), without calling it: which are missing, and the
+    keys dlt looked under. Values are never reported."""
+    from dlt.common.configuration import get_fun_spec
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+    from dlt.common.configuration.resolve import resolve_configuration
+    from dlt.common.configuration.specs.base_configuration import is_secret_hint
+    from dlt.extract.resource import DltResource
+    if isinstance(factory, DltResource):
+        spec = get_fun_spec(factory._pipe.gen) if callable(factory._pipe.gen) else None
+        sections = ("sources", factory.section, factory.name)
+    else:
+        ref = factory.ref
+        spec, sections = ref.SPEC, ("sources", ref.section, ref.name)
+    if spec is None:
+        return {"fields": [], "missing": []}
+    fields = spec.get_resolvable_fields()
+    out = {"fields": sorted(fields), "missing": [], "sections": list(sections)}
+    explicit = {k: v for k, v in kwargs.items() if k in fields}
+    try:
+        resolve_configuration(spec(), sections=sections, explicit_value=explicit)
+    except ConfigFieldMissingException as e:
+        for name in e.fields:
+            traces = e.traces.get(name, [])
+            out["missing"].append({
+                "name": name, "secret": bool(is_secret_hint(fields.get(name))),
+                "tried": [[t.provider, t.key] for t in traces]})
+    return out
 
 
 def window_value(day, sample):
@@ -223,6 +265,16 @@ def extract(req, factory, secrets, result_path):
         source_name = source.name
     window = req.get("window")
     windowed = apply_window(source, window) if window else []
+    selected = req.get("resources")
+    if selected:
+        if isinstance(source, DltResource):
+            raise ValueError("`resources` selects resources of a @dlt.source; %s is a single "
+                             "resource" % source.name)
+        unknown = [r for r in selected if r not in source.resources]
+        if unknown:
+            raise ValueError("unknown resource(s) %s in `resources`; the source has: %s"
+                             % (", ".join(unknown), ", ".join(source.resources)))
+        source = source.with_resources(*selected)
     limit = req.get("limit")
     if limit is not None:
         source = source.add_limit(limit, count_rows=True)
