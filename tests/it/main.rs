@@ -17,6 +17,7 @@ mod crash;
 mod delta_destination;
 mod dlt_interop;
 mod dlt_native;
+mod dlt_native_cli;
 mod filesystem;
 mod http_errors;
 mod incremental;

@@ -12,6 +12,7 @@
 //! target/release/dango-bench --workload rest --orders 1000000 --page-size 1000
 //! ```
 
+mod dlt_native;
 mod merge;
 mod rest;
 
@@ -64,6 +65,9 @@ struct Args {
     /// What to load: a local JSONL file, or a REST API served from memory.
     #[arg(long, value_enum, default_value_t = Workload::Files)]
     workload: Workload,
+    /// dlt_native workload: also sync 10× the orders and compare the peak RSS.
+    #[arg(long)]
+    memory_check: bool,
     /// Orders per page (rest workload).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     page_size: u64,
@@ -82,6 +86,8 @@ enum Workload {
     Files,
     /// A `rest_api` source (json_link pages) against a bare HTTP download.
     Rest,
+    /// A Python dlt resource (`dlt_native`) against dlt's own `pipeline.run`.
+    DltNative,
 }
 
 /// A run and the row counts of the three tables it loaded.
@@ -120,6 +126,7 @@ fn main() -> ExitCode {
         (Some(bin), true, _) => merge::bench_merge(args.orders, bin, &work),
         (_, _, Workload::Files) => bench(&args, dango_bin.as_deref(), &work),
         (_, _, Workload::Rest) => rest::bench(&args, dango_bin.as_deref(), &work, SEED),
+        (_, _, Workload::DltNative) => dlt_native::bench(&args, dango_bin.as_deref(), &work),
     };
     match &result {
         Err(e) => eprintln!("\ndango-bench: error: {e:#}"),
