@@ -390,3 +390,33 @@ fn pipeline_and_dataset_names_other_than_dangos_are_refused_with_the_reason() {
         "{t}"
     );
 }
+
+#[test]
+fn a_lone_resource_with_kwargs_loads_and_its_cursor_survives_runs() {
+    let Some(python) = services::python("dlt_native_cli::lone_resource") else {
+        return;
+    };
+    let p = TestProject::new();
+    p.write(
+        "custom_sources/counting.py",
+        "import dlt\n\n@dlt.resource(name=\"numbers\", write_disposition=\"append\")\ndef numbers(n: int = 1, cursor=dlt.sources.incremental(\"i\", initial_value=0)):\n    for i in range(1, n + 1):\n        if i > cursor.last_value:\n            yield {\"i\": i}\n",
+    );
+    let yml = |n: u32| {
+        format!(
+            "version: \"1.0\"\nsources:\n  - name: nums\n    type: dlt_native\n    dlt_native:\n      source_module: counting\n      source_name: numbers\n      function_kwargs: {{n: {n}}}\n"
+        )
+    };
+    p.write(".dango/sources.yml", &yml(3));
+    let (ok, t) = run(&p, &python, &["sync"]);
+    assert!(ok, "{t}");
+    assert_eq!(p.count("raw_nums.numbers"), 3);
+    p.write(".dango/sources.yml", &yml(5));
+    let (ok, t) = run(&p, &python, &["sync"]);
+    assert!(ok, "{t}");
+    assert_eq!(
+        p.query("SELECT i FROM raw_nums.numbers ORDER BY i"),
+        (1..=5)
+            .map(|i| vec![Some(i.to_string())])
+            .collect::<Vec<_>>()
+    );
+}

@@ -101,6 +101,9 @@ def main():
         write_result(result_path, {"error": {"kind": "no_dlt", "message": str(e),
                                              "python": sys.executable}})
         return 3
+    except BaseException as e:  # e.g. a module of the project shadowing one dlt imports
+        write_result(result_path, {"error": describe(e, root)})
+        return 3
     version = tuple(int(x) for x in dlt.__version__.split(".")[:2] if x.isdigit())
     if not (SUPPORTED[0] <= version < SUPPORTED[1]):
         write_result(result_path, {"error": {"kind": "dlt_version", "version": dlt.__version__,
@@ -259,10 +262,10 @@ def extract(req, factory, secrets, result_path):
         source = factory
     else:
         source = factory(**kwargs)
-    if isinstance(source, DltResource):
-        source_name = source.source_name or source.name
-    else:
-        source_name = source.name
+    lone = isinstance(source, DltResource)
+    # dlt wraps a lone resource in a source whose schema (and state key) is the pipeline's
+    # default schema: the pipeline's name on a fresh pipeline.
+    source_name = req["pipeline_name"] if lone else source.name
     window = req.get("window")
     windowed = apply_window(source, window) if window else []
     selected = req.get("resources")
@@ -287,7 +290,9 @@ def extract(req, factory, secrets, result_path):
         state = {"_state_version": 1, "_state_engine_version": 4,
                  "_local": {"first_run": False, "_dev_mode": False},
                  "pipeline_name": name, "dataset_name": req["dataset_name"],
-                 "default_schema_name": source_name, "schema_names": [source_name],
+                 # The schema comes with the source (below); a lone resource gets a fresh
+                 # one named after the pipeline (no schema file to load).
+                 "default_schema_name": None, "schema_names": [],
                  "destination_type": "dlt.destinations.duckdb", "destination_name": None,
                  "sources": {source_name: src_doc}}
         with open(os.path.join(work, "state.json"), "w", encoding="utf-8") as f:
