@@ -237,7 +237,7 @@ fn validate_reports_missing_module_function_and_dlt_with_the_fix() {
         "{t}"
     );
     p.write(".dango/sources.yml", &yml("rows", "rows_source"));
-    let (ok, t) = run(&p, &Path::new("/nonexistent/python"), &["validate"]);
+    let (ok, t) = run(&p, Path::new("/nonexistent/python"), &["validate"]);
     assert!(
         !ok && t.contains("DANGO_PYTHON") && t.contains("/nonexistent/python"),
         "{t}"

@@ -221,6 +221,9 @@ fn line(label: &str, r: &TreeRun) {
     );
 }
 
+/// The best run: dango and its row counts, dlt and its row counts, the floor.
+type Best = (TreeRun, [u64; 3], TreeRun, [u64; 3], TreeRun);
+
 /// Runs the workload; `Ok(false)` when dango and dlt loaded different row counts.
 pub fn bench(args: &Args, dango_bin: Option<&Path>, work: &Path) -> Result<bool> {
     let bin = dango_bin.context("the dlt_native workload needs the dango binary")?;
@@ -232,7 +235,7 @@ pub fn bench(args: &Args, dango_bin: Option<&Path>, work: &Path) -> Result<bool>
         group(n),
         py.display()
     );
-    let mut best: Option<(TreeRun, [u64; 3], TreeRun, [u64; 3], TreeRun)> = None;
+    let mut best: Option<Best> = None;
     for run in 1..=args.runs {
         let (dango, dango_counts) = sync(bin, &py, &proj, work, n)?;
         line(&format!("run {run}: dango sync"), &dango);
