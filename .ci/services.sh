@@ -132,6 +132,21 @@ _svc_moto() {
 }
 
 # Start every service. $1: the venv's python (moto runs from the same venv).
+# A published Singer tap from PyPI (tap-jsonl, pure Python, reads local files) in a venv of
+# its own, so its singer-sdk pins never meet dlt's; reinstalled when its pins change.
+_svc_singer_tap() {
+    local venv="${DANGO_SINGER_TAP_VENV:-$HOME/.cache/dango-singer-tap}"
+    local reqs
+    reqs="$(dirname "${BASH_SOURCE[0]}")/singer-requirements.txt"
+    if ! cmp -s "$reqs" "$venv/.dango-requirements.txt"; then
+        _svc_log "installing tap-jsonl into $venv"
+        [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$reqs"
+        cp "$reqs" "$venv/.dango-requirements.txt"
+    fi
+    export DANGO_TEST_SINGER_TAP="$venv/bin/tap-jsonl"
+}
+
 dango_services_start() {
     mkdir -p "$DANGO_SERVICES_DIR"
     _svc_apt
@@ -139,6 +154,7 @@ dango_services_start() {
     _svc_postgres
     _svc_mariadb
     _svc_moto "$1"
+    _svc_singer_tap
 }
 
 # Stop the servers this shell started (used by `.ci/run` on exit); reused ones keep running.

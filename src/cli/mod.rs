@@ -16,6 +16,7 @@ mod quickstart;
 mod schedule;
 mod scheduler;
 mod source;
+mod source_add;
 mod sync;
 mod sync_window;
 mod validate;
@@ -69,7 +70,7 @@ pub enum Command {
     /// Sync sources into the warehouse (all enabled sources, or the ones named).
     #[command(after_help = sync::EXAMPLES)]
     Sync(sync::SyncArgs),
-    /// List or remove the sources declared in .dango/sources.yml.
+    /// Add, list or remove the sources declared in .dango/sources.yml.
     #[command(after_help = source::EXAMPLES)]
     Source(source::SourceArgs),
     /// Check sources.yml, secrets and paths without syncing; lists every problem.

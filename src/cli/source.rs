@@ -1,4 +1,4 @@
-//! `dango source list|remove`.
+//! `dango source add|list|remove`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +13,8 @@ use crate::sources::{SourceEntry, SourcesFile};
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
+  dango source add --dlt-native custom_sources/my_api.py
+  dango source add --dlt-native custom_sources/crm.py --template   # write a template first
   dango source list
   dango source list --enabled-only --json
   dango source remove old_api -y
@@ -42,6 +44,9 @@ pub struct SourceArgs {
 /// `dango source` operations.
 #[derive(Debug, Subcommand)]
 pub enum SourceOp {
+    /// Register a Python dlt source (`--dlt-native FILE`): imports it, lists its
+    /// `@dlt.source` functions and writes the sources.yml entry (`--template` writes the module).
+    Add(super::source_add::AddArgs),
     /// List the declared sources with type, status, write disposition and last sync.
     List {
         /// Only enabled sources.
@@ -65,6 +70,7 @@ pub enum SourceOp {
 pub fn run(project: Option<PathBuf>, args: SourceArgs) -> anyhow::Result<ExitCode> {
     let project = super::project(project)?;
     match args.op {
+        SourceOp::Add(add) => super::source_add::run(&project, add),
         SourceOp::List { enabled_only, json } => {
             let file = crate::sources::SourcesFile::load(&project)?;
             let rows: Vec<&SourceEntry> = file

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::config::redact::redact;
 use crate::sources::BuildContext;
 use crate::sources::SourcesFile;
+use crate::sources::dlt_native;
 use crate::sources::file::known_types;
 
 /// Arguments of `dango validate`.
@@ -73,13 +74,38 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: ValidateArgs) -> anyhow:
                 continue;
             }
             let before = problems.len();
-            for e in s.config_problems(settings) {
-                problems.push(format!("source `{}`: {e}", s.name));
+            // A dlt source (`dlt_native`, Dango's API types): dlt resolves its arguments, and
+            // the module is imported to check them.
+            let dlt = s
+                .block()
+                .and_then(|b| dlt_native::dlt_config(&s.source_type, &s.name, &b, settings.env()));
+            if dlt.is_none() {
+                for e in s.config_problems(settings) {
+                    problems.push(format!("source `{}`: {e}", s.name));
+                }
             }
             if s.source_type_entry().is_some() {
                 match s.config(settings.env()) {
                     Ok(cfg) => match cfg.plan(&s.pipeline_name(), &cx) {
-                        Ok(plan) => checked.push(format!("source `{}`: {}", s.name, plan.summary)),
+                        Ok(plan) => match &dlt {
+                            Some(Ok(d)) => match dlt_native::check::validate(
+                                &s.pipeline_name(),
+                                d,
+                                project.root(),
+                                settings,
+                            ) {
+                                Ok(line) => checked.push(format!(
+                                    "source `{}`: {line} (Python: {})",
+                                    s.name,
+                                    plan.details
+                                        .get("python")
+                                        .and_then(|p| p.as_str())
+                                        .unwrap_or("?")
+                                )),
+                                Err(e) => problems.push(e.to_string()),
+                            },
+                            _ => checked.push(format!("source `{}`: {}", s.name, plan.summary)),
+                        },
                         Err(e) => problems.push(format!("source `{}`: {e}", s.name)),
                     },
                     Err(e) => problems.push(e.to_string()),

@@ -226,13 +226,19 @@ mod tests {
         let mut names = names();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), SOURCE_TYPES.len());
+        let all = crate::sources::types::names().len();
+        assert_eq!(names.len(), all);
+        assert!(all > SOURCE_TYPES.len());
         assert_eq!(
             find("local_files").map(|t| t.block_key()),
             Some("local_files")
         );
         assert_eq!(find("rest_api").map(|t| t.block_key()), Some("rest_api"));
-        assert!(find("stripe").is_none());
+        assert_eq!(
+            find("stripe").map(|t| t.block_key()),
+            Some("generic_config")
+        );
+        assert!(find("scrapy").is_none());
     }
 
     #[test]

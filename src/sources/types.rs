@@ -15,12 +15,19 @@ pub static SOURCE_TYPES: &[&dyn SourceType] = &[
     &super::sql_database::PostgresType,
 ];
 
-/// The registered type named `name`.
+/// The registered type named `name` (Dango's API types run dlt verified sources:
+/// [`super::dlt_native::verified`]).
 pub fn find(name: &str) -> Option<&'static dyn SourceType> {
-    SOURCE_TYPES.iter().copied().find(|t| t.name() == name)
+    SOURCE_TYPES
+        .iter()
+        .copied()
+        .find(|t| t.name() == name)
+        .or_else(|| super::dlt_native::verified::find(name))
 }
 
 /// Names of the registered types, in registration order.
 pub fn names() -> Vec<&'static str> {
-    SOURCE_TYPES.iter().map(|t| t.name()).collect()
+    let mut v: Vec<&'static str> = SOURCE_TYPES.iter().map(|t| t.name()).collect();
+    v.extend(super::dlt_native::verified::names());
+    v
 }

@@ -19,6 +19,7 @@ mod dlt_interop;
 mod dlt_native;
 mod drift;
 mod dlt_pending;
+mod dlt_native_cli;
 mod filesystem;
 mod http_errors;
 mod incremental;

@@ -9,6 +9,7 @@
 //! | `DANGO_TEST_MYSQL_URL` | MariaDB 10.11, user `dango` with all grants, TLS on | `mysql://dango:dango@127.0.0.1:33069/mysql` |
 //! | `DANGO_TEST_S3_ENDPOINT` | moto's S3 server | `http://127.0.0.1:50009` |
 //! | `DANGO_TEST_TLS_CA` | the servers' self-signed certificate (CN localhost, SAN 127.0.0.1) | `/tmp/dango-services/tls/server.crt` |
+//! | `DANGO_TEST_SINGER_TAP` | the published Singer tap `tap-jsonl` (PyPI, own venv, `.ci/singer-requirements.txt`) | `$HOME/.cache/dango-singer-tap/bin/tap-jsonl` |
 //!
 //! `.ci/services.sh` starts them (`source .ci/services.sh && dango_services_start
 //! ~/.cache/dango-venv/bin/python` gives a developer the same servers; it reuses running ones).
@@ -48,6 +49,9 @@ pub const S3_ENDPOINT: &str = "DANGO_TEST_S3_ENDPOINT";
 
 /// The test servers' self-signed certificate, a CA file for TLS tests.
 pub const TLS_CA: &str = "DANGO_TEST_TLS_CA";
+
+/// The published Singer tap `tap-jsonl` (an executable).
+pub const SINGER_TAP: &str = "DANGO_TEST_SINGER_TAP";
 
 /// The dlt version the Python service must have.
 pub const DLT_VERSION: &str = "1.31.0";
@@ -101,6 +105,12 @@ fn local_url(test: &str, var: &str, what: &str) -> Option<String> {
 /// `None` after printing why `test` is skipped.
 pub fn tls_ca(test: &str) -> Option<PathBuf> {
     lookup(test, TLS_CA, "the test servers' CA certificate").map(PathBuf::from)
+}
+
+/// The `tap-jsonl` executable (`DANGO_TEST_SINGER_TAP`), or `None` after printing why `test`
+/// is skipped.
+pub fn singer_tap(test: &str) -> Option<PathBuf> {
+    lookup(test, SINGER_TAP, "the Singer tap tap-jsonl from PyPI").map(PathBuf::from)
 }
 
 /// The value of `var` in the test process, or `None` after printing the skip; panics when

@@ -115,3 +115,85 @@ fn select_runs_discover_and_syncs_only_the_selected_streams() {
         "{t}"
     );
 }
+
+/// The singer_state the published tap ended with: its bookmark of `people` (the stream's,
+/// or with `partition`, the file's, which singer-sdk moves).
+fn bookmark(p: &TestProject, partition: bool) -> String {
+    let s = &state(p)["bookmarks"]["people"];
+    let s = if partition { &s["partitions"][0] } else { s };
+    s["replication_key_value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_published_tap_from_pypi_loads_local_files_and_resumes_from_its_state() {
+    // tap-jsonl (singer-sdk) from PyPI, installed by .ci/services.sh into its own venv.
+    let Some(tap) = services::singer_tap("singer::published_tap") else {
+        return;
+    };
+    let p = TestProject::new();
+    p.write(
+        ".dango/sources.yml",
+        &format!(
+            "version: \"1.0\"\nsources:\n  - name: crm\n    type: singer\n    singer:\n      command: [\"{}\"]\n      config: {{path: data/people.jsonl, stream_name: people, primary_keys: [id]}}\n",
+            tap.display()
+        ),
+    );
+    p.write(
+        "data/people.jsonl",
+        "{\"id\": 1, \"name\": \"ann\", \"address\": {\"city\": \"Oslo\"}}\n{\"id\": 2, \"name\": \"bob\", \"address\": {\"city\": \"Rome\"}}\n",
+    );
+    let (ok, t) = sync(&p);
+    assert!(ok, "{t}");
+    assert_eq!(
+        p.query("SELECT id, name, address__city, _sdc_filename FROM raw_crm.people ORDER BY id"),
+        vec![
+            vec![
+                Some("1".into()),
+                Some("ann".into()),
+                Some("Oslo".into()),
+                Some("data/people.jsonl".into())
+            ],
+            vec![
+                Some("2".into()),
+                Some("bob".into()),
+                Some("Rome".into()),
+                Some("data/people.jsonl".into())
+            ],
+        ]
+    );
+    let first = bookmark(&p, false);
+    let first_file = bookmark(&p, true);
+    assert!(first.starts_with("20"), "{}", state(&p));
+    // The key_properties make it a merge table: the tap re-emits the unchanged file
+    // (its bookmark is inclusive) and nothing is duplicated.
+    let (ok, t) = sync(&p);
+    assert!(ok, "{t}");
+    assert_eq!(p.count("raw_crm.people"), 2);
+    let log = std::fs::read_to_string(p.path().join(".dlt/pipelines/crm/runtime.log")).unwrap();
+    // The tap got its state back (`--state`): it starts from the stored bookmark.
+    assert!(
+        log.contains(&format!("incremental sync with bookmark value: {first}")),
+        "{log}"
+    );
+    // A changed file (newer mtime): bob updated, cy added; the bookmark moves.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    p.write(
+        "data/people.jsonl",
+        "{\"id\": 1, \"name\": \"ann\", \"address\": {\"city\": \"Oslo\"}}\n{\"id\": 2, \"name\": \"bobby\", \"address\": {\"city\": \"Rome\"}}\n{\"id\": 3, \"name\": \"cy\", \"address\": null}\n",
+    );
+    let (ok, t) = sync(&p);
+    assert!(ok, "{t}");
+    assert_eq!(
+        p.query("SELECT id, name FROM raw_crm.people ORDER BY id"),
+        vec![
+            vec![Some("1".into()), Some("ann".into())],
+            vec![Some("2".into()), Some("bobby".into())],
+            vec![Some("3".into()), Some("cy".into())],
+        ]
+    );
+    let moved = bookmark(&p, true);
+    assert!(moved > first_file, "{moved} vs {first_file}");
+}

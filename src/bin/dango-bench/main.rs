@@ -15,6 +15,7 @@
 mod csvfile;
 mod children;
 mod many;
+mod dlt_native;
 mod merge;
 mod noop;
 mod rest;
@@ -70,6 +71,9 @@ struct Args {
     /// What to load: a local JSONL file, or a REST API served from memory.
     #[arg(long, value_enum, default_value_t = Workload::Files)]
     workload: Workload,
+    /// dlt_native workload: also sync 10× the orders and compare the peak RSS.
+    #[arg(long)]
+    memory_check: bool,
     /// Orders per page (rest workload).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     page_size: u64,
@@ -98,6 +102,8 @@ enum Workload {
     Many,
     /// Parallelized dependent REST resources against sequential ones (`children.rs`).
     Children,
+    /// A Python dlt resource (`dlt_native`) against dlt's own `pipeline.run`.
+    DltNative,
 }
 
 /// A run and the row counts of the three tables it loaded.
@@ -141,6 +147,7 @@ fn main() -> ExitCode {
         (Some(bin), _, Workload::Noop) => noop::bench(&args, bin, &work),
         (Some(bin), _, Workload::Many) => many::bench(&args, bin, &work),
         (Some(bin), _, Workload::Children) => children::bench(&args, bin, &work),
+        (_, _, Workload::DltNative) => dlt_native::bench(&args, dango_bin.as_deref(), &work),
         (None, _, _) => Err(anyhow::anyhow!(
             "this workload has no --reference-only mode"
         )),

@@ -25,12 +25,22 @@ pub struct DltNativeConfig {
     /// and `python3` on PATH). Relative paths are taken from the project root.
     #[serde(default)]
     pub python: Option<String>,
-    /// Dango's pipeline name: accepted when it is the source's name (the default).
+    /// Dango's pipeline name: accepted when it is the source's name (the default; dango keys
+    /// every pipeline by its source's name).
     #[serde(default)]
     pub pipeline_name: Option<String>,
-    /// Dango's dataset name: accepted when it is `raw_<source name>` (the default).
+    /// Dango's dataset name: accepted when it is `raw_<source name>` (the default; dango loads
+    /// each source into `raw_<source name>`).
     #[serde(default)]
     pub dataset_name: Option<String>,
+    /// Only these resources of the source are extracted (dlt's `with_resources`); all of the
+    /// selected ones by default.
+    #[serde(default)]
+    pub resources: Option<Vec<String>>,
+    /// Set for Dango's API types (`stripe`, ...): the type whose dlt verified source this runs
+    /// (errors say how to get the module). Not a key of the block.
+    #[serde(skip)]
+    pub verified_type: Option<String>,
 }
 
 impl DltNativeConfig {

@@ -77,6 +77,18 @@ pub fn to_error(
             python.origin,
             s(err, "version")
         )),
+        "no_module" if cfg.verified_type.is_some() => config(format!(
+            "type `{}` runs dlt's verified source `{}` ({}() from module `{}`), which is not in the project ({}). Get it with `dlt init {} duckdb` in {} (it creates {}/ and a requirements.txt), install its requirements into {py} (`{py} -m pip install -r requirements.txt`), and put its credentials in .dlt/secrets.toml under [sources.{}]",
+            cfg.verified_type.as_deref().unwrap_or_default(),
+            cfg.source_module,
+            cfg.source_name,
+            cfg.source_module,
+            s(err, "message"),
+            cfg.source_module,
+            root.display(),
+            cfg.source_module,
+            cfg.source_module
+        )),
         "no_module" => config(format!(
             "cannot import module `{}` ({}). dango imports it with {} and {} on sys.path; check `source_module` in .dango/sources.yml (for custom_sources/my_api.py write `custom_sources.my_api` or `my_api`)",
             cfg.source_module,

@@ -15,12 +15,14 @@
 //! Modules: `config` (the block), `python` (interpreter lookup, the child process), `package`
 //! (reading dlt's package), `errors` (the runner's error report as dango errors).
 
+pub mod check;
 mod config;
 mod errors;
 mod package;
 pub mod python;
 #[cfg(test)]
 mod tests;
+pub mod verified;
 
 pub use config::DltNativeConfig;
 
@@ -52,24 +54,7 @@ impl SourceType for DltNativeType {
     }
 
     fn parse(&self, source: &str, block: &Yaml, env: &Env) -> Result<Box<dyn SourceConfig>> {
-        let mut cfg: DltNativeConfig = typed_block(block).map_err(|e| {
-            Error::Config(format!(
-                "source `{source}`: dlt_native: {e}. Fix it in .dango/sources.yml"
-            ))
-        })?;
-        cfg.function_kwargs = resolve_kwargs(source, &cfg.function_kwargs, env)?;
-        let default_dataset = format!("raw_{source}");
-        if cfg.pipeline_name.as_deref().is_some_and(|p| p != source)
-            || cfg
-                .dataset_name
-                .as_deref()
-                .is_some_and(|d| d != default_dataset)
-        {
-            return Err(Error::Config(format!(
-                "source `{source}`: dlt_native: dango names the pipeline after the source (`{source}`) and loads it into dataset `{default_dataset}`; remove `pipeline_name` / `dataset_name` from the block, or rename the source"
-            )));
-        }
-        Ok(Box::new(cfg))
+        Ok(Box::new(parse_native(source, block, env)?))
     }
 
     fn write_disposition(&self, _block: Option<&Yaml>) -> String {
@@ -77,9 +62,68 @@ impl SourceType for DltNativeType {
     }
 }
 
+/// Dango's `pipeline_name` / `dataset_name` keys are accepted with their defaults only: dango
+/// keys a source's pipeline dir (`.dlt/pipelines/<source>`), its state, history, drift baseline
+/// and every `dango pipeline <source>` verb by the source's name, and loads it into
+/// `raw_<source>`; another name would split one source over two pipelines.
+fn check_names(source: &str, cfg: &DltNativeConfig) -> Result<()> {
+    let lower = source.to_ascii_lowercase();
+    let dataset = format!("raw_{lower}");
+    let odd_pipeline = cfg
+        .pipeline_name
+        .as_deref()
+        .filter(|p| !p.eq_ignore_ascii_case(source));
+    let odd_dataset = cfg.dataset_name.as_deref().filter(|d| *d != dataset);
+    if odd_pipeline.is_none() && odd_dataset.is_none() {
+        return Ok(());
+    }
+    let what = match (odd_pipeline, odd_dataset) {
+        (Some(p), Some(d)) => format!("pipeline_name `{p}` and dataset_name `{d}`"),
+        (Some(p), None) => format!("pipeline_name `{p}`"),
+        (None, Some(d)) => format!("dataset_name `{d}`"),
+        (None, None) => String::new(),
+    };
+    let wanted = odd_dataset
+        .and_then(|d| d.strip_prefix("raw_"))
+        .or(odd_pipeline)
+        .unwrap_or(source);
+    Err(Error::Config(format!(
+        "source `{source}`: dlt_native: {what} is not supported: dango names a source's pipeline after the source (`{lower}`: its state, history and `dango pipeline {lower} ...`) and loads it into dataset `{dataset}`. To load into `raw_{wanted}`, name the source `{wanted}` and remove pipeline_name / dataset_name from the block"
+    )))
+}
+
+/// The `dlt_native` config of a source entry of type `ty` (`dlt_native` or one of Dango's API
+/// types), `None` for other types.
+pub fn dlt_config(
+    ty: &str,
+    source: &str,
+    block: &Yaml,
+    env: &Env,
+) -> Option<Result<DltNativeConfig>> {
+    if ty == "dlt_native" {
+        return Some(parse_native(source, block, env));
+    }
+    verified::VERIFIED
+        .iter()
+        .find(|t| t.name == ty)
+        .map(|t| t.config(source, block, env))
+}
+
+/// The `dlt_native:` block of `source`, `${VAR}` and `*_env` resolved.
+fn parse_native(source: &str, block: &Yaml, env: &Env) -> Result<DltNativeConfig> {
+    let mut cfg: DltNativeConfig = typed_block(block).map_err(|e| {
+        Error::Config(format!(
+            "source `{source}`: dlt_native: {e}. Fix it in .dango/sources.yml"
+        ))
+    })?;
+    cfg.function_kwargs = resolve_kwargs(source, &cfg.function_kwargs, env)?;
+    check_names(source, &cfg)?;
+    Ok(cfg)
+}
+
 /// `${VAR}` in the kwargs' strings, and Dango's `*_env` convention: `api_key_env: MY_KEY` passes
 /// `api_key` = `$MY_KEY` (dropped when unset, so dlt resolves `api_key` from its secrets).
-fn resolve_kwargs(
+pub(super) fn resolve_kwargs(
     source: &str,
     kwargs: &std::collections::BTreeMap<String, Value>,
     env: &Env,
@@ -193,7 +237,7 @@ impl SourceConfig for DltNativeConfig {
 
 /// The `.env` variables the process environment does not set (the child sees them as dlt
 /// would see exported variables).
-fn dotenv_vars(env: &Env) -> Vec<(String, String)> {
+pub(super) fn dotenv_vars(env: &Env) -> Vec<(String, String)> {
     let Some(path) = env.dotenv_path() else {
         return Vec::new();
     };
@@ -272,6 +316,7 @@ impl DltNativeResource {
             "pipelines_dir": pipelines_dir,
             "scratch_duckdb": scratch.join("unused.duckdb"),
             "limit": out.limit(),
+            "resources": self.cfg.resources,
             "window": out.state().window().map(|w| json!({
                 "since": w.since.map(|d| d.to_string()),
                 "until": w.until.map(|d| d.to_string()),
@@ -365,7 +410,7 @@ pub fn copy_package(dir: &Path, out: &mut ItemWriter<'_>) -> Result<()> {
     Ok(())
 }
 
-fn read_json_opt(path: &Path) -> Result<Value> {
+pub(super) fn read_json_opt(path: &Path) -> Result<Value> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
             path: path.to_path_buf(),

@@ -101,6 +101,9 @@ def main():
         write_result(result_path, {"error": {"kind": "no_dlt", "message": str(e),
                                              "python": sys.executable}})
         return 3
+    except BaseException as e:  # e.g. a module of the project shadowing one dlt imports
+        write_result(result_path, {"error": describe(e, root)})
+        return 3
     version = tuple(int(x) for x in dlt.__version__.split(".")[:2] if x.isdigit())
     if not (SUPPORTED[0] <= version < SUPPORTED[1]):
         write_result(result_path, {"error": {"kind": "dlt_version", "version": dlt.__version__,
@@ -126,6 +129,12 @@ def main():
     from dlt.extract.resource import DltResource
     found = sorted(n for n, v in vars(module).items()
                    if isinstance(v, (DltSourceFactoryWrapper, DltResource)))
+    if req.get("discover"):
+        sources = sorted(n for n, v in vars(module).items()
+                         if isinstance(v, DltSourceFactoryWrapper))
+        write_result(result_path, {"ok": True, "found": found, "sources": sources,
+                                   "file": getattr(module, "__file__", None)})
+        return 0
     fname = req["function"]
     factory = getattr(module, fname, None)
     if factory is None or not callable(factory):
@@ -134,7 +143,12 @@ def main():
                                              "file": getattr(module, "__file__", None)}})
         return 3
     if req.get("describe"):
-        write_result(result_path, {"ok": True, "found": found, "secrets": secret_args(factory)})
+        sources = sorted(n for n, v in vars(module).items()
+                         if isinstance(v, DltSourceFactoryWrapper))
+        doc = {"ok": True, "found": found, "sources": sources,
+               "secrets": secret_args(factory), "file": getattr(module, "__file__", None)}
+        doc.update(check_config(factory, req.get("kwargs") or {}))
+        write_result(result_path, doc)
         return 0
     secrets = secret_args(factory)
     try:
@@ -145,6 +159,37 @@ def main():
         err["source"] = getattr(e, "_dango_source", None)
         write_result(result_path, {"error": err})
         return 2
+
+
+def check_config(factory, kwargs):
+    """Resolves the function's config and secret arguments as dlt does when it is called (the
+    module section, then the function's), without calling it: which are missing, and the
+    keys dlt looked under. Values are never reported."""
+    from dlt.common.configuration import get_fun_spec
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+    from dlt.common.configuration.resolve import resolve_configuration
+    from dlt.common.configuration.specs.base_configuration import is_secret_hint
+    from dlt.extract.resource import DltResource
+    if isinstance(factory, DltResource):
+        spec = get_fun_spec(factory._pipe.gen) if callable(factory._pipe.gen) else None
+        sections = ("sources", factory.section, factory.name)
+    else:
+        ref = factory.ref
+        spec, sections = ref.SPEC, ("sources", ref.section, ref.name)
+    if spec is None:
+        return {"fields": [], "missing": []}
+    fields = spec.get_resolvable_fields()
+    out = {"fields": sorted(fields), "missing": [], "sections": list(sections)}
+    explicit = {k: v for k, v in kwargs.items() if k in fields}
+    try:
+        resolve_configuration(spec(), sections=sections, explicit_value=explicit)
+    except ConfigFieldMissingException as e:
+        for name in e.fields:
+            traces = e.traces.get(name, [])
+            out["missing"].append({
+                "name": name, "secret": bool(is_secret_hint(fields.get(name))),
+                "tried": [[t.provider, t.key] for t in traces]})
+    return out
 
 
 def window_value(day, sample):
@@ -217,12 +262,22 @@ def extract(req, factory, secrets, result_path):
         source = factory
     else:
         source = factory(**kwargs)
-    if isinstance(source, DltResource):
-        source_name = source.source_name or source.name
-    else:
-        source_name = source.name
+    lone = isinstance(source, DltResource)
+    # dlt wraps a lone resource in a source whose schema (and state key) is the pipeline's
+    # default schema: the pipeline's name on a fresh pipeline.
+    source_name = req["pipeline_name"] if lone else source.name
     window = req.get("window")
     windowed = apply_window(source, window) if window else []
+    selected = req.get("resources")
+    if selected:
+        if isinstance(source, DltResource):
+            raise ValueError("`resources` selects resources of a @dlt.source; %s is a single "
+                             "resource" % source.name)
+        unknown = [r for r in selected if r not in source.resources]
+        if unknown:
+            raise ValueError("unknown resource(s) %s in `resources`; the source has: %s"
+                             % (", ".join(unknown), ", ".join(source.resources)))
+        source = source.with_resources(*selected)
     limit = req.get("limit")
     if limit is not None:
         source = source.add_limit(limit, count_rows=True)
@@ -235,7 +290,9 @@ def extract(req, factory, secrets, result_path):
         state = {"_state_version": 1, "_state_engine_version": 4,
                  "_local": {"first_run": False, "_dev_mode": False},
                  "pipeline_name": name, "dataset_name": req["dataset_name"],
-                 "default_schema_name": source_name, "schema_names": [source_name],
+                 # The schema comes with the source (below); a lone resource gets a fresh
+                 # one named after the pipeline (no schema file to load).
+                 "default_schema_name": None, "schema_names": [],
                  "destination_type": "dlt.destinations.duckdb", "destination_name": None,
                  "sources": {source_name: src_doc}}
         with open(os.path.join(work, "state.json"), "w", encoding="utf-8") as f:

@@ -125,7 +125,7 @@ fn entry_keys_come_from_the_format_and_the_registry() {
     );
     // A type this build cannot run is no error of the file.
     let text =
-        "version: \"1.0\"\nsources:\n  - name: a\n    type: stripe\n    generic_config: {x: 1}\n";
+        "version: \"1.0\"\nsources:\n  - name: a\n    type: scrapy\n    generic_config: {x: 1}\n";
     let (f, problems) = SourcesFile::parse_with_problems(text, Path::new("s.yml"));
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(!problems[0].fatal);
@@ -142,6 +142,6 @@ fn entry_keys_come_from_the_format_and_the_registry() {
             .config(&Env::default())
             .unwrap_err()
             .to_string()
-            .contains("type `stripe` is not supported")
+            .contains("type `scrapy` is not supported")
     );
 }
