@@ -12,6 +12,7 @@
 //! target/release/dango-bench --workload rest --orders 1000000 --page-size 1000
 //! ```
 
+mod dest;
 mod merge;
 mod rest;
 
@@ -82,6 +83,8 @@ enum Workload {
     Files,
     /// A `rest_api` source (json_link pages) against a bare HTTP download.
     Rest,
+    /// The same local JSONL file into DuckDB, Postgres and Delta (see `dest.rs`).
+    Destinations,
 }
 
 /// A run and the row counts of the three tables it loaded.
@@ -120,6 +123,9 @@ fn main() -> ExitCode {
         (Some(bin), true, _) => merge::bench_merge(args.orders, bin, &work),
         (_, _, Workload::Files) => bench(&args, dango_bin.as_deref(), &work),
         (_, _, Workload::Rest) => rest::bench(&args, dango_bin.as_deref(), &work, SEED),
+        (_, _, Workload::Destinations) => {
+            dest::bench(args.orders, args.runs, dango_bin.as_deref(), &work)
+        }
     };
     match &result {
         Err(e) => eprintln!("\ndango-bench: error: {e:#}"),
@@ -206,7 +212,14 @@ fn work_dir(requested: Option<&Path>) -> Result<(PathBuf, bool)> {
 /// Removes what the benchmark wrote, and the work dir if this run created it:
 /// never anything else in a user-given directory.
 fn clean(work: &Path, created: bool) {
-    for dir in ["input", "changed", "proj", "ref.duckdb.tmp"] {
+    for dir in [
+        "input",
+        "changed",
+        "proj",
+        "ref.duckdb.tmp",
+        "input_small",
+        "csv",
+    ] {
         let _ = fs::remove_dir_all(work.join(dir));
     }
     for file in ["ref.duckdb", "ref.duckdb.wal", "dango-sync.log"] {

@@ -96,7 +96,29 @@ pub fn delta_write(
     for p in jobs {
         batches.extend(data::read_job(p, &schema)?);
     }
-    let add = write_file(store, &dir, &schema, &batches)?;
+    commit_batches(
+        store, &dir, table, &snap, &schema, &batches, mode, load_id, job,
+    )?;
+    // A crash here: the commit is in the log, the loader has not marked the job completed.
+    crate::fault::point("filesystem_after_delta_commit");
+    Ok(())
+}
+
+/// Commits `batches` (already of `schema`, from [`file_schema`] of `snap`) to the Delta table
+/// in `dir` as one new file in one commit tagged (`load_id`, `job`).
+#[allow(clippy::too_many_arguments)]
+pub fn commit_batches(
+    store: &Store,
+    dir: &str,
+    table: &Table,
+    snap: &Snapshot,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    mode: WriteMode,
+    load_id: &str,
+    job: &str,
+) -> Result<()> {
+    let add = write_file(store, dir, schema, batches)?;
     let removes = match mode {
         WriteMode::Append => Vec::new(),
         WriteMode::Overwrite => snap.files.values().map(|f| f.action.clone()).collect(),
@@ -104,16 +126,13 @@ pub fn delta_write(
     let commit = Commit {
         operation: "WRITE",
         parameters: json!({"mode": if mode == WriteMode::Append { "Append" } else { "Overwrite" }, "partitionBy": "[]"}),
-        schema_string: schema_change(table, &schema, &snap),
+        schema_string: schema_change(table, schema, snap),
         removes,
         adds: vec![add],
         load_id: load_id.into(),
         job: job.into(),
     };
-    delta::write_commit(store, &dir, &snap, commit)?;
-    // A crash here: the commit is in the log, the loader has not marked the job completed.
-    crate::fault::point("filesystem_after_delta_commit");
-    Ok(())
+    delta::write_commit(store, dir, snap, commit).map(|_| ())
 }
 
 /// Empties the Delta table `table` (an overwrite without rows), once per load.

@@ -22,7 +22,12 @@ pub const POSTGRES: MergeDialect = MergeDialect {
 
 impl PgClient {
     /// Runs one parameterized statement.
-    fn exec(&self, sql: &str, params: &[&(dyn ToSql + Sync)], context: &str) -> Result<u64> {
+    pub(super) fn exec(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        context: &str,
+    ) -> Result<u64> {
         let (pg, rt) = self.parts();
         rt.block_on(pg.execute(sql, params))
             .map_err(|e| Error::Destination {
@@ -414,5 +419,23 @@ impl Destination for PgClient {
             self.execute(&format!("DROP TABLE IF EXISTS {}", qualified(dataset, t)))?;
         }
         Ok(())
+    }
+
+    fn append_sync_history(
+        &mut self,
+        dataset: &str,
+        record: &crate::destinations::history::SyncRecord,
+        keep: u64,
+    ) -> Result<()> {
+        super::history::append(self, dataset, record, keep)
+    }
+
+    fn sync_history(
+        &self,
+        dataset: &str,
+        source: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::destinations::history::SyncRecord>> {
+        super::history::read(self, dataset, source, limit)
     }
 }
