@@ -733,9 +733,9 @@ print(json.dumps(out))
 
 #[test]
 fn delta_file_stats_cover_timestamps_and_decimals() {
-    let Some(py) =
-        crate::services::python("delta_destination::delta_file_stats_cover_timestamps_and_decimals")
-    else {
+    let Some(py) = crate::services::python(
+        "delta_destination::delta_file_stats_cover_timestamps_and_decimals",
+    ) else {
         return;
     };
     let p = fs_project(
