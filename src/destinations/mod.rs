@@ -39,6 +39,7 @@ pub mod duckdb;
 pub mod filesystem;
 pub mod history;
 pub mod postgres;
+pub mod sql_common;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -160,6 +160,16 @@ pub fn decode_parquet<T: ChunkReader + 'static>(data: T, what: &str) -> Result<V
 
 /// A Parquet file (SNAPPY) of `batches` and Delta's stats for it.
 pub fn encode_parquet(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(Vec<u8>, Value)> {
+    write_parquet(Vec::new(), schema, batches.iter().cloned().map(Ok))
+}
+
+/// Streams `batches` (of `schema`) into a Parquet file (SNAPPY) written to `out`, computing
+/// Delta's stats on the way: no batch is kept once written.
+pub fn write_parquet<W: std::io::Write + Send>(
+    out: W,
+    schema: &SchemaRef,
+    batches: impl IntoIterator<Item = Result<RecordBatch>>,
+) -> Result<(W, Value)> {
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .build();
@@ -167,12 +177,45 @@ pub fn encode_parquet(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(Ve
         context: "writing a Parquet file".into(),
         reason: e.to_string(),
     };
-    let mut w = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(err)?;
+    let mut w = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(err)?;
+    let mut acc = Stats::new(schema);
     for b in batches {
-        w.write(b).map_err(err)?;
+        let b = b?;
+        acc.add(&b);
+        w.write(&b).map_err(err)?;
     }
-    let data = w.into_inner().map_err(err)?;
-    Ok((data, stats(schema, batches)))
+    let out = w.into_inner().map_err(err)?;
+    Ok((out, acc.finish()))
+}
+
+/// The batches of the job files `jobs`, read one at a time as batches of `schema`.
+pub fn job_batches<'a>(
+    jobs: &'a [std::path::PathBuf],
+    schema: &'a SchemaRef,
+) -> impl Iterator<Item = Result<RecordBatch>> + 'a {
+    jobs.iter().flat_map(move |path| {
+        let reader = std::fs::File::open(path)
+            .map_err(|e| Error::io(path, e))
+            .and_then(|f| {
+                FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, f), None).map_err(
+                    |e| Error::Corrupt {
+                        path: path.to_path_buf(),
+                        reason: e.to_string(),
+                    },
+                )
+            });
+        let batches: Box<dyn Iterator<Item = Result<RecordBatch>>> = match reader {
+            Err(e) => Box::new(std::iter::once(Err(e))),
+            Ok(r) => Box::new(r.map(move |b| {
+                let b = b.map_err(|e| Error::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+                conform(&b, schema)
+            })),
+        };
+        batches
+    })
 }
 
 /// Delta's file statistics: `numRecords`, `minValues`, `maxValues`, `nullCount`, as delta-rs
@@ -180,37 +223,67 @@ pub fn encode_parquet(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(Ve
 /// timestamps (ISO 8601 truncated to milliseconds, `2024-01-01T10:00:00.123Z`) and decimals
 /// (JSON numbers, when the number's text is the exact value; a decimal with more digits than
 /// a double holds gets null counts only, so no reader skips a file on a rounded bound).
+#[cfg(test)]
 pub fn stats(schema: &SchemaRef, batches: &[RecordBatch]) -> Value {
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let (mut mins, mut maxs, mut nulls) = (Map::new(), Map::new(), Map::new());
-    for (i, f) in schema.fields().iter().enumerate() {
-        let nc: usize = batches.iter().map(|b| b.column(i).null_count()).sum();
-        nulls.insert(f.name().clone(), json!(nc));
-        let mut lo: Option<Value> = None;
-        let mut hi: Option<Value> = None;
-        let mut skip = false;
-        for b in batches {
+    let mut acc = Stats::new(schema);
+    for b in batches {
+        acc.add(b);
+    }
+    acc.finish()
+}
+
+/// [`stats`] accumulated batch by batch.
+struct Stats {
+    names: Vec<String>,
+    rows: usize,
+    /// Per column: nulls, lowest, highest, whether bounds are given up.
+    cols: Vec<(usize, Option<Value>, Option<Value>, bool)>,
+}
+
+impl Stats {
+    fn new(schema: &SchemaRef) -> Stats {
+        Stats {
+            names: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            rows: 0,
+            cols: vec![(0, None, None, false); schema.fields().len()],
+        }
+    }
+
+    fn add(&mut self, b: &RecordBatch) {
+        self.rows += b.num_rows();
+        for (i, (nulls, lo, hi, skip)) in self.cols.iter_mut().enumerate() {
+            *nulls += b.column(i).null_count();
+            if *skip {
+                continue;
+            }
             match column_range(b.column(i)) {
                 Range::Empty => {}
-                Range::Skip => skip = true,
+                Range::Skip => *skip = true,
                 Range::Values(a, z) => {
-                    lo = Some(match lo.take() {
+                    *lo = Some(match lo.take() {
                         Some(cur) if !less(&a, &cur) => cur,
                         _ => a,
                     });
-                    hi = Some(match hi.take() {
+                    *hi = Some(match hi.take() {
                         Some(cur) if !less(&cur, &z) => cur,
                         _ => z,
                     });
                 }
             }
         }
-        if let (false, Some(a), Some(z)) = (skip, lo, hi) {
-            mins.insert(f.name().clone(), a);
-            maxs.insert(f.name().clone(), z);
-        }
     }
-    json!({"numRecords": rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
+
+    fn finish(self) -> Value {
+        let (mut mins, mut maxs, mut nulls) = (Map::new(), Map::new(), Map::new());
+        for (name, (nc, lo, hi, skip)) in self.names.into_iter().zip(self.cols) {
+            nulls.insert(name.clone(), json!(nc));
+            if let (false, Some(a), Some(z)) = (skip, lo, hi) {
+                mins.insert(name.clone(), a);
+                maxs.insert(name, z);
+            }
+        }
+        json!({"numRecords": self.rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
+    }
 }
 
 enum Range {
