@@ -76,7 +76,7 @@ pub fn run(project: Option<PathBuf>, args: DoctorArgs) -> anyhow::Result<ExitCod
     }
     let mut per_source: Vec<(String, Vec<Check>)> = Vec::new();
     for e in &entries {
-        let dest = crate::destinations::configured(e.destination_type(), &project, &settings)?;
+        let dest = e.destination(&project, &settings)?;
         per_source.push((
             e.pipeline_name(),
             source_checks(&project, &settings, e, dest.as_ref()),

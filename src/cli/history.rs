@@ -182,7 +182,7 @@ fn try_record(
         return Ok(());
     }
     let ops = OpsSettings::load(settings)?;
-    let dest = crate::destinations::configured(entry.destination_type(), project, settings)?;
+    let dest = entry.destination(project, settings)?;
     let dataset = entry.dataset_name();
     if run.result.is_err() && !dest.exists() {
         return Ok(());
@@ -232,7 +232,7 @@ pub fn run(project: Option<PathBuf>, args: HistoryArgs) -> anyhow::Result<ExitCo
     };
     let mut all: Vec<SyncRecord> = Vec::new();
     for e in entries {
-        let dest = crate::destinations::configured(e.destination_type(), &project, &settings)?;
+        let dest = e.destination(&project, &settings)?;
         if dest.exists() {
             let client = dest.open(OpenMode::ReadOnly)?;
             match client.sync_history(&e.dataset_name(), &e.pipeline_name(), args.limit) {

@@ -117,11 +117,7 @@ fn build_pipeline(
     let mut b = Pipeline::builder(&name)
         .normalize(normalize)
         .dataset(entry.dataset_name())
-        .destination(crate::destinations::configured(
-            entry.destination_type(),
-            project,
-            settings,
-        )?)
+        .destination(entry.destination(project, settings)?)
         .working_dir(project.pipeline_dir(&name))
         .limit(opts.limit)
         .extract_workers(extract_workers)

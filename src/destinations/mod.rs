@@ -39,6 +39,7 @@ pub mod duckdb;
 pub mod filesystem;
 pub mod history;
 pub mod postgres;
+pub mod sql_common;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -369,6 +370,43 @@ pub fn configured(
         None => Err(crate::Error::Config(format!(
             "unknown destination `{kind}`; dango supports: {}",
             TYPES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// Destination settings a source entry in sources.yml gives itself, winning over
+/// `[destination.<type>]` for that source only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntrySettings {
+    /// `table_format` (filesystem: `delta`).
+    pub table_format: Option<String>,
+    /// `file_format` (filesystem: `parquet` for plain Parquet files).
+    pub file_format: Option<String>,
+}
+
+impl EntrySettings {
+    /// Whether the entry sets nothing.
+    pub fn is_empty(&self) -> bool {
+        self.table_format.is_none() && self.file_format.is_none()
+    }
+}
+
+/// [`configured`], with the settings of one source entry winning over
+/// `[destination.<kind>]`. Only the filesystem destination has per-source settings
+/// (`table_format`, `file_format`); `dango validate` refuses them on other types.
+pub fn configured_for_entry(
+    kind: &str,
+    entry: &EntrySettings,
+    project: &crate::config::Project,
+    settings: &crate::config::Settings,
+) -> Result<Arc<dyn DestinationFactory>> {
+    if entry.is_empty() {
+        return configured(kind, project, settings);
+    }
+    match kind {
+        "filesystem" => filesystem::from_project_for_entry(project, settings, entry),
+        other => Err(crate::Error::Config(format!(
+            "`table_format` / `file_format` on a source entry apply to the filesystem destination only, and this source loads into `{other}`: remove them from the entry in .dango/sources.yml, or set `destination: filesystem` on it"
         ))),
     }
 }

@@ -42,6 +42,13 @@ pub fn for_pipeline(
 ) -> Result<Arc<dyn DestinationFactory>> {
     match pipeline_destination_type(project, name).as_str() {
         "duckdb" => Ok(crate::destinations::for_inspection(project)),
-        kind => crate::destinations::configured(kind, project, &project.settings()?),
+        kind => {
+            // The source's own settings (a filesystem source's `file_format`) win.
+            let entry = crate::sources::SourcesFile::load(project)
+                .ok()
+                .and_then(|f| f.get(name).map(|e| e.destination_settings()))
+                .unwrap_or_default();
+            crate::destinations::configured_for_entry(kind, &entry, project, &project.settings()?)
+        }
     }
 }

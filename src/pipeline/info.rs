@@ -184,12 +184,19 @@ impl fmt::Display for LoadInfo {
             self.destination_name,
             self.dataset_name
         )?;
+        // dlt's `duckdb:///<path>`; a URL (postgres, s3) as it is; a local bucket as file://.
+        let location = self.destination_location.display().to_string();
+        let location = if location.contains("://") {
+            location
+        } else if self.destination_name == "filesystem" {
+            format!("file://{location}")
+        } else {
+            format!("{}:///{location}", self.destination_name)
+        };
         writeln!(
             f,
-            "The {} destination used {}:///{} location to store data",
+            "The {} destination used {location} location to store data",
             self.destination_name,
-            self.destination_name,
-            self.destination_location.display()
         )?;
         for p in &self.load_packages {
             writeln!(

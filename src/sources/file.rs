@@ -163,6 +163,14 @@ pub struct SourceEntry {
     /// The destination type of this source (wins over the file's `destination:`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
+    /// `table_format` of this source's filesystem destination (wins over
+    /// `[destination.filesystem] table_format`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_format: Option<String>,
+    /// `file_format` of this source's filesystem destination (`parquet`: plain Parquet files;
+    /// wins over `[destination.filesystem]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_format: Option<String>,
     /// Config blocks by key (one of [`block_keys`]), as written, in file order. A valid entry
     /// has exactly one: its type's ([`SourceEntry::block_key`]).
     #[serde(flatten)]

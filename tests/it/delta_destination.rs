@@ -715,3 +715,63 @@ fn delta_on_s3_merge_and_append_read_by_deltalake() {
     assert_ne!(load_ids[0], load_ids[1]);
     assert_eq!(load_ids[1], load_ids[3]);
 }
+
+/// Reads each file's statistics from the Delta log with `deltalake` (typed: it parses the
+/// `stats` JSON against the table schema), and the rows a filter on them returns.
+const READ_STATS: &str = r#"
+import json, sys
+import pyarrow as pa
+from deltalake import DeltaTable
+dt = DeltaTable(sys.argv[1])
+acts = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+def text(v):
+    return None if v is None else str(v)
+out = [{k: text(v) for k, v in a.items() if k.startswith(("min.", "max.", "null_count.", "num_records"))} for a in acts]
+out.sort(key=lambda a: a["min.created_at"] or "")
+print(json.dumps(out))
+"#;
+
+#[test]
+fn delta_file_stats_cover_timestamps_and_decimals() {
+    let Some(py) = crate::services::python(
+        "delta_destination::delta_file_stats_cover_timestamps_and_decimals",
+    ) else {
+        return;
+    };
+    let p = fs_project(
+        LOCAL_DELTA,
+        "      write_disposition: append\n      columns:\n        total:\n          data_type: decimal\n          precision: 12\n          scale: 2\n",
+    );
+    // orders 1-3 (created 2024-01-02..04), then 7-8 (2024-01-08..09): two files
+    p.write("input/a.jsonl", &orders_jsonl(3, 1));
+    sync_ok(&p);
+    p.write("input/a.jsonl", &orders_jsonl(2, 7));
+    sync_ok(&p);
+    let table = p.path().join("lake/raw_shop/orders");
+    let out = std::process::Command::new(&py)
+        .args(["-c", READ_STATS, table.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = got.as_array().unwrap();
+    assert_eq!(files.len(), 2, "{got:#}");
+    let f = |i: usize, k: &str| files[i][k].as_str().unwrap_or("NULL").to_string();
+    assert_eq!(f(0, "min.created_at"), "2024-01-02 10:00:00+00:00");
+    assert_eq!(f(0, "max.created_at"), "2024-01-04 10:00:00+00:00");
+    assert_eq!(f(1, "min.created_at"), "2024-01-08 10:00:00+00:00");
+    assert_eq!(f(1, "max.created_at"), "2024-01-09 10:00:00+00:00");
+    // decimal(12,2) bounds, typed by deltalake as decimals
+    assert_eq!(f(0, "min.total"), "1.50");
+    assert_eq!(f(0, "max.total"), "3.50");
+    assert_eq!(f(1, "min.total"), "7.50");
+    assert_eq!(f(1, "max.total"), "8.50");
+    assert_eq!(f(0, "min.paid"), "False");
+    assert_eq!(f(0, "max.paid"), "True");
+    assert_eq!(f(0, "num_records"), "3");
+    assert_eq!(f(0, "null_count.created_at"), "0");
+}

@@ -15,6 +15,7 @@ mod config_resolution;
 mod contracts;
 mod crash;
 mod delta_destination;
+mod destination_history;
 mod dlt_interop;
 mod dlt_native;
 mod drift;

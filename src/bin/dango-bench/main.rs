@@ -16,6 +16,7 @@ mod csvfile;
 mod children;
 mod many;
 mod dlt_native;
+mod dest;
 mod merge;
 mod noop;
 mod rest;
@@ -104,6 +105,8 @@ enum Workload {
     Children,
     /// A Python dlt resource (`dlt_native`) against dlt's own `pipeline.run`.
     DltNative,
+    /// The same local JSONL file into DuckDB, Postgres and Delta (see `dest.rs`).
+    Destinations,
 }
 
 /// A run and the row counts of the three tables it loaded.
@@ -148,6 +151,9 @@ fn main() -> ExitCode {
         (Some(bin), _, Workload::Many) => many::bench(&args, bin, &work),
         (Some(bin), _, Workload::Children) => children::bench(&args, bin, &work),
         (_, _, Workload::DltNative) => dlt_native::bench(&args, dango_bin.as_deref(), &work),
+        (_, _, Workload::Destinations) => {
+            dest::bench(args.orders, args.runs, dango_bin.as_deref(), &work)
+        }
         (None, _, _) => Err(anyhow::anyhow!(
             "this workload has no --reference-only mode"
         )),
@@ -251,6 +257,8 @@ fn clean(work: &Path, created: bool) {
         "many-dlt",
         "children-par",
         "children-seq",
+        "input_small",
+        "csv",
     ] {
         let _ = fs::remove_dir_all(work.join(dir));
     }

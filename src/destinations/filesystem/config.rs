@@ -150,6 +150,35 @@ fn table_format(ds: &DestinationSettings<'_>) -> Result<TableFormat> {
     }
 }
 
+/// The format a source entry's `table_format` / `file_format` choose (`None`: the entry sets
+/// neither). `table_format: delta` wins (Delta's files are Parquet); `file_format: parquet`
+/// alone means plain Parquet files, whatever `[destination.filesystem]` says.
+pub fn entry_format(entry: &crate::destinations::EntrySettings) -> Result<Option<TableFormat>> {
+    if let Some(tf) = &entry.table_format {
+        return match tf.as_str() {
+            "delta" => Ok(Some(TableFormat::Delta)),
+            other => Err(Error::Config(entry_format_error("table_format", other))),
+        };
+    }
+    match entry.file_format.as_deref() {
+        None => Ok(None),
+        Some("parquet") => Ok(Some(TableFormat::Parquet)),
+        Some(other) => Err(Error::Config(entry_format_error("file_format", other))),
+    }
+}
+
+/// The message for an unsupported `table_format` / `file_format` value on a source entry.
+pub fn entry_format_error(key: &str, value: &str) -> String {
+    match key {
+        "table_format" => format!(
+            "table format `{value}` is not supported by dango; use `table_format: delta` (or leave it out and set `file_format: parquet` for plain Parquet files)"
+        ),
+        _ => format!(
+            "file format `{value}` is not supported by dango's filesystem destination; use `file_format: parquet`, or `table_format: delta`"
+        ),
+    }
+}
+
 fn s3_credentials(ds: &DestinationSettings<'_>) -> Result<S3Credentials> {
     let creds = ds.credentials(&[
         "aws_access_key_id",

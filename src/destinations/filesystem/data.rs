@@ -160,6 +160,16 @@ pub fn decode_parquet<T: ChunkReader + 'static>(data: T, what: &str) -> Result<V
 
 /// A Parquet file (SNAPPY) of `batches` and Delta's stats for it.
 pub fn encode_parquet(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(Vec<u8>, Value)> {
+    write_parquet(Vec::new(), schema, batches.iter().cloned().map(Ok))
+}
+
+/// Streams `batches` (of `schema`) into a Parquet file (SNAPPY) written to `out`, computing
+/// Delta's stats on the way: no batch is kept once written.
+pub fn write_parquet<W: std::io::Write + Send>(
+    out: W,
+    schema: &SchemaRef,
+    batches: impl IntoIterator<Item = Result<RecordBatch>>,
+) -> Result<(W, Value)> {
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .build();
@@ -167,48 +177,113 @@ pub fn encode_parquet(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(Ve
         context: "writing a Parquet file".into(),
         reason: e.to_string(),
     };
-    let mut w = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(err)?;
+    let mut w = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(err)?;
+    let mut acc = Stats::new(schema);
     for b in batches {
-        w.write(b).map_err(err)?;
+        let b = b?;
+        acc.add(&b);
+        w.write(&b).map_err(err)?;
     }
-    let data = w.into_inner().map_err(err)?;
-    Ok((data, stats(schema, batches)))
+    let out = w.into_inner().map_err(err)?;
+    Ok((out, acc.finish()))
 }
 
-/// Delta's file statistics: `numRecords`, `minValues`, `maxValues`, `nullCount`. Min and max
-/// are given for integers, doubles, dates and short strings (the types whose text form is
-/// exact); timestamps, decimals and booleans get null counts only.
+/// The batches of the job files `jobs`, read one at a time as batches of `schema`.
+pub fn job_batches<'a>(
+    jobs: &'a [std::path::PathBuf],
+    schema: &'a SchemaRef,
+) -> impl Iterator<Item = Result<RecordBatch>> + 'a {
+    jobs.iter().flat_map(move |path| {
+        let reader = std::fs::File::open(path)
+            .map_err(|e| Error::io(path, e))
+            .and_then(|f| {
+                FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, f), None).map_err(
+                    |e| Error::Corrupt {
+                        path: path.to_path_buf(),
+                        reason: e.to_string(),
+                    },
+                )
+            });
+        let batches: Box<dyn Iterator<Item = Result<RecordBatch>>> = match reader {
+            Err(e) => Box::new(std::iter::once(Err(e))),
+            Ok(r) => Box::new(r.map(move |b| {
+                let b = b.map_err(|e| Error::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+                conform(&b, schema)
+            })),
+        };
+        batches
+    })
+}
+
+/// Delta's file statistics: `numRecords`, `minValues`, `maxValues`, `nullCount`, as delta-rs
+/// writes them. Min and max are given for integers, doubles, dates, short strings, booleans,
+/// timestamps (ISO 8601 truncated to milliseconds, `2024-01-01T10:00:00.123Z`) and decimals
+/// (JSON numbers, when the number's text is the exact value; a decimal with more digits than
+/// a double holds gets null counts only, so no reader skips a file on a rounded bound).
+#[cfg(test)]
 pub fn stats(schema: &SchemaRef, batches: &[RecordBatch]) -> Value {
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let (mut mins, mut maxs, mut nulls) = (Map::new(), Map::new(), Map::new());
-    for (i, f) in schema.fields().iter().enumerate() {
-        let nc: usize = batches.iter().map(|b| b.column(i).null_count()).sum();
-        nulls.insert(f.name().clone(), json!(nc));
-        let mut lo: Option<Value> = None;
-        let mut hi: Option<Value> = None;
-        let mut skip = false;
-        for b in batches {
+    let mut acc = Stats::new(schema);
+    for b in batches {
+        acc.add(b);
+    }
+    acc.finish()
+}
+
+/// [`stats`] accumulated batch by batch.
+struct Stats {
+    names: Vec<String>,
+    rows: usize,
+    /// Per column: nulls, lowest, highest, whether bounds are given up.
+    cols: Vec<(usize, Option<Value>, Option<Value>, bool)>,
+}
+
+impl Stats {
+    fn new(schema: &SchemaRef) -> Stats {
+        Stats {
+            names: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            rows: 0,
+            cols: vec![(0, None, None, false); schema.fields().len()],
+        }
+    }
+
+    fn add(&mut self, b: &RecordBatch) {
+        self.rows += b.num_rows();
+        for (i, (nulls, lo, hi, skip)) in self.cols.iter_mut().enumerate() {
+            *nulls += b.column(i).null_count();
+            if *skip {
+                continue;
+            }
             match column_range(b.column(i)) {
                 Range::Empty => {}
-                Range::Skip => skip = true,
+                Range::Skip => *skip = true,
                 Range::Values(a, z) => {
-                    lo = Some(match lo.take() {
+                    *lo = Some(match lo.take() {
                         Some(cur) if !less(&a, &cur) => cur,
                         _ => a,
                     });
-                    hi = Some(match hi.take() {
+                    *hi = Some(match hi.take() {
                         Some(cur) if !less(&cur, &z) => cur,
                         _ => z,
                     });
                 }
             }
         }
-        if let (false, Some(a), Some(z)) = (skip, lo, hi) {
-            mins.insert(f.name().clone(), a);
-            maxs.insert(f.name().clone(), z);
-        }
     }
-    json!({"numRecords": rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
+
+    fn finish(self) -> Value {
+        let (mut mins, mut maxs, mut nulls) = (Map::new(), Map::new(), Map::new());
+        for (name, (nc, lo, hi, skip)) in self.names.into_iter().zip(self.cols) {
+            nulls.insert(name.clone(), json!(nc));
+            if let (false, Some(a), Some(z)) = (skip, lo, hi) {
+                mins.insert(name.clone(), a);
+                maxs.insert(name, z);
+            }
+        }
+        json!({"numRecords": self.rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
+    }
 }
 
 enum Range {
@@ -220,6 +295,7 @@ enum Range {
 fn less(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(x), Value::String(y)) => x < y,
+        (Value::Bool(x), Value::Bool(y)) => !x & y,
         _ => match (a.as_f64(), b.as_f64()) {
             (Some(x), Some(y)) => x < y,
             _ => false,
@@ -264,6 +340,35 @@ fn column_range(col: &ArrayRef) -> Range {
                 _ => Range::Skip,
             }
         }
+        ArrowType::Timestamp(TimeUnit::Microsecond, _) => {
+            let a = col.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+            let text = |us: i64| {
+                chrono::DateTime::from_timestamp_micros(us)
+                    .map(|d| json!(d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()))
+            };
+            match (min(a).and_then(text), max(a).and_then(text)) {
+                (Some(x), Some(y)) => Range::Values(x, y),
+                _ => Range::Skip,
+            }
+        }
+        ArrowType::Decimal128(_, scale) => {
+            let a = col.as_primitive::<arrow::datatypes::Decimal128Type>();
+            match (
+                min(a).and_then(|v| exact_number(v, *scale)),
+                max(a).and_then(|v| exact_number(v, *scale)),
+            ) {
+                (Some(x), Some(y)) => Range::Values(x, y),
+                _ => Range::Skip,
+            }
+        }
+        ArrowType::Boolean => {
+            let a = col.as_boolean();
+            let (t, f) = (a.true_count(), a.len() - a.null_count() - a.true_count());
+            match (t, f) {
+                (0, 0) => Range::Empty,
+                _ => Range::Values(json!(f == 0), json!(t > 0)),
+            }
+        }
         ArrowType::Utf8 => {
             let a = col.as_string::<i32>();
             match (min_string(a), max_string(a)) {
@@ -274,6 +379,45 @@ fn column_range(col: &ArrayRef) -> Range {
             }
         }
         _ => Range::Skip,
+    }
+}
+
+/// A decimal (unscaled `v`, `scale`) as a JSON number, if the number's shortest text is the
+/// exact decimal value (at most about 15 significant digits).
+fn exact_number(v: i128, scale: i8) -> Option<Value> {
+    let exact = decimal_text(v, scale);
+    let f: f64 = exact.parse().ok()?;
+    (f.is_finite() && f.to_string() == exact).then(|| json!(f))
+}
+
+/// The decimal's text without trailing zeros (`-22.125`, `100`, `0`).
+fn decimal_text(v: i128, scale: i8) -> String {
+    let neg = v < 0;
+    let digits = v.unsigned_abs().to_string();
+    let (int, frac) = if scale <= 0 {
+        (
+            format!("{digits}{}", "0".repeat(scale.unsigned_abs() as usize)),
+            String::new(),
+        )
+    } else {
+        let scale = scale as usize;
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (i, f) = padded.split_at(padded.len() - scale);
+        (i.to_string(), f.trim_end_matches('0').to_string())
+    };
+    let int = match int.trim_start_matches('0') {
+        "" => "0",
+        i => i,
+    };
+    let body = if frac.is_empty() {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
+    };
+    if neg && body != "0" {
+        format!("-{body}")
+    } else {
+        body
     }
 }
 
@@ -367,5 +511,61 @@ mod tests {
         assert_eq!(s["maxValues"]["id"], json!(3));
         assert_eq!(s["minValues"]["name"], json!("a"));
         assert_eq!(s["nullCount"]["name"], json!(1));
+    }
+
+    #[test]
+    fn stats_cover_timestamps_decimals_and_booleans() {
+        let schema = Arc::new(ArrowSchema::new(vec![
+            Field::new(
+                "ts",
+                ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("d", ArrowType::Decimal128(38, 9), true),
+            Field::new("wide", ArrowType::Decimal128(38, 9), true),
+            Field::new("b", ArrowType::Boolean, true),
+        ]));
+        let ts = arrow::array::TimestampMicrosecondArray::from(vec![
+            Some(1_704_103_200_123_456),
+            None,
+            Some(1_709_287_200_999_999),
+        ])
+        .with_timezone("UTC");
+        let d = arrow::array::Decimal128Array::from(vec![
+            Some(1_500_000_000),
+            Some(-22_125_000_000),
+            None,
+        ])
+        .with_precision_and_scale(38, 9)
+        .unwrap();
+        let wide = arrow::array::Decimal128Array::from(vec![
+            Some(123_456_789_012_345_678_901_234_567i128),
+            Some(1),
+            None,
+        ])
+        .with_precision_and_scale(38, 9)
+        .unwrap();
+        let b = BooleanArray::from(vec![Some(true), None, Some(true)]);
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(ts), Arc::new(d), Arc::new(wide), Arc::new(b)],
+        )
+        .unwrap();
+        let s = stats(&schema, &[batch]);
+        // delta-rs's format: milliseconds (truncated), `Z`
+        assert_eq!(s["minValues"]["ts"], json!("2024-01-01T10:00:00.123Z"));
+        assert_eq!(s["maxValues"]["ts"], json!("2024-03-01T10:00:00.999Z"));
+        assert_eq!(s["minValues"]["d"], json!(-22.125));
+        assert_eq!(s["maxValues"]["d"], json!(1.5));
+        // 27 significant digits: no double holds it, so no bounds at all
+        assert!(s["minValues"].get("wide").is_none());
+        assert!(s["maxValues"].get("wide").is_none());
+        assert_eq!(s["minValues"]["b"], json!(true));
+        assert_eq!(s["maxValues"]["b"], json!(true));
+        assert_eq!(s["nullCount"]["ts"], json!(1));
+        assert_eq!(decimal_text(-5, 3), "-0.005");
+        assert_eq!(decimal_text(12_000, 3), "12");
+        assert_eq!(decimal_text(7, -2), "700");
+        assert_eq!(decimal_text(0, 9), "0");
     }
 }

@@ -527,4 +527,27 @@ impl Destination for FsClient {
         }
         Ok(())
     }
+
+    fn append_sync_history(
+        &mut self,
+        dataset: &str,
+        record: &crate::destinations::history::SyncRecord,
+        keep: u64,
+    ) -> Result<()> {
+        if !self.writable {
+            return Err(Error::Internal(
+                "the filesystem destination was opened read-only".into(),
+            ));
+        }
+        super::history::append(&self.store, dataset, self.format, record, keep)
+    }
+
+    fn sync_history(
+        &self,
+        dataset: &str,
+        source: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::destinations::history::SyncRecord>> {
+        super::history::read(&self.store, dataset, self.format, source, limit)
+    }
 }

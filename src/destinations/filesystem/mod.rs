@@ -18,6 +18,7 @@
 //! | `data.rs` | types, job files to Parquet with Delta stats, reading Parquet back |
 //! | `tables.rs` | append / overwrite / upsert commits, plain Parquet files |
 //! | `bookkeeping.rs` | dlt's `_dlt_*` documents and `init` |
+//! | `history.rs` | the sync history table `_dango_sync_history` (Delta or Parquet) |
 //! | `destination.rs` | `impl Destination` |
 
 mod bookkeeping;
@@ -25,12 +26,13 @@ mod config;
 mod data;
 mod delta;
 mod destination;
+mod history;
 mod store;
 mod tables;
 
 use std::sync::Arc;
 
-pub use config::{Bucket, FilesystemConfig, S3Credentials, TableFormat};
+pub use config::{Bucket, FilesystemConfig, S3Credentials, TableFormat, entry_format_error};
 pub use destination::FsClient;
 
 use super::{
@@ -90,6 +92,20 @@ pub fn from_project(
         project.root(),
         settings,
     )?)))
+}
+
+/// [`from_project`] with a source entry's `table_format` / `file_format` winning over
+/// `[destination.filesystem]`.
+pub fn from_project_for_entry(
+    project: &crate::config::Project,
+    settings: &crate::config::Settings,
+    entry: &super::EntrySettings,
+) -> Result<Arc<dyn DestinationFactory>> {
+    let mut config = FilesystemConfig::from_settings(project.root(), settings)?;
+    if let Some(format) = config::entry_format(entry)? {
+        config.format = format;
+    }
+    Ok(Arc::new(Filesystem::new(config)))
 }
 
 impl DestinationFactory for Filesystem {

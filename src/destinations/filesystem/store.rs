@@ -180,6 +180,45 @@ impl Store {
             .map_err(|e| store_error(&self.location, &format!("writing {rel}"), e))
     }
 
+    /// Writes the object `rel` with `write` (replacing it); returns its size. A local file is
+    /// written in place under a temporary name and renamed (nothing is held in memory); an
+    /// object store gets one put of the bytes.
+    pub fn put_with(
+        &self,
+        rel: &str,
+        write: impl FnOnce(&mut (dyn std::io::Write + Send)) -> Result<()>,
+    ) -> Result<u64> {
+        use std::io::Write;
+        if let Some(root) = &self.local {
+            let p = local_path(root, rel);
+            let dir = p.parent().unwrap_or(std::path::Path::new("."));
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            let tmp = dir.join(format!(".{}.tmp", uuid4()));
+            let done = (|| -> Result<u64> {
+                let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+                write(&mut w)?;
+                w.flush().map_err(|e| Error::io(&tmp, e))?;
+                let f = w
+                    .into_inner()
+                    .map_err(|e| Error::io(&tmp, e.into_error()))?;
+                f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+                let size = f.metadata().map_err(|e| Error::io(&tmp, e))?.len();
+                std::fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))?;
+                Ok(size)
+            })();
+            if done.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            return done;
+        }
+        let mut buf: Vec<u8> = Vec::new();
+        write(&mut buf)?;
+        let size = buf.len() as u64;
+        self.put(rel, buf)?;
+        Ok(size)
+    }
+
     /// Writes `data` to `rel` only if nothing is there; `false` if something was.
     pub fn put_if_absent(&self, rel: &str, data: Vec<u8>) -> Result<bool> {
         if let Some(root) = &self.local {

@@ -65,6 +65,23 @@ fn write_file(
     Ok(delta::add_action(&name, size, &stats))
 }
 
+/// Streams `batches` into a new data file of the table; returns its `add` action.
+fn write_stream(
+    store: &Store,
+    dir: &str,
+    schema: &SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+) -> Result<serde_json::Value> {
+    let name = format!("part-00000-{}-c000.snappy.parquet", delta::uuid4());
+    let mut stats = serde_json::Value::Null;
+    let size = store.put_with(&format!("{dir}/{name}"), |w| {
+        let (_, s) = data::write_parquet(w, schema, batches)?;
+        stats = s;
+        Ok(())
+    })?;
+    Ok(delta::add_action(&name, size, &stats))
+}
+
 /// What a Delta write does with the rows already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {
@@ -92,11 +109,46 @@ pub fn delta_write(
         return Ok(());
     }
     let schema = file_schema(table, &snap);
-    let mut batches = Vec::new();
-    for p in jobs {
-        batches.extend(data::read_job(p, &schema)?);
-    }
-    let add = write_file(store, &dir, &schema, &batches)?;
+    // The job files stream into the new data file: no table is held in memory.
+    let add = write_stream(store, &dir, &schema, data::job_batches(jobs, &schema))?;
+    commit_adds(store, &dir, table, &snap, &schema, add, mode, load_id, job)?;
+    // A crash here: the commit is in the log, the loader has not marked the job completed.
+    crate::fault::point("filesystem_after_delta_commit");
+    Ok(())
+}
+
+/// Commits `batches` (already of `schema`, from [`file_schema`] of `snap`) to the Delta table
+/// in `dir` as one new file in one commit tagged (`load_id`, `job`).
+#[allow(clippy::too_many_arguments)]
+pub fn commit_batches(
+    store: &Store,
+    dir: &str,
+    table: &Table,
+    snap: &Snapshot,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    mode: WriteMode,
+    load_id: &str,
+    job: &str,
+) -> Result<()> {
+    let add = write_file(store, dir, schema, batches)?;
+    commit_adds(store, dir, table, snap, schema, add, mode, load_id, job)
+}
+
+/// Commits the new file `add` to the Delta table in `dir` (removing every file the table had
+/// with `Overwrite`), tagged (`load_id`, `job`).
+#[allow(clippy::too_many_arguments)]
+fn commit_adds(
+    store: &Store,
+    dir: &str,
+    table: &Table,
+    snap: &Snapshot,
+    schema: &SchemaRef,
+    add: serde_json::Value,
+    mode: WriteMode,
+    load_id: &str,
+    job: &str,
+) -> Result<()> {
     let removes = match mode {
         WriteMode::Append => Vec::new(),
         WriteMode::Overwrite => snap.files.values().map(|f| f.action.clone()).collect(),
@@ -104,16 +156,13 @@ pub fn delta_write(
     let commit = Commit {
         operation: "WRITE",
         parameters: json!({"mode": if mode == WriteMode::Append { "Append" } else { "Overwrite" }, "partitionBy": "[]"}),
-        schema_string: schema_change(table, &schema, &snap),
+        schema_string: schema_change(table, schema, snap),
         removes,
         adds: vec![add],
         load_id: load_id.into(),
         job: job.into(),
     };
-    delta::write_commit(store, &dir, &snap, commit)?;
-    // A crash here: the commit is in the log, the loader has not marked the job completed.
-    crate::fault::point("filesystem_after_delta_commit");
-    Ok(())
+    delta::write_commit(store, dir, snap, commit).map(|_| ())
 }
 
 /// Empties the Delta table `table` (an overwrite without rows), once per load.
@@ -217,9 +266,12 @@ pub fn parquet_write(
 ) -> Result<()> {
     let dir = table_dir(dataset, &table.name);
     let schema = data::arrow_schema(table, &|_| true);
-    let batches = data::read_job(job, &schema)?;
-    let (bytes, _) = data::encode_parquet(&schema, &batches)?;
-    store.put(&format!("{dir}/{load_id}.{}.parquet", file_id(job)), bytes)
+    let jobs = [job.to_path_buf()];
+    store
+        .put_with(&format!("{dir}/{load_id}.{}.parquet", file_id(job)), |w| {
+            data::write_parquet(w, &schema, data::job_batches(&jobs, &schema)).map(|_| ())
+        })
+        .map(|_| ())
 }
 
 /// The file id of a job file (`<table>.<file_id>.<n>.<ext>`), for Parquet file names.

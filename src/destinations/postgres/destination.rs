@@ -9,6 +9,7 @@ use tokio_postgres::types::ToSql;
 use super::client::{PgClient, reason};
 use super::sql::{create_table_sql, package_time_literal, qualified, quote_ident};
 use crate::destinations::duckdb::merge::{self, MergeDialect};
+use crate::destinations::sql_common::{self, POSTGRES as SQL};
 use crate::destinations::{Capabilities, Destination, JobFile, LoadPlan, Sample, StateRow};
 use crate::error::{Error, Result};
 use crate::schema::{LOADS_TABLE, STATE_TABLE, Schema, Table, VERSION_TABLE, dlt_dict};
@@ -22,7 +23,12 @@ pub const POSTGRES: MergeDialect = MergeDialect {
 
 impl PgClient {
     /// Runs one parameterized statement.
-    fn exec(&self, sql: &str, params: &[&(dyn ToSql + Sync)], context: &str) -> Result<u64> {
+    pub(super) fn exec(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        context: &str,
+    ) -> Result<u64> {
         let (pg, rt) = self.parts();
         rt.block_on(pg.execute(sql, params))
             .map_err(|e| Error::Destination {
@@ -133,13 +139,7 @@ impl Destination for PgClient {
         if !cols.iter().any(|(n, _)| n == "_dlt_load_id") {
             return Ok(0);
         }
-        let n = self.query_count(
-            &format!(
-                "SELECT count(*) FROM {} WHERE _dlt_load_id = $1",
-                qualified(dataset, table)
-            ),
-            &[&load_id],
-        )?;
+        let n = self.query_count(&SQL.rows_of_load_sql(dataset, table), &[&load_id])?;
         Ok(n.max(0) as u64)
     }
 
@@ -154,13 +154,7 @@ impl Destination for PgClient {
         if !self.has_table(dataset, LOADS_TABLE)? {
             return Ok(false);
         }
-        let n = self.query_count(
-            &format!(
-                "SELECT count(*) FROM {} WHERE load_id = $1",
-                qualified(dataset, LOADS_TABLE)
-            ),
-            &[&load_id],
-        )?;
+        let n = self.query_count(&SQL.load_count_sql(dataset), &[&load_id])?;
         Ok(n > 0)
     }
 
@@ -183,65 +177,31 @@ impl Destination for PgClient {
         if !self.has_tables(dataset, &[STATE_TABLE, LOADS_TABLE])? {
             return Ok(None);
         }
-        self.query_text(
-            &format!(
-                "SELECT s.state::text FROM {} s JOIN {} l ON l.load_id = s._dlt_load_id \
-                 WHERE l.status = 0 AND s.pipeline_name = $1 \
-                 ORDER BY l.load_id DESC, s.version DESC LIMIT 1",
-                qualified(dataset, STATE_TABLE),
-                qualified(dataset, LOADS_TABLE)
-            ),
-            &[&pipeline],
-        )
+        self.query_text(&SQL.stored_state_sql(dataset), &[&pipeline])
     }
 
     fn stored_state_hash(&self, dataset: &str, pipeline: &str) -> Result<Option<String>> {
         if !self.has_table(dataset, STATE_TABLE)? {
             return Ok(None);
         }
-        self.query_text(
-            &format!(
-                "SELECT version_hash::text FROM {} WHERE pipeline_name = $1 \
-                 ORDER BY _dlt_load_id DESC, version DESC LIMIT 1",
-                qualified(dataset, STATE_TABLE)
-            ),
-            &[&pipeline],
-        )
+        self.query_text(&SQL.stored_state_hash_sql(dataset), &[&pipeline])
     }
 
     fn stored_schema(&self, dataset: &str, schema_name: &str) -> Result<Option<Schema>> {
         if !self.has_table(dataset, VERSION_TABLE)? {
             return Ok(None);
         }
-        let Some(text) = self.query_text(
-            &format!(
-                "SELECT schema::text FROM {} WHERE schema_name = $1 \
-                 ORDER BY inserted_at DESC, version DESC LIMIT 1",
-                qualified(dataset, VERSION_TABLE)
-            ),
-            &[&schema_name],
-        )?
-        else {
+        let Some(text) = self.query_text(&SQL.stored_schema_sql(dataset), &[&schema_name])? else {
             return Ok(None);
         };
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::Internal(format!("stored schema is not JSON: {e}")))?;
-        dlt_dict::from_json(&v)
-            .map(Some)
-            .map_err(|e| Error::Internal(format!("stored schema `{schema_name}`: {e}")))
+        sql_common::parse_stored_schema(&text, schema_name).map(Some)
     }
 
     fn has_schema_version(&self, dataset: &str, version_hash: &str) -> Result<bool> {
         if !self.has_table(dataset, VERSION_TABLE)? {
             return Ok(false);
         }
-        let n = self.query_count(
-            &format!(
-                "SELECT count(*) FROM {} WHERE version_hash = $1",
-                qualified(dataset, VERSION_TABLE)
-            ),
-            &[&version_hash],
-        )?;
+        let n = self.query_count(&SQL.schema_version_count_sql(dataset), &[&version_hash])?;
         Ok(n > 0)
     }
 
@@ -414,5 +374,23 @@ impl Destination for PgClient {
             self.execute(&format!("DROP TABLE IF EXISTS {}", qualified(dataset, t)))?;
         }
         Ok(())
+    }
+
+    fn append_sync_history(
+        &mut self,
+        dataset: &str,
+        record: &crate::destinations::history::SyncRecord,
+        keep: u64,
+    ) -> Result<()> {
+        super::history::append(self, dataset, record, keep)
+    }
+
+    fn sync_history(
+        &self,
+        dataset: &str,
+        source: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::destinations::history::SyncRecord>> {
+        super::history::read(self, dataset, source, limit)
     }
 }

@@ -10,12 +10,14 @@
 //! | `destination.rs` | `impl Destination for PgClient` |
 //! | `copy.rs` | Arrow job files → `COPY … FROM STDIN (FORMAT binary)` |
 //! | `json.rs` | nested Arrow values → JSON text for `jsonb` |
+//! | `history.rs` | the sync history table `_dango_sync_history` |
 //! | `sql.rs` | type names, quoting, `CREATE TABLE`, literals |
 
 mod client;
 pub mod config;
 mod copy;
 mod destination;
+mod history;
 mod json;
 pub mod sql;
 mod tls;

@@ -51,20 +51,9 @@ pub fn pg_type(c: &Column) -> String {
     }
 }
 
-/// Quotes an identifier.
-pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// Quotes a string literal (standard_conforming_strings is on since Postgres 9.1).
-pub fn quote_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// `"dataset"."table"`.
-pub fn qualified(dataset: &str, table: &str) -> String {
-    format!("{}.{}", quote_ident(dataset), quote_ident(table))
-}
+// Quoting is shared by the SQL destinations (standard_conforming_strings is on since
+// Postgres 9.1).
+pub use crate::destinations::sql_common::{qualified, quote_ident, quote_str};
 
 /// A column definition in dlt's format: `"name" type <hints> NOT NULL`; the only hint dlt
 /// writes on Postgres is `UNIQUE` (on `_dlt_id`).

@@ -27,6 +27,65 @@ impl SourceEntry {
             .or(self.file_destination.as_deref())
             .unwrap_or(DEFAULT_DESTINATION)
     }
+
+    /// The destination settings the entry sets for itself (`table_format`, `file_format`).
+    pub fn destination_settings(&self) -> crate::destinations::EntrySettings {
+        crate::destinations::EntrySettings {
+            table_format: self.table_format.clone(),
+            file_format: self.file_format.clone(),
+        }
+    }
+
+    /// The destination this source loads into, configured from `settings` with the entry's
+    /// own settings winning ([`crate::destinations::configured_for_entry`]).
+    pub fn destination(
+        &self,
+        project: &crate::config::Project,
+        settings: &crate::config::Settings,
+    ) -> crate::error::Result<std::sync::Arc<dyn crate::destinations::DestinationFactory>> {
+        crate::destinations::configured_for_entry(
+            self.destination_type(),
+            &self.destination_settings(),
+            project,
+            settings,
+        )
+    }
+}
+
+/// Checks an entry's `table_format` / `file_format`: values dango supports, on a source that
+/// loads into the filesystem destination.
+fn check_formats(
+    s: &SourceEntry,
+    at: &dyn Fn(&[Seg<'_>], String) -> Problem,
+    problems: &mut Vec<Problem>,
+) {
+    let keys = [
+        ("table_format", s.table_format.as_deref(), "delta"),
+        ("file_format", s.file_format.as_deref(), "parquet"),
+    ];
+    for (key, value, supported) in keys {
+        let Some(value) = value else { continue };
+        let pos = [Seg::Key("sources"), Seg::Index(s.index), Seg::Key(key)];
+        if s.destination_type() != "filesystem" {
+            problems.push(at(
+                &pos,
+                format!(
+                    "`{key}` applies to the filesystem destination only, and source `{}` loads into `{}`: remove it, or set `destination: filesystem` on the source",
+                    s.name,
+                    s.destination_type()
+                ),
+            ));
+        } else if value != supported {
+            problems.push(at(
+                &pos,
+                format!(
+                    "source `{}`: {}",
+                    s.name,
+                    crate::destinations::filesystem::entry_format_error(key, value)
+                ),
+            ));
+        }
+    }
 }
 
 /// Checks that every `destination:` names a destination type this build has (offline: no
@@ -61,6 +120,7 @@ pub(super) fn check(
                 message(kind, &format!(" for source `{}`", s.name)),
             ));
         }
+        check_formats(s, at, problems);
     }
 }
 
@@ -88,6 +148,39 @@ mod tests {
         assert_eq!(f.sources[1].destination_type(), "duckdb");
         let f = parse(&format!("version: \"1.0\"\nsources:\n  - name: a\n{ENTRY}")).unwrap();
         assert_eq!(f.destination_of(&f.sources[0]), "duckdb");
+    }
+
+    #[test]
+    fn entry_formats_are_checked_offline() {
+        let f = parse(&format!(
+            "version: \"1.0\"\ndestination: filesystem\nsources:\n  - name: a\n    file_format: parquet\n{ENTRY}  - name: b\n    table_format: delta\n{ENTRY}"
+        ))
+        .unwrap();
+        assert_eq!(f.sources[0].file_format.as_deref(), Some("parquet"));
+        assert_eq!(
+            f.sources[1].destination_settings().table_format.as_deref(),
+            Some("delta")
+        );
+        let e = parse(&format!(
+            "version: \"1.0\"\nsources:\n  - name: a\n    file_format: parquet\n{ENTRY}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("sources.yml:4:18: `file_format` applies to the filesystem destination only, and source `a` loads into `duckdb`"),
+            "{e}"
+        );
+        let e = parse(&format!(
+            "version: \"1.0\"\ndestination: filesystem\nsources:\n  - name: a\n    table_format: iceberg\n{ENTRY}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "sources.yml:5:19: source `a`: table format `iceberg` is not supported by dango"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

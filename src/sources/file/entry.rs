@@ -21,6 +21,8 @@ static FIELDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
         "description",
         "tags",
         "destination",
+        "table_format",
+        "file_format",
     ];
     v.extend(block_keys());
     v
@@ -34,6 +36,8 @@ enum Field {
     Description,
     Tags,
     Destination,
+    TableFormat,
+    FileFormat,
     Block(&'static str),
 }
 
@@ -63,7 +67,9 @@ impl Visitor<'_> for FieldSeed {
             "description" => Field::Description,
             "tags" => Field::Tags,
             "destination" => Field::Destination,
-            other => match FIELDS[6..].iter().find(|k| **k == other) {
+            "table_format" => Field::TableFormat,
+            "file_format" => Field::FileFormat,
+            other => match FIELDS[8..].iter().find(|k| **k == other) {
                 Some(k) => Field::Block(k),
                 None => return Err(E::unknown_field(other, FIELDS.as_slice())),
             },
@@ -87,6 +93,8 @@ impl<'de> Visitor<'de> for EntryVisitor {
         let mut description: Option<Option<String>> = None;
         let mut tags: Option<Vec<String>> = None;
         let mut destination: Option<Option<String>> = None;
+        let mut table_format: Option<Option<String>> = None;
+        let mut file_format: Option<Option<String>> = None;
         let mut blocks: IndexMap<String, Value> = IndexMap::new();
         let mut seen_blocks: Vec<&'static str> = Vec::new();
         fn once<T, E: de::Error>(slot: &Option<T>, key: &'static str) -> Result<(), E> {
@@ -121,6 +129,14 @@ impl<'de> Visitor<'de> for EntryVisitor {
                     once(&destination, "destination")?;
                     destination = Some(map.next_value()?);
                 }
+                Field::TableFormat => {
+                    once(&table_format, "table_format")?;
+                    table_format = Some(map.next_value()?);
+                }
+                Field::FileFormat => {
+                    once(&file_format, "file_format")?;
+                    file_format = Some(map.next_value()?);
+                }
                 Field::Block(k) => {
                     if seen_blocks.contains(&k) {
                         return Err(de::Error::duplicate_field(k));
@@ -140,6 +156,8 @@ impl<'de> Visitor<'de> for EntryVisitor {
             description: description.flatten(),
             tags: tags.unwrap_or_default(),
             destination: destination.flatten(),
+            table_format: table_format.flatten(),
+            file_format: file_format.flatten(),
             blocks,
             index: 0,
             file_destination: None,

@@ -100,7 +100,7 @@ fn entry_keys_come_from_the_format_and_the_registry() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("s.yml:5:5: sources[0]: unknown field `colour`, expected one of `name`, `type`, `enabled`, `description`, `tags`, `destination`, `local_files`, `csv`, `rest_api`, `dlt_native`, `generic_config`"),
+        err.starts_with("s.yml:5:5: sources[0]: unknown field `colour`, expected one of `name`, `type`, `enabled`, `description`, `tags`, `destination`, `table_format`, `file_format`, `local_files`, `csv`, `rest_api`, `dlt_native`, `generic_config`"),
         "{err}"
     );
     let text = "version: \"1.0\"\nsources:\n  - name: a\n    type: rest_api\n    local_files: {directory: d}\n    rest_api: {base_url: x}\n";
