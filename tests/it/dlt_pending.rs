@@ -66,8 +66,11 @@ fn dango(p: &TestProject, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Rows as text, and columns as (name, type, nullable).
+type RowsAndColumns = (Vec<Vec<Option<String>>>, Vec<(String, String, String)>);
+
 /// Both tables of events `1..=3` without dlt's ids, and the columns of both.
-fn data(p: &TestProject) -> (Vec<Vec<Option<String>>>, Vec<(String, String, String)>) {
+fn data(p: &TestProject) -> RowsAndColumns {
     let mut rows =
         p.query("SELECT id, updated_at, name FROM raw_events.events WHERE id <= 3 ORDER BY id");
     rows.extend(p.query(

@@ -12,16 +12,16 @@
 //! target/release/dango-bench --workload rest --orders 1000000 --page-size 1000
 //! ```
 
-mod csvfile;
 mod children;
-mod many;
-mod dlt_native;
+mod csvfile;
 mod dest;
+mod dlt_native;
+mod many;
 mod merge;
 mod noop;
 mod rest;
-mod sqldb;
 mod small;
+mod sqldb;
 
 use std::fs::{self, File};
 use std::os::unix::process::ExitStatusExt;
