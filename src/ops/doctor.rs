@@ -115,7 +115,7 @@ pub fn source_checks(
         )
     });
     out.push(disk_check(project, &dir, pending_size));
-    out.push(super::drift::doctor_check(project.root(), &name));
+    out.push(drift_check(project.root(), &name));
     out.push(last_sync(entry, dest));
     out
 }
@@ -373,5 +373,43 @@ fn last_sync(entry: &SourceEntry, dest: &dyn DestinationFactory) -> Check {
             Status::Skip,
             format!("cannot read the history: {e}"),
         ),
+    }
+}
+
+/// `dango doctor`'s drift check of `source`.
+fn drift_check(project_root: &std::path::Path, source: &str) -> Check {
+    let (status, detail) = match super::drift::load(project_root, source) {
+        Err(e) => (Status::Fail, e.to_string()),
+        Ok(r) if r.baseline_load_id.is_none() => (
+            Status::Ok,
+            "no baseline yet; the next sync records one".to_string(),
+        ),
+        Ok(r) if r.needs_attention() => {
+            let pending = r.pending();
+            (
+                Status::Fail,
+                format!(
+                    "needs attention: {} breaking change(s): {}. Review them with `dango governance drift-report {source}`, then run `dango governance accept {source}`",
+                    pending.len(),
+                    pending
+                        .iter()
+                        .map(|e| format!("{} (load {})", e.describe(), e.load_id))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )
+        }
+        Ok(r) => (
+            Status::Ok,
+            format!(
+                "no breaking changes; baseline of {} table(s)",
+                r.baseline.len()
+            ),
+        ),
+    };
+    Check {
+        check: "schema drift",
+        status,
+        detail,
     }
 }

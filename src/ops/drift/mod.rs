@@ -408,44 +408,5 @@ pub fn accept(project_root: &Path, source: &str) -> Result<Vec<DriftEvent>> {
     Ok(accepted)
 }
 
-/// `dango doctor`'s drift check of `source`.
-pub fn doctor_check(project_root: &Path, source: &str) -> super::doctor::Check {
-    use super::doctor::{Check, Status};
-    let (status, detail) = match load(project_root, source) {
-        Err(e) => (Status::Fail, e.to_string()),
-        Ok(r) if r.baseline_load_id.is_none() => (
-            Status::Ok,
-            "no baseline yet; the next sync records one".to_string(),
-        ),
-        Ok(r) if r.needs_attention() => {
-            let pending = r.pending();
-            (
-                Status::Fail,
-                format!(
-                    "needs attention: {} breaking change(s): {}. Review them with `dango governance drift-report {source}`, then run `dango governance accept {source}`",
-                    pending.len(),
-                    pending
-                        .iter()
-                        .map(|e| format!("{} (load {})", e.describe(), e.load_id))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-            )
-        }
-        Ok(r) => (
-            Status::Ok,
-            format!(
-                "no breaking changes; baseline of {} table(s)",
-                r.baseline.len()
-            ),
-        ),
-    };
-    Check {
-        check: "schema drift",
-        status,
-        detail,
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -530,7 +530,11 @@ impl Run<'_> {
             .collect();
         let workers = parallel.iter().map(|c| c.parallel).max().unwrap_or(1);
         let mut got: Vec<super::parallel::Collected> = Vec::with_capacity(per_item);
-        super::parallel::run_ordered(self, &jobs, workers, |i, collected| {
+        let fetch = |(node, parent): super::parallel::Job<'_>| {
+            let mut c = super::parallel::Collected::default();
+            self.node(node, Some(parent), &mut c).map(|()| c)
+        };
+        super::parallel::run_ordered(&fetch, &jobs, workers, |i, collected| {
             got.push(collected);
             if got.len() < per_item {
                 return Ok(());
@@ -619,4 +623,41 @@ impl Run<'_> {
 /// cursor (a cursor may stop the paging on the items it filters, which needs them in order).
 fn parallel_ok(child: &Node) -> bool {
     child.parallel > 1 && child.incremental.is_none()
+}
+
+/// A child fetched concurrently is read into memory, page by page.
+impl Sink for super::parallel::Collected {
+    fn full(&mut self, _node: &Node) -> bool {
+        false
+    }
+
+    fn limited(&mut self, _node: &Node) -> bool {
+        false
+    }
+
+    fn page_read(&mut self, _node: &Node, bytes: u64) -> Result<()> {
+        self.pages.push(super::parallel::Page {
+            bytes,
+            raw: Vec::new(),
+            items: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn raw(&mut self, _node: &Node, items: &[&str]) -> Result<()> {
+        let page = self.last()?;
+        page.raw.extend(items.iter().map(|s| s.to_string()));
+        Ok(())
+    }
+
+    fn items(
+        &mut self,
+        _run: &Run<'_>,
+        _node: &Node,
+        _parent: Option<(&str, &Value)>,
+        items: Vec<Value>,
+    ) -> Result<()> {
+        self.last()?.items.extend(items);
+        Ok(())
+    }
 }

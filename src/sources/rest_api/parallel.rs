@@ -9,13 +9,13 @@
 //! ahead of the one being written (a window of `4 × workers`), which bounds the memory.
 //! Every request goes through the same client: retries, rate limits and auth apply to each.
 //! The first failing job in sequential order fails the run; jobs after it stop early.
+//! How one job is fetched is the caller's (`fetch.rs` fetches it into a [`Collected`]).
 
 use std::sync::{Condvar, Mutex};
 
 use serde_json::Value;
 
 use super::Node;
-use super::fetch::{Run, Sink};
 use crate::error::{Error, Result};
 
 /// What a child fetch read: pages, each with its size and items (raw item text when the
@@ -33,46 +33,11 @@ pub(crate) struct Page {
 }
 
 impl Collected {
-    fn last(&mut self) -> Result<&mut Page> {
+    /// The page being read.
+    pub(crate) fn last(&mut self) -> Result<&mut Page> {
         self.pages
             .last_mut()
             .ok_or_else(|| Error::Internal("items before a page was read".into()))
-    }
-}
-
-impl Sink for Collected {
-    fn full(&mut self, _node: &Node) -> bool {
-        false
-    }
-
-    fn limited(&mut self, _node: &Node) -> bool {
-        false
-    }
-
-    fn page_read(&mut self, _node: &Node, bytes: u64) -> Result<()> {
-        self.pages.push(Page {
-            bytes,
-            raw: Vec::new(),
-            items: Vec::new(),
-        });
-        Ok(())
-    }
-
-    fn raw(&mut self, _node: &Node, items: &[&str]) -> Result<()> {
-        let page = self.last()?;
-        page.raw.extend(items.iter().map(|s| s.to_string()));
-        Ok(())
-    }
-
-    fn items(
-        &mut self,
-        _run: &Run<'_>,
-        _node: &Node,
-        _parent: Option<(&str, &Value)>,
-        items: Vec<Value>,
-    ) -> Result<()> {
-        self.last()?.items.extend(items);
-        Ok(())
     }
 }
 
@@ -91,7 +56,7 @@ struct Shared {
 /// Runs `jobs` on up to `workers` threads and hands each result to `consume` in job order.
 /// Returns the first error (of a job or of `consume`), in job order.
 pub(crate) fn run_ordered(
-    run: &Run<'_>,
+    fetch: &(dyn Fn(Job<'_>) -> Result<Collected> + Sync),
     jobs: &[Job<'_>],
     workers: usize,
     mut consume: impl FnMut(usize, Collected) -> Result<()>,
@@ -112,7 +77,7 @@ pub(crate) fn run_ordered(
         for _ in 0..workers {
             let spawned = std::thread::Builder::new()
                 .name("dango-children".into())
-                .spawn_scoped(s, || worker(run, jobs, window, &shared, &cv));
+                .spawn_scoped(s, || worker(fetch, jobs, window, &shared, &cv));
             if let Err(e) = spawned {
                 lock().stop = true;
                 cv.notify_all();
@@ -143,7 +108,13 @@ pub(crate) fn run_ordered(
     })
 }
 
-fn worker(run: &Run<'_>, jobs: &[Job<'_>], window: usize, shared: &Mutex<Shared>, cv: &Condvar) {
+fn worker(
+    fetch: &(dyn Fn(Job<'_>) -> Result<Collected> + Sync),
+    jobs: &[Job<'_>],
+    window: usize,
+    shared: &Mutex<Shared>,
+    cv: &Condvar,
+) {
     let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
     loop {
         let i = {
@@ -160,12 +131,8 @@ fn worker(run: &Run<'_>, jobs: &[Job<'_>], window: usize, shared: &Mutex<Shared>
             g.next += 1;
             g.next - 1
         };
-        let (node, parent) = jobs[i];
-        let fetched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut c = Collected::default();
-            run.node(node, Some(parent), &mut c).map(|()| c)
-        }))
-        .unwrap_or_else(|_| Err(Error::Internal("a fetch thread panicked".into())));
+        let fetched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fetch(jobs[i])))
+            .unwrap_or_else(|_| Err(Error::Internal("a fetch thread panicked".into())));
         let mut g = lock();
         // The run fails at the first error in order: jobs after a failed one are not
         // started; the jobs before it still finish.
