@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
-use crate::ops::doctor::{Check, Status, project_checks, source_checks};
+use crate::ops::doctor::{Check, Status, project_checks, schedules_check, source_checks};
 use crate::sources::SourceEntry;
 
 pub(super) const EXAMPLES: &str = "\
@@ -74,6 +74,8 @@ pub fn run(project: Option<PathBuf>, args: DoctorArgs) -> anyhow::Result<ExitCod
         let dest = crate::destinations::configured(kind, &project, &settings)?;
         general.extend(project_checks(&project, dest.as_ref()));
     }
+    let names: Vec<&str> = file.sources.iter().map(|s| s.name.as_str()).collect();
+    general.extend(schedules_check(project.root(), &names));
     let mut per_source: Vec<(String, Vec<Check>)> = Vec::new();
     for e in &entries {
         let dest = e.destination(&project, &settings)?;

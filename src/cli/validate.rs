@@ -62,6 +62,12 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: ValidateArgs) -> anyhow:
             path.display(),
             file.sources.len()
         ));
+        let names: Vec<&str> = file.sources.iter().map(|s| s.name.as_str()).collect();
+        match crate::ops::schedule::file::check_file(project.root(), &names) {
+            Ok(None) => {}
+            Ok(Some(n)) => checked.push(format!(".dango/schedules.yml: {n} schedule(s)")),
+            Err(p) => problems.extend(p),
+        }
         let known = known_types();
         let runtime = runtime.clone().unwrap_or_default();
         let cx = BuildContext {

@@ -81,6 +81,16 @@ pub fn project_checks(project: &Project, dest: &dyn DestinationFactory) -> Vec<C
     out
 }
 
+/// The project's schedules file (`.dango/schedules.yml`) read and checked against the declared
+/// `sources`; `None` when the project has no schedules file.
+pub fn schedules_check(root: &std::path::Path, sources: &[&str]) -> Option<Check> {
+    match super::schedule::file::check_file(root, sources) {
+        Ok(None) => None,
+        Ok(Some(n)) => Some(check("schedules", Status::Ok, format!("{n} schedule(s)"))),
+        Err(problems) => Some(check("schedules", Status::Fail, problems.join("; "))),
+    }
+}
+
 /// The checks of one source.
 pub fn source_checks(
     project: &Project,

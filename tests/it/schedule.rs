@@ -517,3 +517,42 @@ fn sigterm_interrupts_the_running_sync_cleanly_and_exits_0() {
     p.dango().arg("sync").assert().success();
     assert_eq!(p.count("raw_big.big"), 60_000);
 }
+
+/// `dango validate` and `dango doctor` read `.dango/schedules.yml`: a good file is counted, a
+/// schedule naming an undeclared source is a problem that names the schedule and the source.
+#[test]
+fn validate_and_doctor_check_the_schedules_file() {
+    let p = project(3);
+    p.write(
+        ".dango/schedules.yml",
+        "schedules:\n  - name: nightly\n    type: sync\n    preset: daily\n    sources: [shop]\n",
+    );
+    let out = p.dango().args(["validate"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("schedules.yml: 1 schedule(s)"), "{text}");
+    let out = p.dango().args(["doctor"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("schedules") && text.contains("1 schedule(s)"),
+        "{text}"
+    );
+
+    p.write(
+        ".dango/schedules.yml",
+        "schedules:\n  - name: nightly\n    type: sync\n    preset: daily\n    sources: [shop, billing]\n",
+    );
+    let out = p.dango().args(["validate"]).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("schedule `nightly` names source `billing`"),
+        "{text}"
+    );
+    let out = p.dango().args(["doctor"]).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("names source `billing`"), "{text}");
+}

@@ -204,6 +204,41 @@ impl ScheduleEntry {
     }
 }
 
+/// `dango validate` and `dango doctor`: the project's schedules file read and checked against
+/// the declared `sources`. `Ok(None)` when there is no file, `Ok(Some(n))` with its number of
+/// schedules, or every problem (a schedule naming a source that is not declared is one).
+pub fn check_file(
+    root: &Path,
+    sources: &[&str],
+) -> std::result::Result<Option<usize>, Vec<String>> {
+    let (file, text) = SchedulesFile::load(root).map_err(|e| vec![e.to_string()])?;
+    if text.is_none() {
+        return Ok(None);
+    }
+    let resolved = file.resolved().map_err(|e| vec![e.to_string()])?;
+    let problems: Vec<String> = resolved
+        .iter()
+        .flat_map(|s| {
+            s.sources
+                .iter()
+                .filter(|n| !sources.contains(&n.as_str()))
+                .map(move |n| {
+                    format!(
+                        "{}: schedule `{}` names source `{n}`, which .dango/sources.yml does not declare; declare it or remove it from the schedule (`dango schedule remove {}` and add it again)",
+                        path(root).display(),
+                        s.name,
+                        s.name
+                    )
+                })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(Some(resolved.len()))
+    } else {
+        Err(problems)
+    }
+}
+
 impl SchedulesFile {
     /// Reads the project's file; a missing file is an empty one.
     pub fn load(root: &Path) -> Result<(SchedulesFile, Option<String>)> {
