@@ -10,7 +10,8 @@ fn project(n: usize) -> TestProject {
     p
 }
 
-fn history(p: &TestProject) -> Vec<serde_json::Value> {
+/// `dango history shop --json --limit 50`, the records.
+pub(crate) fn history(p: &TestProject) -> Vec<serde_json::Value> {
     let out = p
         .dango()
         .args(["history", "shop", "--json", "--limit", "50"])

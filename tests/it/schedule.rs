@@ -8,6 +8,7 @@ use std::process::{Child, ChildStdout, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::ops_history::history;
 use crate::util::{TestProject, orders_jsonl};
 
 const NOW_ENV: &str = "DANGO_SCHEDULER_NOW";
@@ -338,24 +339,6 @@ impl Scheduler {
         }
         (status.code(), self.seen)
     }
-}
-
-fn history(p: &TestProject) -> Vec<serde_json::Value> {
-    let out = p
-        .dango()
-        .args(["history", "shop", "--json", "--limit", "50"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 #[test]

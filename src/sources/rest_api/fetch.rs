@@ -220,6 +220,32 @@ impl Node {
 }
 
 impl Run<'_> {
+    /// dlt's `include_from_parent`: the parent item's fields, as `_<parent>_<field>`.
+    fn include_from_parent(
+        &self,
+        node: &Node,
+        parent: Option<(&str, &Value)>,
+        item: &mut Value,
+    ) -> Result<()> {
+        let Some((pname, pitem)) = parent else {
+            return Ok(());
+        };
+        for f in &node.include_from_parent {
+            let v = pitem.get(f).cloned().ok_or_else(|| {
+                self.fail(
+                    node,
+                    format!(
+                        "include_from_parent: field `{f}` is not present in the item of parent resource `{pname}`"
+                    ),
+                )
+            })?;
+            if let Value::Object(m) = item {
+                m.insert(format!("_{pname}_{f}"), v);
+            }
+        }
+        Ok(())
+    }
+
     fn fail(&self, node: &Node, reason: String) -> Error {
         Error::Source {
             source_name: self.source.to_string(),
@@ -474,23 +500,7 @@ impl Run<'_> {
             {
                 continue;
             }
-            if let Some((pname, pitem)) = parent
-                && !node.include_from_parent.is_empty()
-            {
-                for f in &node.include_from_parent {
-                    let v = pitem.get(f).cloned().ok_or_else(|| {
-                        self.fail(
-                            node,
-                            format!(
-                                "include_from_parent: field `{f}` is not present in the item of parent resource `{pname}`"
-                            ),
-                        )
-                    })?;
-                    if let Value::Object(m) = &mut item {
-                        m.insert(format!("_{pname}_{f}"), v);
-                    }
-                }
-            }
+            self.include_from_parent(node, parent, &mut item)?;
             if node.selected {
                 let w = writers.get(node);
                 if w.is_full() {
@@ -573,23 +583,7 @@ impl Run<'_> {
         {
             return Ok(None);
         }
-        if let Some((pname, pitem)) = parent
-            && !node.include_from_parent.is_empty()
-        {
-            for f in &node.include_from_parent {
-                let v = pitem.get(f).cloned().ok_or_else(|| {
-                    self.fail(
-                        node,
-                        format!(
-                            "include_from_parent: field `{f}` is not present in the item of parent resource `{pname}`"
-                        ),
-                    )
-                })?;
-                if let Value::Object(m) = &mut item {
-                    m.insert(format!("_{pname}_{f}"), v);
-                }
-            }
-        }
+        self.include_from_parent(node, parent, &mut item)?;
         if node.selected {
             writers.get(node).write_filtered(&item)?;
         }
