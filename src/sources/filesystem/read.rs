@@ -107,10 +107,16 @@ pub fn csv_sql(f: &ReadFile<'_>) -> String {
 }
 
 /// An in-memory DuckDB that never downloads anything.
+///
+/// One thread: the rows are pulled by one consumer as a streaming result, and with more
+/// threads DuckDB's producers and the consumer hand 2,048-row chunks over through locks
+/// (measured on 1M rows with other work on the 2 cores: the extract took 0.9-1.0 s instead
+/// of 1.4-1.5 s, with about 10% less CPU; the other core stays free for concurrent sources).
 fn duckdb() -> Result<duckdb::Connection> {
     let cfg = duckdb::Config::default()
         .with("autoinstall_known_extensions", "false")
         .and_then(|c| c.with("autoload_known_extensions", "false"))
+        .and_then(|c| c.with("threads", "1"))
         .map_err(|e| Error::Internal(format!("DuckDB config: {e}")))?;
     duckdb::Connection::open_in_memory_with_flags(cfg)
         .map_err(|e| Error::Internal(format!("cannot open an in-memory DuckDB: {e}")))
