@@ -5,10 +5,13 @@
 //! table (`\copy (SELECT …) TO <file>`: the floor any client pays to get the rows out) and the
 //! real `dango sync` of a `sql_database` source into a fresh DuckDB warehouse. The report gives
 //! the median of the per-run ratios (the machine may be busy: only paired runs compare) and
-//! dango's peak RSS.
+//! dango's peak RSS. When a Python with dlt's `sql_database` dependencies is found
+//! (`DANGO_BENCH_SQL_PYTHON`, default `~/.cache/dango-bench-venv/bin/python`, made from
+//! `.ci/bench-requirements.txt`), each run also times dlt 1.31's `sql_database` with its fastest
+//! backend (`backend="pyarrow"`) loading the same table into DuckDB.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -19,6 +22,83 @@ use super::{Args, Run, group, measured, run_dango, wait4};
 
 /// The table every run reads.
 const TABLE: &str = "bench_rows";
+
+/// dlt's side: `sql_database(backend="pyarrow")` into a DuckDB file, then the row count.
+const DLT_SCRIPT: &str = r#"
+import sys, dlt, duckdb
+from dlt.sources.sql_database import sql_database
+url, table, db, pipelines_dir = sys.argv[1:5]
+src = sql_database(credentials=url, table_names=[table], backend="pyarrow", chunk_size=50000)
+p = dlt.pipeline(pipeline_name="bench_dlt_sql", destination=dlt.destinations.duckdb(db),
+                 dataset_name="raw_bench", pipelines_dir=pipelines_dir)
+p.run(src)
+con = duckdb.connect(db, read_only=True)
+print("ROWS", con.execute(f"SELECT count(*) FROM raw_bench.{table}").fetchone()[0])
+"#;
+
+/// The Python for dlt's side, or why there is none.
+fn dlt_python() -> std::result::Result<PathBuf, String> {
+    let p = match std::env::var_os("DANGO_BENCH_SQL_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(std::env::var_os("HOME").ok_or("HOME is not set")?)
+            .join(".cache/dango-bench-venv/bin/python"),
+    };
+    let ok = Command::new(&p)
+        .args(["-c", "import dlt, sqlalchemy, psycopg2, pyarrow, duckdb"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(p)
+    } else {
+        Err(format!(
+            "no Python with dlt's sql_database dependencies at {} (python3 -m venv ~/.cache/dango-bench-venv && ~/.cache/dango-bench-venv/bin/pip install -r .ci/bench-requirements.txt, or set DANGO_BENCH_SQL_PYTHON)",
+            p.display()
+        ))
+    }
+}
+
+/// dlt's `sql_database` (pyarrow backend) loading the table into a fresh DuckDB file; the
+/// run and the rows it loaded.
+fn run_dlt(python: &Path, url: &str, work: &Path) -> Result<(Run, u64)> {
+    let dir = work.join("dlt");
+    if dir.exists() {
+        fs::remove_dir_all(&dir)?;
+    }
+    fs::create_dir_all(&dir)?;
+    fs::write(dir.join("run.py"), DLT_SCRIPT)?;
+    let out = dir.join("out.log");
+    let log = fs::File::create(&out)?;
+    let started = Instant::now();
+    let child = Command::new(python)
+        .arg(dir.join("run.py"))
+        .args([url, TABLE])
+        .arg(dir.join("dlt.duckdb"))
+        .arg(dir.join("pipelines"))
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("spawning dlt's Python")?;
+    let (status, usage) = wait4(child.id())?;
+    let wall = started.elapsed();
+    let text = fs::read_to_string(&out).unwrap_or_default();
+    if !status.success() {
+        bail!(
+            "dlt's sql_database run failed ({status}); its output is in {}:\n{}",
+            out.display(),
+            text.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+        );
+    }
+    let rows = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ROWS "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    Ok((measured(wall, &usage, std::time::Duration::ZERO), rows))
+}
 
 /// Runs the workload; false when dango loaded another number of rows than the table holds.
 pub fn bench(args: &Args, dango_bin: Option<&Path>, work: &Path) -> Result<bool> {
@@ -68,11 +148,26 @@ fn runs(args: &Args, dango_bin: Option<&Path>, work: &Path, url: &str, rows: u64
         started.elapsed().as_secs_f64()
     );
     let proj = work.join("proj");
-    let (mut copies, mut dangos) = (Vec::new(), Vec::new());
+    let python = dlt_python();
+    if let Err(why) = &python {
+        println!("dlt's side is skipped: {why}");
+    }
+    let (mut copies, mut dangos, mut dlts) = (Vec::new(), Vec::new(), Vec::new());
+    let mut dlt_rows = None;
     for run in 1..=args.runs {
         let copy = run_copy(url, work)?;
         println!("run {run}: psql \\copy {:.2} s", copy.wall.as_secs_f64());
         copies.push(copy);
+        if let Ok(py) = &python {
+            let (d, n) = run_dlt(py, url, work)?;
+            println!(
+                "run {run}: dlt sql_database (pyarrow) {:.2} s, peak RSS {:.0} MiB",
+                d.wall.as_secs_f64(),
+                d.peak_rss_kib as f64 / 1024.0
+            );
+            dlts.push(d);
+            dlt_rows = Some(n);
+        }
         if let Some(bin) = dango_bin {
             write_project(&proj, url)?;
             let d = run_dango(bin, &proj, work)?;
@@ -89,7 +184,8 @@ fn runs(args: &Args, dango_bin: Option<&Path>, work: &Path, url: &str, rows: u64
     };
     let loaded = count(&proj.join("data").join("warehouse.duckdb"))?;
     report(&copies, &dangos, rows, loaded);
-    Ok(loaded == rows)
+    report_dlt(&dangos, &dlts, rows, dlt_rows);
+    Ok(loaded == rows && dlt_rows.is_none_or(|n| n == rows))
 }
 
 /// `psql` reading every row of the table into a file (text COPY format).
@@ -187,6 +283,42 @@ fn report(copies: &[Run], dangos: &[Run], rows: u64, loaded: u64) {
     };
     println!(
         "rows loaded            {:>8} of {} {flag}",
+        group(loaded),
+        group(rows)
+    );
+}
+
+/// dlt's line: its best time, the median of the per-run ratios dango/dlt, its peak RSS.
+fn report_dlt(dangos: &[Run], dlts: &[Run], rows: u64, dlt_rows: Option<u64>) {
+    let Some(loaded) = dlt_rows else {
+        return;
+    };
+    let mut ratios: Vec<f64> = dangos
+        .iter()
+        .zip(dlts)
+        .map(|(d, l)| d.wall.as_secs_f64() / l.wall.as_secs_f64())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let best = dlts
+        .iter()
+        .map(|r| r.wall.as_secs_f64())
+        .fold(f64::MAX, f64::min);
+    let rss = dlts.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
+    println!(
+        "dlt sql_database best  {best:>8.2} s (backend=\"pyarrow\"), peak RSS {:.1} MiB",
+        rss as f64 / 1024.0
+    );
+    println!(
+        "ratio dango/dlt        {:>8.3}x (median of the runs' ratios; target <= 0.2x)",
+        ratios[ratios.len() / 2]
+    );
+    let flag = if loaded == rows {
+        "OK"
+    } else {
+        "*** MISMATCH ***"
+    };
+    println!(
+        "rows loaded by dlt     {:>8} of {} {flag}",
         group(loaded),
         group(rows)
     );
