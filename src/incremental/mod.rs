@@ -599,6 +599,66 @@ impl Incremental {
         Ok(Decision::Keep)
     }
 
+    /// Decides a batch of rows, in order, as [`Incremental::filter`] would one by one.
+    /// `cursor[i]` is row `i`'s cursor value (`Null` when it has none) and `item(i)` builds
+    /// its whole item. Only rows that can change a decision or the tracked state go through
+    /// `filter` with their item: rows without a cursor value, at or past the start or end
+    /// value, or at the batch's newest value. Every other row is kept, which is what
+    /// `filter` decides for it, and it leaves no trace in the state (a newer row of the
+    /// same batch replaces whatever it would have tracked), so the item and its hash are
+    /// never built.
+    pub fn filter_batch(
+        &self,
+        cursor: &[Value],
+        item: &mut dyn FnMut(usize) -> Value,
+    ) -> Result<Vec<Decision>> {
+        use std::cmp::Ordering::*;
+        // The newest value among the rows `filter` does not drop for the end value.
+        let mut newest: Option<&Value> = None;
+        for v in cursor.iter().filter(|v| !v.is_null()) {
+            let before_end = match &self.end_value {
+                Some(e) => match self.ord(v, e)? {
+                    Less => true,
+                    Equal => self.cfg.range_end != "open",
+                    Greater => false,
+                },
+                None => true,
+            };
+            if before_end && newest.is_none_or(|n| self.ord(v, n).is_ok_and(|o| o == Greater)) {
+                newest = Some(v);
+            }
+        }
+        let mut out = Vec::with_capacity(cursor.len());
+        let mut plain_rows = 0u64;
+        for (i, v) in cursor.iter().enumerate() {
+            let plain = match newest {
+                Some(n) if !v.is_null() => {
+                    self.ord(v, n)? == Less
+                        && match &self.start_value {
+                            Some(s) => self.ord(v, s)? == Greater,
+                            None => true,
+                        }
+                        && match &self.end_value {
+                            Some(e) => self.ord(v, e)? == Less,
+                            None => true,
+                        }
+                }
+                _ => false,
+            };
+            if plain {
+                plain_rows += 1;
+                out.push(Decision::Keep);
+            } else {
+                out.push(self.filter(&item(i))?);
+            }
+        }
+        self.progress
+            .lock()
+            .map_err(|_| Error::Internal("incremental lock poisoned".into()))?
+            .rows += plain_rows;
+        Ok(out)
+    }
+
     /// The newest cursor value of this run (the start value if nothing newer was seen).
     pub fn last_value(&self) -> Option<Value> {
         self.progress.lock().ok().and_then(|p| p.last_value.clone())

@@ -188,3 +188,56 @@ fn continues_a_typed_cursor_dlt_stored() {
         Some(std::cmp::Ordering::Greater)
     );
 }
+
+/// `filter_batch` decides and tracks exactly as `filter` row by row: boundary rows at the
+/// stored value (deduplicated by hash), rows past `end_value`, missing cursors, ties at the
+/// newest value, unsorted batches and several batches in a row.
+#[test]
+fn filter_batch_equals_filter_row_by_row() {
+    let row = |id: i64, t: Option<i64>| match t {
+        Some(t) => json!({"id": id, "n": t}),
+        None => json!({"id": id, "n": null}),
+    };
+    let batches: Vec<Vec<Value>> = vec![
+        vec![
+            row(1, Some(5)),
+            row(2, Some(10)),
+            row(3, Some(10)),
+            row(4, Some(7)),
+            row(5, None),
+            row(6, Some(12)),
+            row(7, Some(12)),
+            row(8, Some(30)),
+            row(9, Some(11)),
+        ],
+        vec![row(10, Some(12)), row(11, Some(9)), row(12, Some(13))],
+        vec![row(13, Some(13)), row(3, Some(10)), row(14, Some(8))],
+    ];
+    let configs = [
+        json!({"cursor_path": "n", "on_cursor_value_missing": "include"}),
+        json!({"cursor_path": "n", "on_cursor_value_missing": "exclude", "initial_value": 6, "end_value": 13}),
+        json!({"cursor_path": "n", "on_cursor_value_missing": "include", "primary_key": []}),
+        json!({"cursor_path": "n", "on_cursor_value_missing": "include", "range_start": "open"}),
+        json!({"cursor_path": "n", "on_cursor_value_missing": "include", "last_value_func": "min", "initial_value": 12}),
+    ];
+    // A stored state: last value 10 with the hash of row 2 (row 3 also has 10 and is new).
+    let stored = json!({"initial_value": null, "last_value": 10, "start_value": 8,
+                        "unique_hashes": [digest_dedup_value(&json!(2))]});
+    for c in configs {
+        let c = cfg(c);
+        for stored in [None, Some(&stored)] {
+            let one = Incremental::bind("r", &c, &["id".into()], stored, None).unwrap();
+            let all = Incremental::bind("r", &c, &["id".into()], stored, None).unwrap();
+            for batch in &batches {
+                let singly: Vec<Decision> = batch.iter().map(|i| one.filter(i).unwrap()).collect();
+                let cursor: Vec<Value> = batch.iter().map(|i| i["n"].clone()).collect();
+                let at_once = all
+                    .filter_batch(&cursor, &mut |r| batch[r].clone())
+                    .unwrap();
+                assert_eq!(singly, at_once, "{c:?} stored {stored:?}");
+            }
+            assert_eq!(one.state(), all.state(), "{c:?} stored {stored:?}");
+            assert_eq!(one.last_value(), all.last_value());
+        }
+    }
+}

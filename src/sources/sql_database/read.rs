@@ -103,6 +103,8 @@ struct WriterSink<'a, 'w> {
     inc: Option<Arc<Incremental>>,
     /// Columns the cursor sees (the cursor and the dedup key, or the whole row).
     seen: Vec<usize>,
+    /// The cursor column.
+    cursor: usize,
 }
 
 impl<'a, 'w> WriterSink<'a, 'w> {
@@ -113,6 +115,7 @@ impl<'a, 'w> WriterSink<'a, 'w> {
         primary_key: &[String],
     ) -> Result<WriterSink<'a, 'w>> {
         let mut seen = Vec::new();
+        let mut cursor = 0;
         if let Some(i) = &inc {
             let idx = |name: &str| {
                 spec.columns.iter().position(|c| c.name == name).ok_or_else(|| {
@@ -123,7 +126,8 @@ impl<'a, 'w> WriterSink<'a, 'w> {
                     ))
                 })
             };
-            seen.push(idx(&i.cfg.cursor_path)?);
+            cursor = idx(&i.cfg.cursor_path)?;
+            seen.push(cursor);
             let key = i
                 .cfg
                 .primary_key
@@ -137,7 +141,12 @@ impl<'a, 'w> WriterSink<'a, 'w> {
                 }
             }
         }
-        Ok(WriterSink { out, inc, seen })
+        Ok(WriterSink {
+            out,
+            inc,
+            seen,
+            cursor,
+        })
     }
 }
 
@@ -148,14 +157,7 @@ impl BatchSink for WriterSink<'_, '_> {
             None => batch,
             Some(inc) => {
                 let schema = batch.schema();
-                // Rows past the limit are not judged: the cursor only sees what is written.
-                let room = self.out.remaining_items().unwrap_or(u64::MAX);
-                let mut keep = Vec::with_capacity(batch.num_rows());
-                let mut kept = 0u64;
-                for row in 0..batch.num_rows() {
-                    if kept >= room {
-                        break;
-                    }
+                let item = |row: usize| {
                     let mut item = Map::new();
                     for &c in &self.seen {
                         item.insert(
@@ -163,10 +165,36 @@ impl BatchSink for WriterSink<'_, '_> {
                             json_at(batch.column(c), row),
                         );
                     }
-                    let k = inc.filter(&Value::Object(item))? == Decision::Keep;
-                    kept += u64::from(k);
-                    keep.push(k);
-                }
+                    Value::Object(item)
+                };
+                let keep: Vec<bool> = match self.out.remaining_items() {
+                    // Without a limit, the batch is judged at once: only boundary rows
+                    // and the newest ones build their item (see `filter_batch`).
+                    None => {
+                        let cursor = batch.column(self.cursor);
+                        let values: Vec<Value> =
+                            (0..batch.num_rows()).map(|r| json_at(cursor, r)).collect();
+                        inc.filter_batch(&values, &mut |r| item(r))?
+                            .into_iter()
+                            .map(|d| d == Decision::Keep)
+                            .collect()
+                    }
+                    // Rows past the limit are not judged: the cursor only sees what is
+                    // written.
+                    Some(room) => {
+                        let mut keep = Vec::with_capacity(batch.num_rows());
+                        let mut kept = 0u64;
+                        for row in 0..batch.num_rows() {
+                            if kept >= room {
+                                break;
+                            }
+                            let k = inc.filter(&item(row))? == Decision::Keep;
+                            kept += u64::from(k);
+                            keep.push(k);
+                        }
+                        keep
+                    }
+                };
                 let batch = if keep.len() < batch.num_rows() {
                     batch.slice(0, keep.len())
                 } else {
