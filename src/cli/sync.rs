@@ -473,6 +473,10 @@ fn run_sources(
         });
         done.into_inner().unwrap_or_else(|p| p.into_inner())
     };
+    if let Some(w) = &warehouses {
+        // Closed before the summary: DuckDB checkpoints, the lock is free.
+        w.close_all();
+    }
     let mut runs = Vec::new();
     let mut not_run = Vec::new();
     for (entry, slot) in selected.iter().zip(slots) {
@@ -483,4 +487,3 @@ fn run_sources(
     }
     (runs, not_run)
 }
-

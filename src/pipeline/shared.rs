@@ -31,12 +31,19 @@ use crate::ops::lock::{LockGuard, ProjectLock};
 /// (and letting other processes in) even when more uses wait.
 pub const HAND_OVER_FOR: Duration = Duration::from_secs(10);
 
+/// How long an unused connection stays open for the next use of this process (the next
+/// source of a sync one source at a time, the commit of a small source after its state
+/// check) before it is closed and the lock released.
+pub const LINGER: Duration = Duration::from_millis(300);
+
 /// A destination connection shared by the pipelines of this process (see the module docs).
 pub struct SharedWarehouse {
     factory: Arc<dyn DestinationFactory>,
     lock: Option<ProjectLock>,
     slot: Mutex<Slot>,
     changed: Condvar,
+    /// Back to itself, for the thread that closes a lingering connection.
+    this: std::sync::Weak<SharedWarehouse>,
 }
 
 impl std::fmt::Debug for SharedWarehouse {
@@ -56,6 +63,8 @@ struct Slot {
     /// Uses waiting.
     waiting: usize,
     open: Option<Open>,
+    /// When the open connection was last put back unused (it closes [`LINGER`] later).
+    idle_since: Option<Instant>,
 }
 
 struct Open {
@@ -69,11 +78,12 @@ impl SharedWarehouse {
     /// A shared connection to `factory`'s destination, taken under `lock` (the project's
     /// writer lock; `None`: no lock, as a pipeline without one).
     pub fn new(factory: Arc<dyn DestinationFactory>, lock: Option<ProjectLock>) -> Arc<Self> {
-        Arc::new(SharedWarehouse {
+        Arc::new_cyclic(|this| SharedWarehouse {
             factory,
             lock,
             slot: Mutex::new(Slot::default()),
             changed: Condvar::new(),
+            this: this.clone(),
         })
     }
 
@@ -135,13 +145,11 @@ impl SharedWarehouse {
                 return Ok(None);
             }
             slot.waiting += 1;
-            slot = self
-                .changed
-                .wait(slot)
-                .unwrap_or_else(|p| p.into_inner());
+            slot = self.changed.wait(slot).unwrap_or_else(|p| p.into_inner());
             slot.waiting -= 1;
         }
         slot.busy = true;
+        slot.idle_since = None;
         let open = slot.open.take();
         drop(slot);
         let mut open = match open {
@@ -159,7 +167,7 @@ impl SharedWarehouse {
             },
         };
         let result = f(open.dest.as_mut());
-        self.put_back(Some(open), me, keep && result.is_ok());
+        self.put_back_after(Some(open), me, keep, result.is_ok());
         result.map(Some)
     }
 
@@ -183,30 +191,89 @@ impl SharedWarehouse {
         }))
     }
 
-    /// Ends a use: keeps the connection for this thread (`keep`) or for a waiting use, else
-    /// closes it (while still marked busy, so no second connection opens meanwhile).
+    /// Ends a use (`ok`: it succeeded): keeps the connection for this thread (`keep`), for a
+    /// waiting use, or for [`LINGER`]; closes it after a failure or [`HAND_OVER_FOR`].
     fn put_back(&self, open: Option<Open>, me: ThreadId, keep: bool) {
+        self.put_back_after(open, me, keep, true);
+    }
+
+    fn put_back_after(&self, open: Option<Open>, me: ThreadId, keep: bool, ok: bool) {
         let mut slot = self.slot();
         if keep {
             slot.kept_by = Some(me);
         } else if slot.kept_by == Some(me) {
             slot.kept_by = None;
         }
-        let close = match &open {
-            Some(o) => !keep && !(slot.waiting > 0 && o.since.elapsed() < HAND_OVER_FOR),
-            None => false,
+        let (close, linger) = match &open {
+            Some(_) if !ok => (true, false),
+            Some(_) if keep => (false, false),
+            Some(o) if o.since.elapsed() >= HAND_OVER_FOR => (true, false),
+            Some(_) => (false, slot.waiting == 0),
+            None => (false, false),
         };
         if close {
-            drop(slot);
-            drop(open);
-            tracing::debug!(location = %self.factory.location(), "closed the shared warehouse connection");
-            slot = self.slot();
-        } else {
-            slot.open = open;
+            self.close_busy(slot, open);
+            return;
+        }
+        slot.open = open;
+        if linger {
+            let at = Instant::now();
+            slot.idle_since = Some(at);
+            let this = self.this.clone();
+            let spawned = std::thread::Builder::new()
+                .name("dango-warehouse-linger".into())
+                .spawn(move || {
+                    std::thread::sleep(LINGER);
+                    if let Some(s) = this.upgrade() {
+                        s.close_if_idle_since(at);
+                    }
+                });
+            if spawned.is_err() {
+                let open = slot.open.take();
+                self.close_busy(slot, open);
+                return;
+            }
         }
         slot.busy = false;
         drop(slot);
         self.changed.notify_all();
+    }
+
+    /// Closes `open` outside the slot's mutex while the slot stays busy (so no second
+    /// connection opens meanwhile), then frees the slot.
+    fn close_busy(&self, mut slot: MutexGuard<'_, Slot>, open: Option<Open>) {
+        slot.busy = true;
+        slot.idle_since = None;
+        drop(slot);
+        if open.is_some() {
+            drop(open);
+            tracing::debug!(location = %self.factory.location(), "closed the shared warehouse connection");
+        }
+        let mut slot = self.slot();
+        slot.busy = false;
+        drop(slot);
+        self.changed.notify_all();
+    }
+
+    /// Closes the connection if nothing used it since `at`.
+    fn close_if_idle_since(&self, at: Instant) {
+        let mut slot = self.slot();
+        if slot.busy || slot.kept_by.is_some() || slot.idle_since != Some(at) {
+            return;
+        }
+        let open = slot.open.take();
+        self.close_busy(slot, open);
+    }
+
+    /// Closes the connection now (waiting for a running use), releasing the lock.
+    pub fn close(&self) {
+        let mut slot = self.slot();
+        while slot.busy {
+            slot = self.changed.wait(slot).unwrap_or_else(|p| p.into_inner());
+        }
+        slot.kept_by = None;
+        let open = slot.open.take();
+        self.close_busy(slot, open);
     }
 
     /// Gives up the connection this thread keeps (closing it unless another use waits).
@@ -240,6 +307,20 @@ impl SharedWarehouses {
         }
     }
 
+    /// Closes every connection (at the end of a sync: DuckDB checkpoints its WAL then).
+    pub fn close_all(&self) {
+        let all: Vec<Arc<SharedWarehouse>> = self
+            .by_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for s in all {
+            s.close();
+        }
+    }
+
     /// The shared connection to `factory`'s destination (`None` if it cannot be shared).
     pub fn get(&self, factory: &Arc<dyn DestinationFactory>) -> Option<Arc<SharedWarehouse>> {
         let key = factory.share_key()?;
@@ -258,10 +339,8 @@ mod tests {
     use crate::destinations::duckdb::{DuckDb, DuckDbOptions};
 
     fn shared(dir: &std::path::Path) -> Arc<SharedWarehouse> {
-        let db: Arc<dyn DestinationFactory> = Arc::new(DuckDb::new(
-            dir.join("w.duckdb"),
-            DuckDbOptions::default(),
-        ));
+        let db: Arc<dyn DestinationFactory> =
+            Arc::new(DuckDb::new(dir.join("w.duckdb"), DuckDbOptions::default()));
         let lock = ProjectLock::for_project(dir, Duration::from_secs(5));
         SharedWarehouse::new(db, Some(lock))
     }
@@ -272,10 +351,14 @@ mod tests {
     }
 
     #[test]
-    fn a_use_closes_the_connection_and_frees_the_lock() {
+    fn an_unused_connection_closes_after_lingering_and_frees_the_lock() {
         let dir = tempfile::tempdir().unwrap();
         let s = shared(dir.path());
         s.with("a", "load", false, |d| d.health_check()).unwrap();
+        // The next use within LINGER finds it open.
+        assert!(!lock_is_free(dir.path()));
+        s.with("a", "load", false, |d| d.health_check()).unwrap();
+        std::thread::sleep(LINGER + Duration::from_millis(300));
         assert!(lock_is_free(dir.path()));
         // A second process could open the file now.
         let ro = s.factory().open(OpenMode::ReadOnly).unwrap();
@@ -295,6 +378,11 @@ mod tests {
         let other = std::thread::spawn(move || s2.try_with("b", "read", |_| Ok(())).unwrap());
         assert!(other.join().unwrap().is_none());
         s.release();
+        // Released: another thread gets it (still open).
+        let s2 = s.clone();
+        let other = std::thread::spawn(move || s2.try_with("b", "read", |_| Ok(())).unwrap());
+        assert!(other.join().unwrap().is_some());
+        s.close();
         assert!(lock_is_free(dir.path()));
     }
 
@@ -334,11 +422,11 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
+        s.close();
         assert!(lock_is_free(dir.path()));
-        let ro = crate::destinations::duckdb::DuckDbClient::open_read_only(
-            &dir.path().join("w.duckdb"),
-        )
-        .unwrap();
+        let ro =
+            crate::destinations::duckdb::DuckDbClient::open_read_only(&dir.path().join("w.duckdb"))
+                .unwrap();
         let n: i64 = ro
             .conn()
             .query_row(

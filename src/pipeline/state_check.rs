@@ -72,8 +72,17 @@ impl Pipeline {
             let _ = std::fs::remove_file(self.checked_path());
             return;
         };
+        // A cache: no fsync (a file lost or torn by a crash only makes the next run
+        // compare again), but a rename, so it is never read half-written.
         let checked = self.checked_now(&fingerprint, &local);
-        if let Err(e) = crate::storage::write_json(&self.checked_path(), &checked) {
+        let path = self.checked_path();
+        let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
+        let written = serde_json::to_vec(&checked)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|_| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
             tracing::debug!("cannot record the state comparison: {e}");
         }
     }

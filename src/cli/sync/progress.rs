@@ -130,4 +130,3 @@ fn extracted(items: u64, pages: u64, bytes: u64) -> String {
         format!("extracted {c}")
     }
 }
-

@@ -157,4 +157,3 @@ pub(super) fn print_summary(runs: &[SourceRun], not_run: &[String]) {
         }
     }
 }
-

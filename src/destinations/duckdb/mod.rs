@@ -142,7 +142,10 @@ fn file_fingerprint(path: &Path) -> Option<(String, std::time::SystemTime)> {
         Ok(m) => {
             let at = |secs: i64, nanos: i64| {
                 std::time::UNIX_EPOCH
-                    + std::time::Duration::new(secs.max(0) as u64, nanos.clamp(0, 999_999_999) as u32)
+                    + std::time::Duration::new(
+                        secs.max(0) as u64,
+                        nanos.clamp(0, 999_999_999) as u32,
+                    )
             };
             let changed = at(m.mtime(), m.mtime_nsec()).max(at(m.ctime(), m.ctime_nsec()));
             Some((
