@@ -11,6 +11,7 @@ use crate::config::{Project, Settings};
 use crate::destinations::OpenMode;
 use crate::ops::history::{SyncRecord, TableRows, anomaly};
 use crate::ops::settings::OpsSettings;
+use crate::pipeline::SharedWarehouse;
 use crate::sources::SourceEntry;
 
 /// Outcome of one source in a `dango sync` (what its history record is made of).
@@ -147,8 +148,9 @@ pub(crate) fn record(
     full_refresh: bool,
     run: &SourceRun,
     started: chrono::DateTime<chrono::Utc>,
+    shared: Option<&SharedWarehouse>,
 ) {
-    if let Err(e) = try_record(project, settings, entry, full_refresh, run, started) {
+    if let Err(e) = try_record(project, settings, entry, full_refresh, run, started, shared) {
         tracing::warn!("cannot write the sync history of {}: {e}", run.name);
         eprintln!(
             "warning: {}",
@@ -167,6 +169,7 @@ fn try_record(
     full_refresh: bool,
     run: &SourceRun,
     started: chrono::DateTime<chrono::Utc>,
+    shared: Option<&SharedWarehouse>,
 ) -> crate::Result<()> {
     if run
         .result
@@ -188,20 +191,30 @@ fn try_record(
         return Ok(());
     }
     let mut rec = record_of(run, full_refresh, started);
-    let lock = super::ops_common::project_lock(project, settings)?;
-    let _guard = lock.acquire(&run.name, "history")?;
-    let mut client = dest.open(OpenMode::ReadWrite)?;
-    if run.result.is_err() && client.dataset_tables(&dataset)?.is_empty() {
-        return Ok(());
-    }
-    if rec.status == "success" {
-        let earlier = client.sync_history(&dataset, &rec.source, ops.anomaly_window.max(1) * 4)?;
-        rec.anomaly = anomaly(rec.rows_loaded, &earlier, &ops);
-    }
-    client.append_sync_history(&dataset, &rec, ops.history_retention)?;
-    if let Some(a) = &rec.anomaly {
-        tracing::warn!(pipeline = %rec.source, "row-count anomaly: {a}");
-        eprintln!("warning: source `{}`: row-count anomaly: {a}", rec.source);
+    let mut write = |client: &mut dyn crate::destinations::Destination| {
+        if run.result.is_err() && client.dataset_tables(&dataset)?.is_empty() {
+            return Ok(None);
+        }
+        if rec.status == "success" {
+            let window = ops.anomaly_window.max(1) * 4;
+            let earlier = client.sync_history(&dataset, &rec.source, window)?;
+            rec.anomaly = anomaly(rec.rows_loaded, &earlier, &ops);
+        }
+        client.append_sync_history(&dataset, &rec, ops.history_retention)?;
+        Ok(Some(rec.anomaly.clone()))
+    };
+    let written = match shared {
+        Some(shared) => shared.with(&run.name, "history", false, write)?,
+        None => {
+            let lock = super::ops_common::project_lock(project, settings)?;
+            let _guard = lock.acquire(&run.name, "history")?;
+            let mut client = dest.open(OpenMode::ReadWrite)?;
+            write(client.as_mut())?
+        }
+    };
+    if let Some(Some(a)) = &written {
+        tracing::warn!(pipeline = %run.name, "row-count anomaly: {a}");
+        eprintln!("warning: source `{}`: row-count anomaly: {a}", run.name);
     }
     Ok(())
 }

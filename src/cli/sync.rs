@@ -4,18 +4,20 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::bail;
 use clap::Args;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use serde_json::json;
+
+mod dry_run;
+mod progress;
+mod summary;
 
 use super::history::SourceRun;
 use super::interrupt;
 use crate::config::redact::redact;
 use crate::config::{Project, Settings};
-use crate::pipeline::{CancelToken, Pipeline, Progress, ProgressFn};
+use crate::pipeline::{CancelToken, Pipeline, ProgressFn, SharedWarehouse, SharedWarehouses};
 use crate::sources::BuildContext;
 use crate::sources::SourceEntry;
 
@@ -89,6 +91,9 @@ pub(crate) struct RunOptions {
     pub cancel: Option<CancelToken>,
     /// Allow a load that empties a previously non-empty table (`--allow-empty-replace`).
     pub allow_empty_replace: bool,
+    /// The warehouse connections the sources of this sync share (state checks, commits,
+    /// history records); each source opens its own when not set.
+    pub warehouses: Option<Arc<SharedWarehouses>>,
 }
 
 fn build_pipeline(
@@ -96,6 +101,7 @@ fn build_pipeline(
     settings: &Settings,
     entry: &SourceEntry,
     opts: &RunOptions,
+    shared: Option<&Arc<SharedWarehouse>>,
 ) -> crate::Result<(Pipeline, crate::sources::Source)> {
     let name = entry.pipeline_name();
     let runtime = settings.runtime()?;
@@ -129,6 +135,9 @@ fn build_pipeline(
         )?)
         .commit_lock(super::ops_common::project_lock(project, settings)?)
         .refuse_empty_replace(!opts.allow_empty_replace);
+    if let Some(shared) = shared {
+        b = b.shared_warehouse(shared.clone());
+    }
     if let Some(p) = &opts.progress {
         b = b.progress(p.clone());
     }
@@ -162,8 +171,19 @@ pub(crate) fn sync_source(
             serde_json::to_string(&r.block).unwrap_or_default()
         );
     }
-    let (result, failed_resources) =
-        super::partial::run(settings, || build_pipeline(project, settings, entry, opts));
+    let shared = opts.warehouses.as_ref().and_then(|w| {
+        let factory = entry.destination(project, settings).ok()?;
+        w.get(&factory)
+    });
+    // The connection a commit kept for the history record is given up on every path.
+    let kept = Kept(shared.as_deref());
+    let (result, failed_resources) = super::partial::run(settings, || {
+        build_pipeline(project, settings, entry, opts, shared.as_ref())
+    });
+    if result.is_err() {
+        // The diagnosis takes the lock itself.
+        kept.release();
+    }
     let result = result.map_err(|e| diagnose(project, settings, entry, e));
     let result = result.map_err(|e| super::ops_common::out_of_space(project, entry, e));
     match &result {
@@ -189,10 +209,29 @@ pub(crate) fn sync_source(
         opts.full_refresh,
         &run,
         started_at,
+        shared.as_deref(),
     );
+    kept.release();
     super::governance::after_sync(project, settings, entry, &run);
     super::logging::close_runtime_log();
     run
+}
+
+/// Gives up the shared connection this thread keeps, at the latest when dropped.
+struct Kept<'a>(Option<&'a SharedWarehouse>);
+
+impl Kept<'_> {
+    fn release(&self) {
+        if let Some(s) = self.0 {
+            s.release();
+        }
+    }
+}
+
+impl Drop for Kept<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// Turns a load failure caused by changed column types into [`crate::Error::SchemaMismatch`].
@@ -292,7 +331,7 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
         );
     }
     if args.dry_run {
-        return dry_run(&project, &settings, &selected, &args);
+        return dry_run::dry_run(&project, &settings, &selected, &args);
     }
     if args.full_refresh && !args.yes {
         let names: Vec<String> = selected.iter().map(|s| s.pipeline_name()).collect();
@@ -324,10 +363,10 @@ pub fn run(project: Option<PathBuf>, verbose: u8, args: SyncArgs) -> anyhow::Res
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&summary_json(&runs, &not_run))?
+            serde_json::to_string_pretty(&summary::summary_json(&runs, &not_run))?
         );
     } else {
-        print_summary(&runs, &not_run);
+        summary::print_summary(&runs, &not_run);
     }
     if cancel.is_cancelled() {
         return Ok(ExitCode::from(130));
@@ -370,12 +409,17 @@ fn run_sources(
     workers: usize,
 ) -> (Vec<SourceRun>, Vec<String>) {
     let multi = live.then(indicatif::MultiProgress::new);
+    // One warehouse connection per destination for all the sources' state checks, commits
+    // and history records (taken under the project lock; see `pipeline::SharedWarehouse`).
+    let warehouses = super::ops_common::project_lock(project, settings)
+        .ok()
+        .map(|lock| Arc::new(SharedWarehouses::new(Some(lock))));
     let one = |entry: &SourceEntry| -> Option<SourceRun> {
         if cancel.is_cancelled() {
             return None;
         }
         let name = entry.pipeline_name();
-        let (progress, bar) = progress_for(&name, multi.as_ref(), args.json);
+        let (progress, bar) = progress::progress_for(&name, multi.as_ref(), args.json);
         let opts = RunOptions {
             limit: args.limit,
             full_refresh: args.full_refresh,
@@ -383,6 +427,7 @@ fn run_sources(
             window: window.clone(),
             cancel: Some(cancel.clone()),
             allow_empty_replace: args.allow_empty_replace,
+            warehouses: warehouses.clone(),
         };
         let run = sync_source(project, settings, entry, &opts);
         if let Some(bar) = bar {
@@ -428,6 +473,10 @@ fn run_sources(
         });
         done.into_inner().unwrap_or_else(|p| p.into_inner())
     };
+    if let Some(w) = &warehouses {
+        // Closed before the summary: DuckDB checkpoints, the lock is free.
+        w.close_all();
+    }
     let mut runs = Vec::new();
     let mut not_run = Vec::new();
     for (entry, slot) in selected.iter().zip(slots) {
@@ -437,369 +486,4 @@ fn run_sources(
         }
     }
     (runs, not_run)
-}
-
-/// The progress callback of one source: a live display on a terminal (a line for the source
-/// with its stage, a line per resource with items, pages and bytes), plain lines otherwise
-/// (none with `--json`).
-fn progress_for(
-    name: &str,
-    multi: Option<&indicatif::MultiProgress>,
-    quiet: bool,
-) -> (ProgressFn, Option<indicatif::ProgressBar>) {
-    if let Some(multi) = multi {
-        return live_progress(name, multi.clone());
-    }
-    let name = name.to_string();
-    let f: ProgressFn = Arc::new(move |p: &Progress| {
-        if quiet {
-            return;
-        }
-        if let Some(line) = plain_line(&name, p) {
-            eprintln!("{line}");
-        }
-    });
-    (f, None)
-}
-
-/// The plain progress line of an event (`None` for the per-page events).
-fn plain_line(name: &str, p: &Progress) -> Option<String> {
-    Some(match p {
-        Progress::Step(s) => format!("{name}: {s}"),
-        Progress::ResourceExtracted {
-            resource,
-            items,
-            pages,
-            bytes,
-        } => format!(
-            "{name}: resource {resource}: {}",
-            extracted(*items, *pages, *bytes)
-        ),
-        Progress::Normalized { rows } => format!("{name}: normalized {rows} row(s)"),
-        Progress::Extracting { .. } => return None,
-    })
-}
-
-fn live_progress(
-    name: &str,
-    multi: indicatif::MultiProgress,
-) -> (ProgressFn, Option<indicatif::ProgressBar>) {
-    let style = |t: &str| {
-        indicatif::ProgressStyle::with_template(t)
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
-    };
-    let source_bar = multi.add(indicatif::ProgressBar::new_spinner());
-    source_bar.set_style(style("{spinner} {prefix:.bold} {elapsed} {msg}"));
-    source_bar.set_prefix(name.to_string());
-    source_bar.enable_steady_tick(Duration::from_millis(120));
-    let resource_style = style("  {prefix}: {msg}");
-    let bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>> =
-        Default::default();
-    let m = multi.clone();
-    let bar_of = move |resource: &str| {
-        let mut bars = bars.lock().unwrap_or_else(|p| p.into_inner());
-        bars.entry(resource.to_string())
-            .or_insert_with(|| {
-                let b = m.add(indicatif::ProgressBar::new_spinner());
-                b.set_style(resource_style.clone());
-                b.set_prefix(resource.to_string());
-                b
-            })
-            .clone()
-    };
-    let bar = source_bar.clone();
-    let source = name.to_string();
-    let f: ProgressFn = Arc::new(move |p: &Progress| match p {
-        Progress::Step(s) => source_bar.set_message(format!("{s}...")),
-        Progress::Extracting {
-            resource,
-            items,
-            pages,
-            bytes,
-        } => {
-            bar_of(resource).set_message(format!("extracting: {}", counts(*items, *pages, *bytes)))
-        }
-        Progress::ResourceExtracted {
-            resource,
-            items,
-            pages,
-            bytes,
-        } => {
-            // The final counts stay above the display; the live line goes.
-            bar_of(resource).finish_and_clear();
-            let _ = multi.println(format!(
-                "  {source}: {resource}: {}",
-                extracted(*items, *pages, *bytes)
-            ));
-        }
-        Progress::Normalized { rows } => {
-            source_bar.set_message(format!("normalized {rows} row(s)"))
-        }
-    });
-    (f, Some(bar))
-}
-
-/// "12 item(s), 3 page(s), 1.2 MiB" (the parts that are known).
-fn counts(items: u64, pages: u64, bytes: u64) -> String {
-    let mut parts = Vec::new();
-    if items > 0 {
-        parts.push(format!("{items} item(s)"));
-    }
-    if pages > 0 {
-        parts.push(format!("{pages} page(s)"));
-    }
-    if bytes > 0 {
-        parts.push(indicatif::HumanBytes(bytes).to_string());
-    }
-    parts.join(", ")
-}
-
-/// "extracted" with what the extract counted (a `.jsonl` file copied as is has its items
-/// counted at normalize time).
-fn extracted(items: u64, pages: u64, bytes: u64) -> String {
-    let c = counts(items, pages, bytes);
-    if c.is_empty() {
-        "extracted".into()
-    } else {
-        format!("extracted {c}")
-    }
-}
-
-fn status(r: &SourceRun) -> &'static str {
-    match &r.result {
-        Ok(_) if r.is_partial() => "partial",
-        Ok(_) => "ok",
-        Err(crate::Error::Interrupted) => "interrupted",
-        Err(crate::Error::StepFailed { source, .. })
-            if matches!(**source, crate::Error::Interrupted) =>
-        {
-            "interrupted"
-        }
-        Err(_) => "failed",
-    }
-}
-
-fn summary_json(runs: &[SourceRun], not_run: &[String]) -> serde_json::Value {
-    let mut sources: Vec<serde_json::Value> = runs
-        .iter()
-        .map(|r| {
-            let (tables, load_ids, error) = match &r.result {
-                Ok(info) => {
-                    let loaded = info.row_counts();
-                    let mut names: Vec<String> = loaded.keys().cloned().collect();
-                    for t in info.total_rows.keys() {
-                        if !names.contains(t) {
-                            names.push(t.clone());
-                        }
-                    }
-                    let tables: Vec<serde_json::Value> = names
-                        .iter()
-                        .map(|t| {
-                            json!({
-                                "table": t,
-                                "rows_loaded": loaded.get(t).copied().unwrap_or(0),
-                                "total_rows": info.total_rows.get(t).copied(),
-                            })
-                        })
-                        .collect();
-                    let ids: Vec<&str> = info
-                        .load_packages
-                        .iter()
-                        .map(|p| p.load_id.as_str())
-                        .collect();
-                    (tables, json!(ids), serde_json::Value::Null)
-                }
-                Err(e) => (Vec::new(), json!([]), json!(redact(&e.to_string()))),
-            };
-            let rows_loaded = tables_sum(&tables, "rows_loaded");
-            json!({
-                "source": r.name,
-                "status": status(r),
-                "dataset": format!("raw_{}", r.name),
-                "tables": tables,
-                "rows_loaded": rows_loaded,
-                "load_ids": load_ids,
-                "duration_secs": (r.duration.as_secs_f64() * 1000.0).round() / 1000.0,
-                "error": error,
-            })
-        })
-        .collect();
-    for n in not_run {
-        sources.push(json!({"source": n, "status": "not run", "tables": [], "rows_loaded": 0, "error": "interrupted before it started"}));
-    }
-    json!({
-        "ok": runs.iter().all(|r| r.result.is_ok()) && not_run.is_empty(),
-        "sources": sources,
-    })
-}
-
-fn tables_sum(tables: &[serde_json::Value], key: &str) -> u64 {
-    tables.iter().filter_map(|t| t[key].as_u64()).sum()
-}
-
-fn print_summary(runs: &[SourceRun], not_run: &[String]) {
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(vec![
-        "source",
-        "status",
-        "table",
-        "rows loaded (this run)",
-        "total rows (table)",
-        "duration",
-    ]);
-    let mut errors = Vec::new();
-    for r in runs {
-        let dur = format!("{:.2}s", r.duration.as_secs_f64());
-        match &r.result {
-            Ok(info) => {
-                let loaded = info.row_counts();
-                if loaded.is_empty() {
-                    table.add_row(vec![
-                        r.name.clone(),
-                        status(r).into(),
-                        "-".into(),
-                        "0".into(),
-                        "-".into(),
-                        dur.clone(),
-                    ]);
-                }
-                for (i, (t, n)) in loaded.iter().enumerate() {
-                    let total = info.total_rows.get(t).copied().unwrap_or(0);
-                    let first = i == 0;
-                    table.add_row(vec![
-                        if first { r.name.clone() } else { String::new() },
-                        if first {
-                            status(r).into()
-                        } else {
-                            String::new()
-                        },
-                        t.clone(),
-                        n.to_string(),
-                        total.to_string(),
-                        if first { dur.clone() } else { String::new() },
-                    ]);
-                }
-            }
-            Err(e) => {
-                table.add_row(vec![
-                    r.name.clone(),
-                    status(r).into(),
-                    "-".into(),
-                    "0".into(),
-                    "-".into(),
-                    dur,
-                ]);
-                errors.push(format!("{}: {}", r.name, redact(&e.to_string())));
-            }
-        }
-    }
-    for n in not_run {
-        table.add_row(vec![
-            n.clone(),
-            "not run".into(),
-            "-".into(),
-            "0".into(),
-            "-".into(),
-            "-".into(),
-        ]);
-    }
-    println!("{table}");
-    let failed = runs.iter().filter(|r| r.result.is_err()).count();
-    if failed > 0 {
-        println!(
-            "{failed} of {} source(s) failed:",
-            runs.len() + not_run.len()
-        );
-        for e in errors {
-            println!("  {e}");
-        }
-    }
-}
-
-fn dry_run(
-    project: &Project,
-    settings: &Settings,
-    selected: &[&SourceEntry],
-    args: &SyncArgs,
-) -> anyhow::Result<ExitCode> {
-    let mut problems = 0;
-    let mut plan = Vec::new();
-    let mut plan_lines: Vec<Vec<String>> = Vec::new();
-    let runtime = settings.runtime()?;
-    let cx = BuildContext {
-        settings,
-        project_root: project.root(),
-        runtime: &runtime,
-    };
-    for entry in selected {
-        let name = entry.pipeline_name();
-        let mut p = json!({
-            "source": name,
-            "type": entry.source_type,
-            "pipeline": name,
-            "dataset": entry.dataset_name(),
-            "warehouse": project.warehouse(),
-            "working_dir": project.pipeline_dir(&name),
-            "full_refresh": args.full_refresh,
-            "limit": args.limit,
-        });
-        let mut errs: Vec<String> = entry
-            .config_problems(settings)
-            .iter()
-            .map(|e| redact(&e.to_string()))
-            .collect();
-        let mut lines = Vec::new();
-        match entry.config(settings.env()) {
-            Ok(cfg) => match cfg.plan(&name, &cx) {
-                Ok(plan) => {
-                    if let Some(m) = p.as_object_mut() {
-                        m.extend(plan.details);
-                    }
-                    lines = plan.lines;
-                }
-                Err(e) => errs.push(redact(&e.to_string())),
-            },
-            Err(e) => errs.push(redact(&e.to_string())),
-        }
-        problems += errs.len();
-        p["problems"] = json!(errs);
-        plan.push(p);
-        plan_lines.push(lines);
-    }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"dry_run": true, "sources": plan}))?
-        );
-    } else {
-        println!("Dry run: nothing will be extracted, loaded or written.");
-        for (p, lines) in plan.iter().zip(plan_lines) {
-            println!(
-                "- {} ({}): pipeline {} into dataset {} of {}",
-                p["source"].as_str().unwrap_or_default(),
-                p["type"].as_str().unwrap_or_default(),
-                p["pipeline"].as_str().unwrap_or_default(),
-                p["dataset"].as_str().unwrap_or_default(),
-                project.warehouse().display()
-            );
-            for line in lines {
-                println!("  {line}");
-            }
-            if args.full_refresh {
-                println!("  full refresh: would drop its tables, state and pending packages first");
-            }
-            if let Some(limit) = args.limit {
-                println!("  at most {limit} item(s) per resource");
-            }
-            for e in p["problems"].as_array().into_iter().flatten() {
-                println!("  problem: {}", e.as_str().unwrap_or_default());
-            }
-        }
-    }
-    Ok(if problems > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }

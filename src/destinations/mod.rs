@@ -150,6 +150,23 @@ pub trait DestinationFactory: Send + Sync + std::fmt::Debug {
 
     /// Opens a connection.
     fn open(&self, mode: OpenMode) -> Result<Box<dyn Destination>>;
+
+    /// A key naming the stored data when one read-write connection may serve several
+    /// pipelines of one process, one after the other (the sources of one `dango sync`); the
+    /// pipelines whose destinations give the same key share it. `None` (the default): every
+    /// pipeline opens its own connections.
+    fn share_key(&self) -> Option<String> {
+        None
+    }
+
+    /// What identifies the stored data as it is now, when the destination can tell cheaply
+    /// without connecting (a local file's identity, size and change times), with the time it
+    /// last changed. Equal fingerprints mean nothing was written in between, so a pipeline may
+    /// skip reading its state again when its local state has not changed either. `None` (the
+    /// default): unknown, always read.
+    fn fingerprint(&self) -> Option<(String, std::time::SystemTime)> {
+        None
+    }
 }
 
 /// One job of a [`LoadPlan`]: a normalized job file and the table it fills.

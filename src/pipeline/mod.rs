@@ -23,11 +23,14 @@
 mod dlt_pending;
 mod info;
 mod resume;
+mod shared;
+mod state_check;
 mod steps;
 pub mod trace;
 
 pub use crate::extract::{CancelToken, Progress, ProgressFn, RunContext};
 pub use info::{JobInfo, LoadInfo, LoadPackageInfo, TableInfo};
+pub use shared::{HAND_OVER_FOR, SharedWarehouse, SharedWarehouses};
 pub use trace::{NormalizeInfo, PipelineTrace};
 
 use std::path::{Path, PathBuf};
@@ -60,6 +63,7 @@ pub struct PipelineBuilder {
     replace_strategy: crate::load::ReplaceStrategy,
     commit_lock: Option<crate::ops::lock::ProjectLock>,
     refuse_empty_replace: bool,
+    shared: Option<Arc<SharedWarehouse>>,
 }
 
 impl std::fmt::Debug for PipelineBuilder {
@@ -97,6 +101,15 @@ impl PipelineBuilder {
     /// only one process commits at a time; extract and normalize run without it.
     pub fn commit_lock(mut self, lock: crate::ops::lock::ProjectLock) -> Self {
         self.commit_lock = Some(lock);
+        self
+    }
+
+    /// Reads the destination's state and commits through `shared`, a connection the other
+    /// pipelines of this process share (see [`SharedWarehouse`]), instead of opening one of
+    /// its own each time. It is taken under its own lock, which replaces
+    /// [`PipelineBuilder::commit_lock`] for these uses.
+    pub fn shared_warehouse(mut self, shared: Arc<SharedWarehouse>) -> Self {
+        self.shared = Some(shared);
         self
     }
 
@@ -215,6 +228,7 @@ impl PipelineBuilder {
             replace_strategy: self.replace_strategy,
             commit_lock: self.commit_lock,
             refuse_empty_replace: self.refuse_empty_replace,
+            shared: self.shared,
         })
     }
 }
@@ -235,6 +249,7 @@ pub struct Pipeline {
     replace_strategy: crate::load::ReplaceStrategy,
     commit_lock: Option<crate::ops::lock::ProjectLock>,
     refuse_empty_replace: bool,
+    shared: Option<Arc<SharedWarehouse>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -267,6 +282,7 @@ impl Pipeline {
             replace_strategy: crate::load::ReplaceStrategy::default(),
             commit_lock: None,
             refuse_empty_replace: false,
+            shared: None,
         }
     }
 

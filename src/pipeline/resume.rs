@@ -158,6 +158,16 @@ impl Pipeline {
         if pending.is_empty() {
             return Ok(loaded);
         }
+        if let Some(shared) = self.shared.clone() {
+            let name = self.name.clone();
+            return shared.with(&name, "load", false, |dest| {
+                for id in pending {
+                    tracing::info!(load_id = %id, "Loading a pending normalized package.");
+                    loaded.push(self.load_one(dest, &id)?);
+                }
+                Ok(loaded)
+            });
+        }
         let _commit = self.commit_lock()?;
         let mut dest = self.destination.open(OpenMode::ReadWrite)?;
         for id in pending {

@@ -80,35 +80,6 @@ impl Pipeline {
         traced(trace, "load", loaded, |s, i| s.load_info = Some(i))
     }
 
-    /// Before extracting: a lost or older local state (deleted dir, killed before the local
-    /// write) follows the destination.
-    fn follow_destination(&self) -> Result<()> {
-        // A writer holding the project lock has the warehouse open: wait for it only when
-        // there is no local state to go on with.
-        let read = self.read_lock(!self.dir.state_path().exists())?;
-        if self.commit_lock.is_some() && read.is_none() {
-            tracing::debug!("another process is loading; the local state is used as it is");
-            return Ok(());
-        }
-        match self.sync_destination() {
-            Ok(crate::state::warehouse::Restored::State { local, warehouse }) => {
-                tracing::warn!(
-                    "pipeline {}: the local state (version {local:?}) was older than the destination's (version {warehouse}); restored state and schema from the destination",
-                    self.name
-                );
-                Ok(())
-            }
-            Ok(_) => Ok(()),
-            // Another process writes the warehouse: go on with the local state; the load
-            // waits for the warehouse anyway.
-            Err(e @ Error::WarehouseLocked { .. }) => {
-                tracing::warn!("cannot compare the local state with the destination's: {e}");
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// Schema contracts on new root tables are decided at extract, as in dlt: discarded
     /// resources are not extracted; frozen ones fail after extract if they yield items.
     fn new_table_contracts(
@@ -284,6 +255,16 @@ impl Pipeline {
     ) -> Result<LoadInfo> {
         let started = Instant::now();
         self.report(Progress::Step("load"));
+        if let Some(shared) = self.shared.clone() {
+            // The connection stays open for this source's history record.
+            let name = self.name.clone();
+            return shared
+                .with(&name, "load", true, |dest| {
+                    packages.push(self.load_one(dest, load_id)?);
+                    self.loaded(dest, load_id, packages, started)
+                })
+                .map_err(|e| e.in_step(&self.name, "load", Some(load_id)));
+        }
         let _commit = self
             .commit_lock()
             .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
@@ -292,6 +273,18 @@ impl Pipeline {
             .open(OpenMode::ReadWrite)
             .map_err(|e| e.in_step(&self.name, "load", Some(load_id)))?;
         packages.push(self.load_one(dest.as_mut(), load_id)?);
+        self.loaded(dest.as_mut(), load_id, packages, started)
+    }
+
+    /// The info of a load that committed `packages` (the last one just now), with the
+    /// tables' row counts.
+    fn loaded(
+        &self,
+        dest: &mut dyn crate::destinations::Destination,
+        load_id: &str,
+        packages: Vec<LoadedPackage>,
+        started: Instant,
+    ) -> Result<LoadInfo> {
         tracing::info!(load_id = %load_id, elapsed = ?started.elapsed(), "Loaded.");
         let caps = self.destination.capabilities();
         let mut info = LoadInfo::new(

@@ -3,7 +3,7 @@
 //! is missing or older, as dlt's `sync_destination` does.
 
 use super::PipelineState;
-use crate::destinations::{DestinationFactory, OpenMode};
+use crate::destinations::{Destination, DestinationFactory, OpenMode};
 use crate::error::Result;
 use crate::schema::dlt_dict;
 use crate::storage::PipelineDir;
@@ -35,6 +35,17 @@ pub fn restore_if_newer(
         return Ok(Restored::Nothing);
     }
     let client = destination.open(OpenMode::ReadOnly)?;
+    restore_from(client.as_ref(), dataset, pipeline, dir, force)
+}
+
+/// [`restore_if_newer`] through an open connection (one a caller shares between pipelines).
+pub fn restore_from(
+    client: &dyn Destination,
+    dataset: &str,
+    pipeline: &str,
+    dir: &PipelineDir,
+    force: bool,
+) -> Result<Restored> {
     let Some(mut remote) = client
         .stored_state(dataset, pipeline)?
         .map(|t| PipelineState::decompress(&t))

@@ -170,9 +170,11 @@ impl DuckDbClient {
         table: &str,
     ) -> Result<Option<Vec<(String, String)>>> {
         let mut stmt = self.conn.prepare(
-            "SELECT column_name, data_type FROM information_schema.columns \
-             WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? \
-             ORDER BY ordinal_position",
+            // duckdb_columns(), which information_schema.columns selects from: a fresh
+            // database would first parse and bind the information_schema views.
+            "SELECT column_name, data_type FROM duckdb_columns() \
+             WHERE database_name = current_database() AND schema_name = ? AND table_name = ? \
+             ORDER BY column_index",
         )?;
         let rows = stmt.query_map([dataset, table], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let cols: Vec<(String, String)> = rows.collect::<std::result::Result<_, _>>()?;
@@ -182,9 +184,9 @@ impl DuckDbClient {
     /// All tables of a dataset with their columns.
     pub fn dataset_tables(&self, dataset: &str) -> Result<HashMap<String, Vec<String>>> {
         let mut stmt = self.conn.prepare(
-            "SELECT table_name, column_name FROM information_schema.columns \
-             WHERE table_catalog = current_database() AND table_schema = ? \
-             ORDER BY table_name, ordinal_position",
+            "SELECT table_name, column_name FROM duckdb_columns() \
+             WHERE database_name = current_database() AND schema_name = ? \
+             ORDER BY table_name, column_index",
         )?;
         let rows = stmt.query_map([dataset], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))

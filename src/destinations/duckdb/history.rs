@@ -12,6 +12,19 @@ fn table(dataset: &str) -> String {
 /// Appends `r`, keeping the newest `keep` records of its source, in one transaction.
 pub(super) fn append(c: &DuckDbClient, dataset: &str, r: &SyncRecord, keep: u64) -> Result<()> {
     let t = table(dataset);
+    // One transaction (one WAL write) for the table and the record.
+    c.execute("BEGIN TRANSACTION")?;
+    let done = create(c, dataset, &t).and_then(|_| insert(c, &t, r, keep));
+    match done {
+        Ok(()) => c.execute("COMMIT"),
+        Err(e) => {
+            let _ = c.execute("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn create(c: &DuckDbClient, dataset: &str, t: &str) -> Result<()> {
     c.execute(&format!(
         "CREATE SCHEMA IF NOT EXISTS {}",
         quote_ident(dataset)
@@ -21,16 +34,7 @@ pub(super) fn append(c: &DuckDbClient, dataset: &str, r: &SyncRecord, keep: u64)
          trigger VARCHAR, started_at TIMESTAMP WITH TIME ZONE, finished_at TIMESTAMP WITH TIME ZONE, \
          duration_seconds DOUBLE, status VARCHAR NOT NULL, full_refresh BOOLEAN, rows_loaded BIGINT, \
          total_rows BIGINT, tables VARCHAR, load_ids VARCHAR, error VARCHAR, anomaly VARCHAR)"
-    ))?;
-    c.execute("BEGIN TRANSACTION")?;
-    let done = insert(c, &t, r, keep);
-    match done {
-        Ok(()) => c.execute("COMMIT"),
-        Err(e) => {
-            let _ = c.execute("ROLLBACK");
-            Err(e)
-        }
-    }
+    ))
 }
 
 fn insert(c: &DuckDbClient, t: &str, r: &SyncRecord, keep: u64) -> Result<()> {

@@ -111,11 +111,60 @@ impl DestinationFactory for DuckDb {
         duckdb_type(column)
     }
 
+    fn share_key(&self) -> Option<String> {
+        Some(format!("duckdb:{}", self.path.display()))
+    }
+
+    fn fingerprint(&self) -> Option<(String, std::time::SystemTime)> {
+        // The file and its WAL: any write changes a size, a modification or a change time
+        // (the change time cannot be set back by a copy that keeps times).
+        let mut wal = self.path.clone().into_os_string();
+        wal.push(".wal");
+        let (main, main_at) = file_fingerprint(&self.path)?;
+        let (wal, wal_at) = file_fingerprint(Path::new(&wal))?;
+        Some((format!("{main}|{wal}"), main_at.max(wal_at)))
+    }
+
     fn open(&self, mode: OpenMode) -> Result<Box<dyn Destination>> {
         let client = match mode {
             OpenMode::ReadOnly => DuckDbClient::open_read_only(&self.path)?,
             OpenMode::ReadWrite => DuckDbClient::open_with(&self.path, &self.options)?,
         };
         Ok(Box::new(client))
+    }
+}
+
+/// A file's device, inode, size, modification and change times (`-` when it does not exist),
+/// and the later of its two times; `None` when it cannot be read.
+fn file_fingerprint(path: &Path) -> Option<(String, std::time::SystemTime)> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            let at = |secs: i64, nanos: i64| {
+                std::time::UNIX_EPOCH
+                    + std::time::Duration::new(
+                        secs.max(0) as u64,
+                        nanos.clamp(0, 999_999_999) as u32,
+                    )
+            };
+            let changed = at(m.mtime(), m.mtime_nsec()).max(at(m.ctime(), m.ctime_nsec()));
+            Some((
+                format!(
+                    "{}:{}:{}:{}.{}:{}.{}",
+                    m.dev(),
+                    m.ino(),
+                    m.len(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec()
+                ),
+                changed,
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(("-".into(), std::time::UNIX_EPOCH))
+        }
+        Err(_) => None,
     }
 }
