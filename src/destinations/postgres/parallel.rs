@@ -230,9 +230,10 @@ impl PgClient {
     pub(super) fn is_fresh_job(&self, job: &JobFile, target: &str) -> bool {
         target == self.fresh_dataset
             && (self.fresh.iter().any(|t| t.name == job.table)
-                || self.pool.as_ref().is_some_and(|p| {
-                    p.dataset() == target && p.tables.iter().any(|t| *t == job.table)
-                }))
+                || self
+                    .pool
+                    .as_ref()
+                    .is_some_and(|p| p.dataset() == target && p.tables.contains(&job.table)))
     }
 
     /// Hands the new table of `job` with all its jobs to a worker (its later jobs are then
