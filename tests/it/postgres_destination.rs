@@ -159,6 +159,27 @@ fn pg_project(db: &PgDb, name: &str, extra: &str) -> TestProject {
     p
 }
 
+/// The UNIQUE constraints of a schema as `table.constraint(columns)`, sorted.
+fn unique_constraints(db: &PgDb, schema: &str) -> Vec<String> {
+    ids(
+        db,
+        &format!(
+            "SELECT c.relname || '.' || k.conname || pg_get_constraintdef(k.oid) \
+             FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = '{schema}' AND k.contype = 'u' ORDER BY 1"
+        ),
+    )
+}
+
+/// Schemas whose name ends in `_dango_load` (the loading schemas of new tables).
+fn loading_schemas(db: &PgDb) -> Vec<String> {
+    ids(
+        db,
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE '%\\_dango\\_load' ORDER BY 1",
+    )
+}
+
 fn ids(db: &PgDb, sql: &str) -> Vec<String> {
     db.query(sql)
         .into_iter()
@@ -179,7 +200,19 @@ fn append_replace_and_every_pipeline_verb() {
     );
     p.write("input/orders.jsonl", &orders_jsonl(10, 1));
     p.dango().arg("sync").assert().success();
+    // The new tables were filled on worker connections and moved in by the load transaction,
+    // their UNIQUE constraints added after the rows: the catalog is what dlt's inline
+    // `_dlt_id … UNIQUE` gives, and no loading schema is left.
+    let want_unique = vec![
+        "_dlt_pipeline_state._dlt_pipeline_state__dlt_id_keyUNIQUE (_dlt_id)".to_string(),
+        "orders.orders__dlt_id_keyUNIQUE (_dlt_id)".to_string(),
+        "orders__line_items.orders__line_items__dlt_id_keyUNIQUE (_dlt_id)".to_string(),
+        "orders__line_items__tags.orders__line_items__tags__dlt_id_keyUNIQUE (_dlt_id)".to_string(),
+    ];
+    assert_eq!(unique_constraints(&db, "raw_shop"), want_unique);
+    assert_eq!(loading_schemas(&db), Vec::<String>::new());
     p.dango().arg("sync").assert().success();
+    assert_eq!(unique_constraints(&db, "raw_shop"), want_unique);
     // append: the same file twice
     assert_eq!(db.count("raw_shop.orders"), 20);
     assert_eq!(db.count("raw_shop._dlt_loads"), 2);
@@ -351,6 +384,14 @@ fn sigkill_during_a_load_then_sync_loses_and_duplicates_nothing() {
             "{point}"
         );
         assert_eq!(db.count("raw_shop._dlt_loads"), *copies, "{point}");
+        // a crash before the commit may leave the loading schema; the next load drops it
+        assert_eq!(loading_schemas(&db), Vec::<String>::new(), "{point}");
+        assert_eq!(
+            unique_constraints(&db, "raw_shop").len(),
+            4,
+            "{point}: {:?}",
+            unique_constraints(&db, "raw_shop")
+        );
     }
 }
 
@@ -487,4 +528,5 @@ fn server_dropping_the_connection_mid_copy_leaves_nothing_half_loaded() {
         db.scalar("SELECT count(DISTINCT order_id) FROM raw_shop.orders"),
         orders.to_string()
     );
+    assert_eq!(loading_schemas(&db), Vec::<String>::new());
 }

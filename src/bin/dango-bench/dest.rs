@@ -3,8 +3,9 @@
 //! DuckDB sync (targets: Postgres ≤ 1.5×, Delta ≤ 1.3×) and each sync's peak RSS.
 //!
 //! Also, when the tools are there:
-//! - the server's own floor: `psql \copy … FROM … CSV` of the three tables dango loaded
-//!   (exported as CSV first), into empty copies of them;
+//! - the server's own floors: `psql \copy … FROM … CSV` of the three tables dango loaded
+//!   (exported as CSV first), into empty copies of them with their UNIQUE index, and into
+//!   copies without it followed by `ADD UNIQUE` (what dango does for new tables);
 //! - Python dlt (`DANGO_TEST_PYTHON`, dlt 1.31) on the first `--dlt-orders` orders (100,000 by
 //!   default) into Postgres (dlt's default `insert_values` loader) and into Delta
 //!   (`table_format="delta"`), beside dango on the same smaller file.
@@ -158,7 +159,7 @@ fn sync_into(
     target: Target,
     pg_server: Option<&str>,
     floor: bool,
-) -> Result<(Run, [u64; 3], Option<Duration>)> {
+) -> Result<(Run, [u64; 3], Option<Floor>)> {
     let proj = work.join("proj");
     let db = match (target, pg_server) {
         (Target::Postgres, Some(server)) => Some(PgDb::create(server, "dango")?),
@@ -178,16 +179,19 @@ fn sync_into(
     };
     if let Some(f) = floor {
         println!(
-            "  psql \\copy of the three tables as CSV: {:.2} s",
-            f.as_secs_f64()
+            "  psql \\copy of the three tables as CSV: {:.2} s into indexed tables, {:.2} s with the index built after",
+            f.indexed.as_secs_f64(),
+            f.index_after.as_secs_f64()
         );
     }
     Ok((run, counts, floor))
 }
 
-/// Exports the three tables dango loaded as CSV, then times `psql \copy … FROM … CSV` of them
-/// into empty copies (the server's own bulk-load floor). `None` without `psql`.
-fn copy_floor(url: &str, work: &Path) -> Result<Option<Duration>> {
+/// The server's own bulk-load floors for the three tables dango loaded (exported as CSV
+/// first): `psql \copy … FROM … CSV` into empty copies with their UNIQUE index (every row
+/// goes through it), and into copies without it followed by `ADD UNIQUE` (the index built
+/// once, as dango does for new tables). `None` without `psql`.
+fn copy_floor(url: &str, work: &Path) -> Result<Option<Floor>> {
     let psql = |script: &str| -> Result<bool> {
         let out = Command::new("psql")
             .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", script])
@@ -202,14 +206,15 @@ fn copy_floor(url: &str, work: &Path) -> Result<Option<Duration>> {
     };
     let dir = work.join("csv");
     fs::create_dir_all(&dir)?;
-    if !psql("CREATE SCHEMA floor")? {
+    if !psql("CREATE SCHEMA floor; CREATE SCHEMA floor_late")? {
         return Ok(None);
     }
     for t in TABLES {
         let file = dir.join(format!("{t}.csv"));
         psql(&format!("\\copy {SCHEMA}.{t} TO '{}' CSV", file.display()))?;
         psql(&format!(
-            "CREATE TABLE floor.{t} (LIKE {SCHEMA}.{t} INCLUDING ALL)"
+            "CREATE TABLE floor.{t} (LIKE {SCHEMA}.{t} INCLUDING ALL); \
+             CREATE TABLE floor_late.{t} (LIKE {SCHEMA}.{t} INCLUDING ALL EXCLUDING INDEXES)"
         ))?;
     }
     let started = Instant::now();
@@ -217,9 +222,31 @@ fn copy_floor(url: &str, work: &Path) -> Result<Option<Duration>> {
         let file = dir.join(format!("{t}.csv"));
         psql(&format!("\\copy floor.{t} FROM '{}' CSV", file.display()))?;
     }
-    let took = started.elapsed();
+    let indexed = started.elapsed();
+    let started = Instant::now();
+    for t in TABLES {
+        let file = dir.join(format!("{t}.csv"));
+        psql(&format!(
+            "\\copy floor_late.{t} FROM '{}' CSV",
+            file.display()
+        ))?;
+        psql(&format!("ALTER TABLE floor_late.{t} ADD UNIQUE (_dlt_id)"))?;
+    }
+    let index_after = started.elapsed();
     let _ = fs::remove_dir_all(&dir);
-    Ok(Some(took))
+    Ok(Some(Floor {
+        indexed,
+        index_after,
+    }))
+}
+
+/// The two `psql \copy` floors of [`copy_floor`].
+#[derive(Debug, Clone, Copy)]
+struct Floor {
+    /// Into tables with their UNIQUE index.
+    indexed: Duration,
+    /// Into tables without it, then `ADD UNIQUE`.
+    index_after: Duration,
 }
 
 /// The first `n` lines of `input` into `out`.
@@ -334,11 +361,17 @@ pub fn bench(orders: u64, runs: u32, bin: Option<&Path>, work: &Path) -> Result<
     let mut delta_ratios = Vec::new();
     let mut duck_secs = Vec::new();
     let mut floors = Vec::new();
+    let mut late_floors = Vec::new();
+    let mut pg_to_floor = Vec::new();
     for run in 1..=runs {
         let mut by: Vec<(Target, Run)> = Vec::new();
         for &t in &targets {
             let (r, counts, floor) = sync_into(bin, work, &input_dir, t, pg.as_deref(), true)?;
-            floors.extend(floor.map(|f| f.as_secs_f64()));
+            floors.extend(floor.map(|f| f.indexed.as_secs_f64()));
+            late_floors.extend(floor.map(|f| f.index_after.as_secs_f64()));
+            if let Some(f) = floor {
+                pg_to_floor.push(r.wall.as_secs_f64() / f.index_after.as_secs_f64());
+            }
             let flag = if counts == want {
                 ""
             } else {
@@ -384,9 +417,18 @@ pub fn bench(orders: u64, runs: u32, bin: Option<&Path>, work: &Path) -> Result<
     }
     if let (Some(f), Some(d)) = (median(&mut floors), median(&mut duck_secs)) {
         println!(
-            "psql \\copy CSV floor: {f:.2} s ({:.2}x the DuckDB sync)",
+            "psql \\copy CSV floor, indexed tables: {f:.2} s ({:.2}x the DuckDB sync)",
             f / d
         );
+    }
+    if let (Some(f), Some(d)) = (median(&mut late_floors), median(&mut duck_secs)) {
+        println!(
+            "psql \\copy CSV floor, index built after: {f:.2} s ({:.2}x the DuckDB sync)",
+            f / d
+        );
+    }
+    if let Some(r) = median(&mut pg_to_floor) {
+        println!("Postgres sync / that floor: {r:.2}x (median of same-run ratios)");
     }
     match std::env::var_os("DANGO_TEST_PYTHON") {
         Some(py) => ok &= dlt_side(Path::new(&py), orders, bin, work, &input, pg.as_deref())?,

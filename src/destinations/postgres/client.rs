@@ -8,10 +8,10 @@ use std::time::Duration;
 use tokio_postgres::types::ToSql;
 
 use super::config::{PgCredentials, SslMode};
-use super::sql::{column_def, create_table_sql, qualified};
+use super::sql::{column_def, create_table_deferring_unique, create_table_sql, qualified};
 use crate::destinations::JobFile;
 use crate::error::{Error, Result};
-use crate::schema::Schema;
+use crate::schema::{Schema, Table};
 
 /// A connection to the Postgres database.
 pub struct PgClient {
@@ -24,6 +24,18 @@ pub struct PgClient {
     pub(super) in_transaction: bool,
     /// The jobs of the load in progress.
     pub(super) jobs: Vec<JobFile>,
+    /// `ALTER TABLE … ADD UNIQUE` statements of new tables created in the load transaction,
+    /// run when the load completes (after their rows are in).
+    pub(super) deferred: Vec<String>,
+    /// New data tables of the load in progress not created yet (see
+    /// [`PgClient::migrate_for_load`]), in [`PgClient::fresh_dataset`].
+    pub(super) fresh: Vec<Table>,
+    /// The dataset of [`PgClient::fresh`].
+    pub(super) fresh_dataset: String,
+    /// The worker connections loading new tables, while they run.
+    pub(super) pool: Option<Box<super::parallel::Pool>>,
+    /// The credentials, for worker connections.
+    pub(super) creds: PgCredentials,
 }
 
 impl std::fmt::Debug for PgClient {
@@ -137,6 +149,11 @@ impl PgClient {
             read_only,
             in_transaction: false,
             jobs: Vec::new(),
+            deferred: Vec::new(),
+            fresh: Vec::new(),
+            fresh_dataset: String::new(),
+            pool: None,
+            creds: creds.clone(),
         };
         me.execute("SET TIME ZONE 'UTC'; SET client_min_messages = warning")?;
         if read_only {
@@ -268,40 +285,93 @@ impl PgClient {
         schema: &Schema,
         existing: &HashMap<String, Vec<String>>,
     ) -> Result<Vec<String>> {
-        let mut statements = Vec::new();
-        for t in schema.tables.values() {
-            if !t.has_complete_columns() {
-                continue;
-            }
-            match existing.get(&t.name) {
-                None => statements.push(create_table_sql(dataset, t, t.is_system())),
-                Some(cols) => {
-                    let adds: Vec<String> = t
-                        .columns
-                        .values()
-                        .filter(|c| c.is_complete() && !cols.iter().any(|e| e == &c.name))
-                        .map(|c| {
-                            // New columns are nullable: existing rows have no value.
-                            let mut c = c.clone();
-                            c.nullable = true;
-                            format!("ADD COLUMN {}", column_def(&c))
-                        })
-                        .collect();
-                    if !adds.is_empty() {
-                        statements.push(format!(
-                            "ALTER TABLE {}\n{}",
-                            qualified(dataset, &t.name),
-                            adds.join(",\n")
-                        ));
-                    }
+        let (statements, fresh) = migration(dataset, schema, existing, false);
+        debug_assert!(fresh.is_empty());
+        self.run_migration(&statements)?;
+        Ok(statements)
+    }
+
+    /// [`PgClient::migrate`] for a load. The data tables it would create are only noted
+    /// ([`PgClient::fresh`]): the load creates each one when its jobs load (on a worker
+    /// connection, see `parallel.rs`) or before the merge and completion steps, and adds its
+    /// UNIQUE constraints after its rows are in. Returns every statement the load runs for the
+    /// schema, those of the new tables last.
+    pub(super) fn migrate_for_load(
+        &mut self,
+        dataset: &str,
+        schema: &Schema,
+        existing: &HashMap<String, Vec<String>>,
+    ) -> Result<Vec<String>> {
+        let (mut statements, fresh) = migration(dataset, schema, existing, true);
+        self.run_migration(&statements)?;
+        for t in &fresh {
+            let (create, unique) = create_table_deferring_unique(dataset, t);
+            statements.push(create);
+            statements.extend(unique);
+        }
+        self.fresh = fresh;
+        self.fresh_dataset = dataset.to_string();
+        Ok(statements)
+    }
+
+    fn run_migration(&self, statements: &[String]) -> Result<()> {
+        for s in statements {
+            self.execute_in(s, &format!("migrating the schema ({})", head(s)))?;
+        }
+        Ok(())
+    }
+
+    /// Adds the UNIQUE constraints of the new tables created in the load transaction (in it;
+    /// a duplicate `_dlt_id` fails the load as the constraint would have).
+    pub(super) fn add_deferred_constraints(&mut self) -> Result<()> {
+        for s in std::mem::take(&mut self.deferred) {
+            self.execute_in(&s, &format!("adding the UNIQUE constraints ({})", head(&s)))?;
+        }
+        Ok(())
+    }
+}
+
+/// The statements that bring `dataset` in line with `schema` (see [`PgClient::migrate`]) and,
+/// with `defer_new`, the new data tables, left out of the statements (the load creates them).
+/// System tables (created `IF NOT EXISTS`) are always in the statements.
+fn migration(
+    dataset: &str,
+    schema: &Schema,
+    existing: &HashMap<String, Vec<String>>,
+    defer_new: bool,
+) -> (Vec<String>, Vec<Table>) {
+    let mut statements = Vec::new();
+    let mut fresh = Vec::new();
+    for t in schema.tables.values() {
+        if !t.has_complete_columns() {
+            continue;
+        }
+        match existing.get(&t.name) {
+            None if defer_new && !t.is_system() => fresh.push(t.clone()),
+            None => statements.push(create_table_sql(dataset, t, t.is_system())),
+            Some(cols) => {
+                let adds: Vec<String> = t
+                    .columns
+                    .values()
+                    .filter(|c| c.is_complete() && !cols.iter().any(|e| e == &c.name))
+                    .map(|c| {
+                        // New columns are nullable: existing rows have no value.
+                        let mut c = c.clone();
+                        c.nullable = true;
+                        format!("ADD COLUMN {}", column_def(&c))
+                    })
+                    .collect();
+                if !adds.is_empty() {
+                    statements.push(format!(
+                        "ALTER TABLE {}\n{}",
+                        qualified(dataset, &t.name),
+                        adds.join(",\n")
+                    ));
                 }
             }
         }
-        for s in &statements {
-            self.execute_in(s, &format!("migrating the schema ({})", head(s)))?;
-        }
-        Ok(statements)
     }
+    (statements, fresh)
 }
 
 /// The start of a statement for logs and errors: at most 100 characters (literals further on

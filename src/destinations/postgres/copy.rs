@@ -6,6 +6,10 @@
 //! `int8`/`int4`/`int2`, `float8`/`float4`, `numeric`, `bool`, text types, `jsonb`/`json`,
 //! `bytea`, `timestamptz`/`timestamp`, `date`, `time`. Nested Arrow values (lists, structs)
 //! become JSON text. A pair that does not fit fails with the column's name and both types.
+//!
+//! The rows are encoded here (not through `BinaryCopyInWriter`, which sends 4 KB pieces) into
+//! buffers of about 1 MiB, each one `CopyData` message, by a thread of its own while the
+//! previous buffer is sent.
 
 use std::fs::File;
 use std::path::Path;
@@ -16,9 +20,9 @@ use arrow::datatypes::{
     Time64MicrosecondType, TimeUnit, TimestampMicrosecondType,
 };
 use arrow::ipc::reader::FileReader;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use futures_util::SinkExt;
+use tokio_postgres::types::Type;
 use tokio_postgres::types::private::BytesMut;
-use tokio_postgres::types::{IsNull, ToSql, Type};
 
 use super::client::{PgClient, reason};
 use super::sql::{qualified, quote_ident};
@@ -31,24 +35,29 @@ const PG_EPOCH_DAYS: i32 = 10_957;
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;
 
-/// Loads the job file at `path` into `dataset.table` (columns `columns`, in file order) with
-/// one `COPY`. Returns the rows copied.
+/// Bytes of binary COPY data per `CopyData` message: rows are encoded into buffers of about
+/// this size, each sent as one message.
+const CHUNK: usize = 1 << 20;
+/// Encoded buffers waiting to be sent (bounds the memory of one COPY to a few chunks).
+const IN_FLIGHT: usize = 2;
+/// The binary COPY header: signature, flags (0), header extension length (0).
+const HEADER: &[u8; 19] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// Loads the job file at `path` into `schema.table` (columns `columns`, in file order) with
+/// one `COPY`; errors name the table as `dataset.table` (the schema may be a loading schema).
+/// Returns the rows copied.
+///
+/// A thread of its own reads the job file and encodes the rows into buffers of [`CHUNK`]
+/// bytes while the previous buffer is being sent; the server parses the stream meanwhile.
 pub(super) fn copy_job(
     client: &PgClient,
     path: &Path,
+    schema: &str,
     dataset: &str,
     table: &str,
     columns: &[String],
 ) -> Result<u64> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader =
-        FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, f), None).map_err(|e| {
-            Error::Corrupt {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            }
-        })?;
-    let target = qualified(dataset, table);
+    let target = qualified(schema, table);
     let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
     let cols = cols.join(", ");
     let context = format!("loading into {dataset}.{table}");
@@ -58,61 +67,120 @@ pub(super) fn copy_job(
     };
     let (pg, rt) = client.parts();
     let started = std::time::Instant::now();
-    let rows = rt.block_on(async {
+    let (types, sink) = rt.block_on(async {
         let probe = pg
             .prepare(&format!("SELECT {cols} FROM {target}"))
             .await
             .map_err(db_err)?;
         let types: Vec<Type> = probe.columns().iter().map(|c| c.type_().clone()).collect();
         let sink = pg
-            .copy_in(&format!(
+            .copy_in::<_, BytesMut>(&format!(
                 "COPY {target} ({cols}) FROM STDIN (FORMAT binary)"
             ))
             .await
             .map_err(db_err)?;
-        let writer = BinaryCopyInWriter::new(sink, &types);
-        let mut writer = std::pin::pin!(writer);
-        let mut rows = 0u64;
-        for batch in reader {
-            let batch = batch.map_err(|e| Error::Corrupt {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-            let mut canon = Vec::with_capacity(columns.len());
-            for (name, ty) in columns.iter().zip(&types) {
-                let array = batch.column_by_name(name).ok_or_else(|| Error::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: format!("the job file has no column `{name}`"),
-                })?;
-                canon.push((canonical(array, name)?, ty.clone()));
+        Ok::<_, Error>((types, sink))
+    })?;
+    let rows = std::thread::scope(|scope| {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<BytesMut>(IN_FLIGHT);
+        let encoder = std::thread::Builder::new()
+            .name("dango-pg-copy".into())
+            .spawn_scoped(scope, || encode_job(path, columns, &types, tx))
+            .map_err(|e| Error::Internal(format!("cannot start the COPY encoder: {e}")))?;
+        let sent = rt.block_on(async {
+            let mut sink = Box::pin(sink);
+            while let Some(chunk) = rx.recv().await {
+                sink.as_mut().send(chunk).await?;
             }
-            let encoders: Vec<Enc<'_>> = canon
-                .iter()
-                .zip(columns)
-                .map(|((a, ty), name)| Enc::new(a, ty, name))
-                .collect::<Result<_>>()?;
-            for row in 0..batch.num_rows() {
-                let cells = encoders.iter().map(|enc| Cell { enc, row });
-                writer.as_mut().write_raw(cells).await.map_err(|e| {
-                    let col = std::error::Error::source(&e)
-                        .map(|s| s.to_string())
-                        .unwrap_or_default();
-                    Error::Destination {
+            Ok::<_, tokio_postgres::Error>(sink)
+        });
+        // Dropping the receiver stops an encoder whose chunks can no longer be sent.
+        drop(rx);
+        let encoded = encoder
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the COPY encoder panicked".into())));
+        // Only a complete stream is finished: on any error the sink is dropped, which ends
+        // the COPY with CopyFail, and the load transaction is rolled back.
+        match (sent, encoded) {
+            (Err(e), _) => Err(db_err(e)),
+            (Ok(_), Err(e)) => Err(e),
+            (Ok(mut sink), Ok(rows)) => {
+                let copied = rt.block_on(sink.as_mut().finish()).map_err(db_err)?;
+                if copied != rows {
+                    return Err(Error::Destination {
                         context: context.clone(),
-                        reason: if col.is_empty() { reason(&e) } else { col },
-                    }
-                })?;
+                        reason: format!("the server copied {copied} row(s) of {rows}"),
+                    });
+                }
+                Ok(rows)
             }
-            rows += batch.num_rows() as u64;
         }
-        writer.as_mut().finish().await.map_err(db_err)?;
-        Ok::<u64, Error>(rows)
     })?;
     tracing::debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         rows,
         "COPY {dataset}.{table} from a job file"
     );
+    Ok(rows)
+}
+
+/// Reads the job file and sends its rows in the binary COPY format (header, rows, trailer) in
+/// chunks of about [`CHUNK`] bytes. Returns the rows encoded.
+fn encode_job(
+    path: &Path,
+    columns: &[String],
+    types: &[Type],
+    tx: tokio::sync::mpsc::Sender<BytesMut>,
+) -> Result<u64> {
+    let corrupt = |reason: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, f), None)
+        .map_err(|e| corrupt(e.to_string()))?;
+    let fields = i16::try_from(columns.len())
+        .map_err(|_| corrupt(format!("{} columns are too many for COPY", columns.len())))?
+        .to_be_bytes();
+    let stopped = || Error::Internal("the COPY stream was closed".into());
+    let mut out = BytesMut::with_capacity(CHUNK + (CHUNK >> 3));
+    out.extend_from_slice(HEADER);
+    let mut rows = 0u64;
+    let mut json = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| corrupt(e.to_string()))?;
+        let mut canon = Vec::with_capacity(columns.len());
+        for name in columns {
+            let array = batch
+                .column_by_name(name)
+                .ok_or_else(|| corrupt(format!("the job file has no column `{name}`")))?;
+            canon.push(canonical(array, name)?);
+        }
+        let encoders: Vec<Enc<'_>> = canon
+            .iter()
+            .zip(types)
+            .zip(columns)
+            .map(|((a, ty), name)| Enc::new(a, ty, name))
+            .collect::<Result<_>>()?;
+        for row in 0..batch.num_rows() {
+            out.extend_from_slice(&fields);
+            for (enc, name) in encoders.iter().zip(columns) {
+                enc.write_field(row, &mut out, &mut json)
+                    .map_err(|e| Error::Destination {
+                        context: format!("loading column `{name}`"),
+                        reason: e.to_string(),
+                    })?;
+            }
+            if out.len() >= CHUNK {
+                let full =
+                    std::mem::replace(&mut out, BytesMut::with_capacity(CHUNK + (CHUNK >> 3)));
+                tx.blocking_send(full).map_err(|_| stopped())?;
+            }
+        }
+        rows += batch.num_rows() as u64;
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    tx.blocking_send(out).map_err(|_| stopped())?;
     Ok(rows)
 }
 
@@ -256,8 +324,38 @@ impl<'a> Enc<'a> {
         }
     }
 
+    /// Writes the field at `row`: its length (-1 for NULL) and its value in the binary
+    /// format. `scratch` is a reusable buffer.
+    fn write_field(
+        &self,
+        row: usize,
+        out: &mut BytesMut,
+        scratch: &mut Vec<u8>,
+    ) -> std::result::Result<(), BoxError> {
+        if self.is_null(row) {
+            out.extend_from_slice(&(-1i32).to_be_bytes());
+            return Ok(());
+        }
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        self.write(row, out, scratch)?;
+        let len = i32::try_from(out.len() - at - 4).map_err(|_| {
+            format!(
+                "a value of {} bytes is too large for Postgres",
+                out.len() - at - 4
+            )
+        })?;
+        out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        Ok(())
+    }
+
     /// Writes the value at `row` (not null) in the binary format.
-    fn write(&self, row: usize, out: &mut BytesMut) -> std::result::Result<(), BoxError> {
+    fn write(
+        &self,
+        row: usize,
+        out: &mut BytesMut,
+        scratch: &mut Vec<u8>,
+    ) -> std::result::Result<(), BoxError> {
         match self {
             Enc::Null => {}
             Enc::Int(a, to) => {
@@ -301,42 +399,12 @@ impl<'a> Enc<'a> {
                 if *jsonb {
                     out.extend_from_slice(&[1]);
                 }
-                let mut text = Vec::new();
-                super::json::write_value(*a, row, &mut text)?;
-                out.extend_from_slice(&text);
+                scratch.clear();
+                super::json::write_value(*a, row, scratch)?;
+                out.extend_from_slice(scratch);
             }
         }
         Ok(())
-    }
-}
-
-/// One value of a row, for [`BinaryCopyInWriter::write_raw`].
-#[derive(Debug)]
-struct Cell<'a> {
-    enc: &'a Enc<'a>,
-    row: usize,
-}
-
-impl ToSql for Cell<'_> {
-    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
-        if self.enc.is_null(self.row) {
-            return Ok(IsNull::Yes);
-        }
-        self.enc.write(self.row, out)?;
-        Ok(IsNull::No)
-    }
-
-    fn accepts(_: &Type) -> bool {
-        // The encoder was chosen for the column's type.
-        true
-    }
-
-    fn to_sql_checked(
-        &self,
-        ty: &Type,
-        out: &mut BytesMut,
-    ) -> std::result::Result<IsNull, BoxError> {
-        self.to_sql(ty, out)
     }
 }
 

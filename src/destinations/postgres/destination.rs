@@ -206,7 +206,9 @@ impl Destination for PgClient {
     }
 
     fn begin_load(&mut self, plan: &LoadPlan<'_>) -> Result<()> {
+        self.abandon_fresh();
         self.jobs = plan.jobs.clone();
+        self.deferred.clear();
         self.execute("BEGIN")?;
         self.in_transaction = true;
         Ok(())
@@ -231,7 +233,7 @@ impl Destination for PgClient {
         schema: &Schema,
         existing: &HashMap<String, Vec<String>>,
     ) -> Result<Vec<String>> {
-        self.migrate(dataset, schema, existing)
+        self.migrate_for_load(dataset, schema, existing)
     }
 
     fn truncate_tables(&mut self, dataset: &str, tables: &[String]) -> Result<()> {
@@ -272,7 +274,11 @@ impl Destination for PgClient {
     }
 
     fn load_job(&mut self, _index: usize, job: &JobFile, dataset: &str) -> Result<()> {
-        super::copy::copy_job(self, &job.path, dataset, &job.table, &job.columns).map(|_| ())
+        if self.is_fresh_job(job, dataset) {
+            return self.load_fresh(job);
+        }
+        super::copy::copy_job(self, &job.path, dataset, dataset, &job.table, &job.columns)
+            .map(|_| ())
     }
 
     fn merge_table(
@@ -283,6 +289,7 @@ impl Destination for PgClient {
         root: &str,
         load_id: &str,
     ) -> Result<()> {
+        self.finish_fresh()?;
         let boundary = package_time_literal(load_id);
         let context = format!("merging into {dataset}.{root}");
         for sql in merge::merge_statements_in(POSTGRES, dataset, staging, schema, root, &boundary)?
@@ -293,6 +300,7 @@ impl Destination for PgClient {
     }
 
     fn replace_from_staging(&mut self, dataset: &str, staging: &str, table: &Table) -> Result<()> {
+        self.finish_fresh()?;
         for sql in merge::copy_from_staging(dataset, staging, table) {
             self.execute(&sql)?;
         }
@@ -338,6 +346,8 @@ impl Destination for PgClient {
     }
 
     fn complete_load(&mut self, dataset: &str, load_id: &str, schema: &Schema) -> Result<()> {
+        self.finish_fresh()?;
+        self.add_deferred_constraints()?;
         self.exec(
             &format!(
                 "INSERT INTO {} (load_id, schema_name, status, inserted_at, schema_version_hash) \
@@ -352,12 +362,21 @@ impl Destination for PgClient {
 
     fn commit_load(&mut self) -> Result<()> {
         let committed = if self.in_transaction {
-            self.execute_in("COMMIT", "committing the load")
+            // A transaction that never reached `complete_load` gets its tables whole too.
+            let added = self
+                .finish_fresh()
+                .and_then(|()| self.add_deferred_constraints());
+            if added.is_err() {
+                let _ = self.execute("ROLLBACK");
+                self.abandon_fresh();
+            }
+            added.and_then(|()| self.execute_in("COMMIT", "committing the load"))
         } else {
             Ok(())
         };
         self.in_transaction = false;
         self.jobs.clear();
+        self.deferred.clear();
         committed
     }
 
@@ -367,6 +386,8 @@ impl Destination for PgClient {
         }
         self.in_transaction = false;
         self.jobs.clear();
+        self.deferred.clear();
+        self.abandon_fresh();
     }
 
     fn drop_tables(&mut self, dataset: &str, tables: &[String]) -> Result<()> {

@@ -9,6 +9,7 @@
 //! | `tls.rs` | rustls configuration per `sslmode` |
 //! | `destination.rs` | `impl Destination for PgClient` |
 //! | `copy.rs` | Arrow job files → `COPY … FROM STDIN (FORMAT binary)` |
+//! | `parallel.rs` | new tables filled on worker connections, moved in by the load transaction |
 //! | `json.rs` | nested Arrow values → JSON text for `jsonb` |
 //! | `history.rs` | the sync history table `_dango_sync_history` |
 //! | `sql.rs` | type names, quoting, `CREATE TABLE`, literals |
@@ -19,6 +20,7 @@ mod copy;
 mod destination;
 mod history;
 mod json;
+mod parallel;
 pub mod sql;
 mod tls;
 

@@ -55,17 +55,22 @@ pub fn pg_type(c: &Column) -> String {
 // Postgres 9.1).
 pub use crate::destinations::sql_common::{qualified, quote_ident, quote_str};
 
+/// Whether dlt gives the column a UNIQUE constraint: the `unique` hint (on `_dlt_id`), except
+/// scd2's row version (`x-row-version`), which repeats across versions of a row.
+pub fn has_unique_constraint(c: &Column) -> bool {
+    let row_version = c.extra.get("x-row-version").and_then(|v| v.as_bool()) == Some(true);
+    c.unique && !row_version
+}
+
 /// A column definition in dlt's format: `"name" type <hints> NOT NULL`; the only hint dlt
 /// writes on Postgres is `UNIQUE` (on `_dlt_id`).
 pub fn column_def(c: &Column) -> String {
+    column_def_with(c, has_unique_constraint(c))
+}
+
+fn column_def_with(c: &Column, unique: bool) -> String {
     let not_null = if c.nullable { "" } else { "NOT NULL" };
-    // scd2's row version (`x-row-version` on `_dlt_id`) repeats across versions of a row.
-    let row_version = c.extra.get("x-row-version").and_then(|v| v.as_bool()) == Some(true);
-    let hints = if c.unique && !row_version {
-        "UNIQUE"
-    } else {
-        ""
-    };
+    let hints = if unique { "UNIQUE" } else { "" };
     format!("{} {} {hints} {not_null}", quote_ident(&c.name), pg_type(c))
 }
 
@@ -84,6 +89,35 @@ pub fn create_table_sql(dataset: &str, t: &Table, if_not_exists: bool) -> String
         qualified(dataset, &t.name),
         cols.join(",\n")
     )
+}
+
+/// [`create_table_sql`] in two steps, for a table created and filled in one transaction:
+/// `CREATE TABLE` without the UNIQUE constraints, and the `ALTER TABLE … ADD UNIQUE (…)` that
+/// adds them after the rows are in (`None` if the table has none). Building a unique index
+/// over loaded rows is a sort; keeping it while the rows arrive is a B-tree descent per row,
+/// several times slower on random `_dlt_id`s. Postgres names a constraint added this way as
+/// it names a column constraint (`<table>_<column>_key`), so the catalog is the same.
+pub fn create_table_deferring_unique(dataset: &str, t: &Table) -> (String, Option<String>) {
+    let cols: Vec<&Column> = t.columns.values().filter(|c| c.is_complete()).collect();
+    let defs: Vec<String> = cols.iter().map(|c| column_def_with(c, false)).collect();
+    let create = format!(
+        "CREATE TABLE {} (\n{})",
+        qualified(dataset, &t.name),
+        defs.join(",\n")
+    );
+    let adds: Vec<String> = cols
+        .iter()
+        .filter(|c| has_unique_constraint(c))
+        .map(|c| format!("ADD UNIQUE ({})", quote_ident(&c.name)))
+        .collect();
+    let alter = (!adds.is_empty()).then(|| {
+        format!(
+            "ALTER TABLE {}\n{}",
+            qualified(dataset, &t.name),
+            adds.join(",\n")
+        )
+    });
+    (create, alter)
 }
 
 /// A `timestamp with time zone` literal (microseconds, UTC).
@@ -130,5 +164,34 @@ mod tests {
         let mut c = col(DataType::Bigint);
         c.precision = Some(16);
         assert_eq!(pg_type(&c), "smallint");
+    }
+
+    #[test]
+    fn unique_constraints_can_follow_the_rows() {
+        let mut t = Table::new("items");
+        let mut id = Column::new("_dlt_id", DataType::Text);
+        id.unique = true;
+        id.nullable = false;
+        t.columns.insert(id.name.clone(), id);
+        let v = Column::new("v", DataType::Bigint);
+        t.columns.insert(v.name.clone(), v);
+        let (create, unique) = create_table_deferring_unique("ds", &t);
+        assert!(!create.contains("UNIQUE"), "{create}");
+        assert!(
+            create.contains("\"_dlt_id\" character varying  NOT NULL"),
+            "{create}"
+        );
+        assert_eq!(
+            unique.as_deref(),
+            Some("ALTER TABLE \"ds\".\"items\"\nADD UNIQUE (\"_dlt_id\")")
+        );
+        // the one-step form has it inline
+        assert!(create_table_sql("ds", &t, false).contains("character varying UNIQUE NOT NULL"));
+        // scd2's row version repeats: no constraint either way
+        let mut rv = t.columns["_dlt_id"].clone();
+        rv.extra
+            .insert("x-row-version".into(), serde_json::Value::Bool(true));
+        t.columns.insert(rv.name.clone(), rv);
+        assert_eq!(create_table_deferring_unique("ds", &t).1, None);
     }
 }
