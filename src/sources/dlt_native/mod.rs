@@ -20,6 +20,7 @@ mod config;
 mod errors;
 mod package;
 pub mod python;
+mod stream;
 #[cfg(test)]
 mod tests;
 pub mod verified;
@@ -323,16 +324,29 @@ impl DltNativeResource {
             })),
             "source_state": Value::Object(out.state().doc()),
             "schema": schema,
+            "stream_fd": python::STREAM_FD,
         });
         crate::storage::write_json(&request, &req)?;
-        let ok = python::run_runner(
+        let (items, items_w) = std::io::pipe().map_err(|e| {
+            Error::Internal(format!("cannot create a pipe for the Python child: {e}"))
+        })?;
+        let child = python::Child::spawn(
             &self.pipeline,
             &self.python,
             &runner,
             &request,
             &self.env,
-            out.cancel_token(),
+            Some(items_w),
         )?;
+        // dango writes the items while the child still extracts.
+        let watcher = child.kill_on_cancel(out.cancel_token());
+        let streamed = stream::read(items, out);
+        if streamed.is_err() {
+            child.kill();
+        }
+        let ok = child.wait(out.cancel_token(), std::time::Duration::from_millis(5));
+        let _ = watcher.join();
+        let ok = ok?;
         out.cancel_token().check()?;
         let result = read_json_opt(&result_path)?;
         if let Some(err) = result.get("error") {
@@ -377,11 +391,59 @@ impl DltNativeResource {
             let doc = doc.clone();
             out.state().with_source(|s| *s = doc);
         }
-        if let Some(pkg) = result.get("package").and_then(Value::as_str) {
-            copy_package(Path::new(pkg), out)?;
-        }
-        Ok(())
+        let streamed = streamed?;
+        let pkg = result.get("package").and_then(Value::as_str).map(Path::new);
+        finish_package(pkg, &streamed, out)
     }
+}
+
+/// Declares the tables of the run in the order and with the hints of the schema dlt ended
+/// with (the package's `schema.json`): those that received streamed items and those with job
+/// files in dlt's package (Parquet for Arrow items, an empty job for a `replace` table that got
+/// nothing), whose items it then copies.
+fn finish_package(
+    dir: Option<&Path>,
+    streamed: &stream::Streamed,
+    out: &mut ItemWriter<'_>,
+) -> Result<()> {
+    let schema = match dir {
+        Some(dir) => read_json_opt(&dir.join("schema.json"))?,
+        None => Value::Null,
+    };
+    let empty = Map::new();
+    let tables = schema
+        .get("tables")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let jobs = match dir {
+        Some(dir) => package::jobs(dir, tables)?,
+        None => Vec::new(),
+    };
+    let used =
+        |t: &str| streamed.tables.iter().any(|s| s == t) || jobs.iter().any(|j| j.table == t);
+    let mut names: Vec<&str> = tables
+        .keys()
+        .map(String::as_str)
+        .filter(|t| used(t))
+        .collect();
+    for t in streamed.tables.iter().chain(jobs.iter().map(|j| &j.table)) {
+        if !names.contains(&t.as_str()) {
+            names.push(t);
+        }
+    }
+    for name in names {
+        let t = tables
+            .get(name)
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        out.declare(&package::hints(name, t));
+    }
+    for job in &jobs {
+        let mut w = out.sibling(&job.table);
+        package::copy_job(job, &mut w)?;
+        w.close()?;
+    }
+    Ok(())
 }
 
 /// Declares each root table of the dlt package and streams its jobs.
