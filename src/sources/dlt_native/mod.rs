@@ -117,19 +117,27 @@ fn parse_native(source: &str, block: &Yaml, env: &Env) -> Result<DltNativeConfig
             "source `{source}`: dlt_native: {e}. Fix it in .dango/sources.yml"
         ))
     })?;
-    cfg.function_kwargs = resolve_kwargs(source, &cfg.function_kwargs, env)?;
+    (cfg.function_kwargs, cfg.unset_env) = resolve_kwargs(source, &cfg.function_kwargs, env)?;
     check_names(source, &cfg)?;
     Ok(cfg)
 }
 
+/// The kwargs after [`resolve_kwargs`], and the `*_env` keys whose variable is not set.
+type ResolvedKwargs = (
+    std::collections::BTreeMap<String, Value>,
+    Vec<(String, String)>,
+);
+
 /// `${VAR}` in the kwargs' strings, and Dango's `*_env` convention: `api_key_env: MY_KEY` passes
-/// `api_key` = `$MY_KEY` (dropped when unset, so dlt resolves `api_key` from its secrets).
+/// `api_key` = `$MY_KEY` (dropped when unset, so dlt resolves `api_key` from its secrets; the
+/// unset ones are returned too).
 pub(super) fn resolve_kwargs(
     source: &str,
     kwargs: &std::collections::BTreeMap<String, Value>,
     env: &Env,
-) -> Result<std::collections::BTreeMap<String, Value>> {
+) -> Result<ResolvedKwargs> {
     let mut out = std::collections::BTreeMap::new();
+    let mut unset = Vec::new();
     let mut missing = Vec::new();
     for (k, v) in kwargs {
         if let Some(base) = k.strip_suffix("_env")
@@ -140,6 +148,8 @@ pub(super) fn resolve_kwargs(
                     crate::config::redact::register_secret(&val);
                 }
                 out.insert(base.to_string(), Value::String(val));
+            } else {
+                unset.push((k.clone(), var.to_string()));
             }
             continue;
         }
@@ -150,7 +160,7 @@ pub(super) fn resolve_kwargs(
     if let Some(var) = missing.first() {
         return Err(missing_var_error(source, var));
     }
-    Ok(out)
+    Ok((out, unset))
 }
 
 impl DltNativeConfig {
@@ -204,6 +214,24 @@ impl SourceConfig for DltNativeConfig {
             ],
             ..Plan::default()
         };
+        for (key, var) in &self.unset_env {
+            let arg = key.strip_suffix("_env").unwrap_or(key);
+            plan.lines.push(format!(
+                "warning: `{key}` names {var}, which is not set: dlt will look for `{arg}` in .dlt/secrets.toml or the environment ([sources.{}] {arg} = ...); set {var} (or put it in .env) to pass it",
+                self.module_section()
+            ));
+        }
+        if !self.unset_env.is_empty() {
+            plan.details.insert(
+                "unset_env".into(),
+                json!(
+                    self.unset_env
+                        .iter()
+                        .map(|(k, v)| json!({"key": k, "variable": v}))
+                        .collect::<Vec<_>>()
+                ),
+            );
+        }
         plan.details
             .insert("module".into(), json!(self.source_module));
         plan.details
