@@ -5,15 +5,19 @@
 //! scratch pipelines dir seeded with dango's state of the source and its stored schema, so
 //! every dlt semantic comes from dlt itself (secrets and config resolution, incremental
 //! cursors, `resource_state()`, transformers, dynamic table names, `with_hints`, contracts
-//! decided at extract, `add_limit`, Arrow and pandas items). dango then reads the extracted
-//! package (`package`): each root table becomes a declared table of dango's package with the
-//! hints dlt computed, items stream line by line (Parquet for Arrow items), and the source
-//! state dlt ends with becomes the run's source state, committed with the data like every
-//! other source's. Nothing of a failed run is kept: the scratch dir is removed and the cursor
-//! does not move.
+//! decided at extract, `add_limit`, Arrow and pandas items). The object items dlt's extract
+//! hands to its item storage come to dango over a pipe while the child runs (`stream`),
+//! instead of dlt's buffered, gzipped job files, and dango writes them into its own package as
+//! they arrive; the pipe is bounded, so neither side holds more than a buffer. At the end dango
+//! reads dlt's package (`package`): each root table becomes a declared table with the hints
+//! dlt computed, Parquet jobs (Arrow items) are copied, and the source state dlt ends with
+//! becomes the run's source state, committed with the data like every other source's.
+//! Nothing of a failed run is kept: the scratch dir and dango's extracting package are
+//! removed and the cursor does not move.
 //!
-//! Modules: `config` (the block), `python` (interpreter lookup, the child process), `package`
-//! (reading dlt's package), `errors` (the runner's error report as dango errors).
+//! Modules: `config` (the block), `python` (interpreter lookup, the child process), `stream`
+//! (the child's item stream), `package` (reading dlt's package), `errors` (the runner's error
+//! report as dango errors).
 
 pub mod check;
 mod config;

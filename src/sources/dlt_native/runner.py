@@ -89,6 +89,10 @@ def secret_args(factory):
 def main():
     req = json.load(open(sys.argv[1], encoding="utf-8"))
     result_path = req["result"]
+    if req.get("stream_fd") is not None:
+        # The item stream is the runner's only: a subprocess of the user's module must not
+        # hold it open (dango reads it to its end).
+        os.set_inheritable(req["stream_fd"], False)
     root = os.path.abspath(req["project_root"])
     os.chdir(root)
     os.environ["DLT_PROJECT_DIR"] = root
@@ -266,7 +270,6 @@ class ItemStream:
     def __init__(self, fd):
         from dlt.common.data_writers.writers import count_rows_in_items
         from dlt.common.json import json
-        os.set_inheritable(fd, False)  # not to the user's subprocesses: dango waits for EOF
         self.f = os.fdopen(fd, "wb", buffering=1 << 20)
         self.table = None
         self.count = count_rows_in_items
