@@ -141,10 +141,20 @@ impl Child {
             use std::os::unix::process::CommandExt;
             cmd.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                if let Some(fd) = stream_fd
-                    && libc::dup2(fd, STREAM_FD) < 0
-                {
-                    return Err(std::io::Error::last_os_error());
+                match stream_fd {
+                    // Already there: only its close-on-exec flag goes.
+                    Some(fd) if fd == STREAM_FD => {
+                        let flags = libc::fcntl(fd, libc::F_GETFD);
+                        if flags < 0
+                            || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0
+                        {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Some(fd) if libc::dup2(fd, STREAM_FD) < 0 => {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    _ => {}
                 }
                 Ok(())
             });
@@ -252,6 +262,7 @@ impl Child {
                     std::thread::sleep(poll);
                 }
                 Err(e) => {
+                    guard.take();
                     return Err(Error::Internal(format!(
                         "cannot wait for the Python child: {e}"
                     )));
