@@ -16,6 +16,9 @@ pub struct InitArgs {
     /// Overwrite an existing project's configuration files.
     #[arg(long)]
     pub force: bool,
+    /// Do not register the dlt sources found in `custom_sources/*.py`.
+    #[arg(long)]
+    pub no_custom_sources: bool,
 }
 
 const CONFIG_TOML: &str = "# dlt configuration: [runtime], [extract], [normalize], [load], [sources.<name>]\n[runtime]\nlog_level = \"WARNING\"\n";
@@ -31,6 +34,9 @@ pub fn run(project: Option<PathBuf>, args: InitArgs) -> anyhow::Result<ExitCode>
     let dir = args.dir.or(project).unwrap_or_else(|| PathBuf::from("."));
     create_project(&dir, args.force)?;
     println!("Created a dango project in {}", dir.display());
+    if !args.no_custom_sources {
+        register_custom_sources(&dir)?;
+    }
     println!(
         "Next: declare sources in {}, then run `dango sync`.",
         dir.join(".dango/sources.yml").display()
@@ -64,6 +70,52 @@ pub fn create_project(dir: &Path, force: bool) -> anyhow::Result<()> {
     let gitignore = dir.join(".gitignore");
     if !gitignore.exists() || force {
         write(&gitignore, GITIGNORE)?;
+    }
+    Ok(())
+}
+
+/// Registers each module of `custom_sources/*.py` that has one `@dlt.source` as a `dlt_native`
+/// source (what `dango source add --dlt-native` does); says why for the others, and how to
+/// add them.
+fn register_custom_sources(dir: &Path) -> anyhow::Result<()> {
+    let folder = dir.join("custom_sources");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .with_context(|| format!("cannot list {}", folder.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "py")
+                && p.file_stem()
+                    .is_some_and(|s| !s.to_string_lossy().starts_with('_'))
+                && p.is_file()
+        })
+        .collect();
+    if files.is_empty() {
+        return Ok(());
+    }
+    files.sort();
+    let project = crate::config::Project::new(dir.canonicalize()?);
+    println!(
+        "Found {} module(s) in custom_sources/: importing each to find its dlt sources",
+        files.len()
+    );
+    for file in files {
+        let rel = Path::new("custom_sources").join(file.file_name().unwrap_or_default());
+        let args = super::source_add::AddArgs {
+            dlt_native: project.root().join(&rel),
+            name: None,
+            function: None,
+            template: false,
+        };
+        if let Err(e) = super::source_add::run(&project, args) {
+            println!(
+                "Skipped {}: {}
+  Add it with `dango source add --dlt-native {} [--function <name>] [--name <source>]`",
+                rel.display(),
+                crate::config::redact::redact(&format!("{e:#}")),
+                rel.display()
+            );
+        }
     }
     Ok(())
 }

@@ -154,6 +154,7 @@ pub fn run(project: &Project, args: AddArgs) -> anyhow::Result<ExitCode> {
         dataset_name: None,
         resources: None,
         verified_type: None,
+        unset_env: Vec::new(),
     };
     if args.template {
         if path.exists() {

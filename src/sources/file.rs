@@ -533,6 +533,16 @@ impl SourceEntry {
         settings.source_secret(&self.source_type, &self.pipeline_name(), key)
     }
 
+    /// dlt's config sections of a dlt source's arguments (the module's section, the function),
+    /// `None` for other types.
+    fn dlt_sections(&self, env: &Env) -> Option<(String, String)> {
+        let block = self.block().unwrap_or(Value::Null);
+        let cfg =
+            crate::sources::dlt_native::dlt_config(&self.source_type, &self.name, &block, env)?
+                .ok()?;
+        Some((cfg.module_section().to_string(), cfg.source_name.clone()))
+    }
+
     /// Problems with the source's configuration: `${VAR}` not set, `*_env` variables unset and
     /// the key not found along the lookup chain, secrets placed in config.toml.
     pub fn config_problems(&self, settings: &Settings) -> Vec<Error> {
@@ -552,12 +562,16 @@ impl SourceEntry {
                     .unwrap_or_else(|| "the project's .env".into())
             )));
         }
+        // A dlt source (`dlt_native`, Dango's API types) resolves an argument along dlt's
+        // chain: the module's section, then the function's name.
+        let (section, name) = self
+            .dlt_sections(settings.env())
+            .unwrap_or_else(|| (self.source_type.clone(), self.pipeline_name()));
         for (key, var) in &r.unset_env {
-            let name = self.pipeline_name();
             let found = if is_secret_key(key) {
-                self.secret(settings, key)
+                settings.source_secret(&section, &name, key)
             } else {
-                settings.source_value(&self.source_type, &name, key)
+                settings.source_value(&section, &name, key)
             };
             match found {
                 Ok(Some(_)) => {}
@@ -566,7 +580,7 @@ impl SourceEntry {
                         provider: crate::config::Provider::Environment,
                         key: var.clone(),
                     }];
-                    traces.extend(settings.source_lookup_trace(&self.source_type, &name, key));
+                    traces.extend(settings.source_lookup_trace(&section, &name, key));
                     out.push(settings.missing(&name, key, &traces, Some(var.as_str())));
                 }
                 Err(e) => out.push(e),

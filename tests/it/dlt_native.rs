@@ -575,3 +575,35 @@ fn sync_flags_limit_full_refresh_window_and_dry_run_work_on_dlt_native() {
     );
     assert!(api.take_requests().is_empty(), "a dry run asks nothing");
 }
+
+#[test]
+fn streamed_plain_generators_marks_transformers_and_empty_replace_load_what_dlt_loads() {
+    let Some(python) = services::python("dlt_native::streamed") else {
+        return;
+    };
+    let want: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(FIXTURES).join("expected_streamed.json")).unwrap(),
+    )
+    .unwrap();
+    let p = TestProject::new();
+    p.write(
+        "custom_sources/streamed_items.py",
+        &std::fs::read_to_string(Path::new(FIXTURES).join("custom_sources/streamed_items.py"))
+            .unwrap(),
+    );
+    p.write(
+        ".dango/sources.yml",
+        "version: \"1.0\"\nsources:\n  - name: streamed\n    type: dlt_native\n    dlt_native:\n      source_module: streamed_items\n      source_name: streamed_source\n",
+    );
+    let out = sync(&p, &python, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let got = snapshot(&p, "raw_streamed");
+    let want = want["tables"].as_object().unwrap();
+    for (table, expected) in want {
+        assert_eq!(&got[table], expected, "table {table} differs from dlt's");
+    }
+    assert_eq!(
+        got.as_object().unwrap().keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+}

@@ -420,3 +420,99 @@ fn a_lone_resource_with_kwargs_loads_and_its_cursor_survives_runs() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn init_registers_the_dlt_sources_found_in_custom_sources() {
+    let Some(python) = services::python("dlt_native_cli::init") else {
+        return;
+    };
+    let p = TestProject::new();
+    p.write(
+        "custom_sources/my_api.py",
+        &std::fs::read_to_string(MY_API).unwrap(),
+    );
+    // Two sources in one module: not guessed, the command to pick one is printed.
+    p.write(
+        "custom_sources/two.py",
+        "import dlt\n\n@dlt.source\ndef a():\n    return []\n\n@dlt.source\ndef b():\n    return []\n",
+    );
+    p.write("custom_sources/_helpers.py", "X = 1\n");
+    let (ok, t) = run(&p, &python, &["init", "--force"]);
+    assert!(ok, "{t}");
+    assert!(t.contains("Found 2 module(s) in custom_sources/"), "{t}");
+    assert!(
+        t.contains("Added source `my_api` (type dlt_native: custom_sources.my_api.my_api_source)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Skipped custom_sources/two.py")
+            && t.contains("several @dlt.source functions (a, b)")
+            && t.contains("dango source add --dlt-native custom_sources/two.py"),
+        "{t}"
+    );
+    let yml = std::fs::read_to_string(p.path().join(".dango/sources.yml")).unwrap();
+    assert!(
+        yml.contains("  - name: my_api\n    type: dlt_native\n") && !yml.contains("two"),
+        "{yml}"
+    );
+    let (ok, t) = run(&p, &python, &["source", "list"]);
+    assert!(ok && t.contains("my_api"), "{t}");
+    // --no-custom-sources leaves sources.yml empty.
+    let (ok, t) = run(&p, &python, &["init", "--force", "--no-custom-sources"]);
+    assert!(ok && !t.contains("Found"), "{t}");
+    let yml = std::fs::read_to_string(p.path().join(".dango/sources.yml")).unwrap();
+    assert!(!yml.contains("my_api"), "{yml}");
+}
+
+#[test]
+fn dry_run_and_doctor_flag_unset_env_keys_of_dango_api_types() {
+    let Some(python) = services::python("dlt_native_cli::unset_env") else {
+        return;
+    };
+    let p = TestProject::new();
+    p.write("stripe_analytics/__init__.py", FAKE_STRIPE);
+    p.write(
+        ".dango/sources.yml",
+        "version: \"1.0\"\nsources:\n  - name: payments\n    type: stripe\n    generic_config:\n      stripe_secret_key_env: STRIPE_KEY\n      start_date: \"2024-01-01\"\n",
+    );
+    // Unset, and not where dlt looks either: flagged, with dlt's sections in the fix.
+    let (ok, t) = run(&p, &python, &["sync", "--dry-run"]);
+    assert!(!ok, "{t}");
+    assert!(
+        t.contains("`stripe_secret_key_env` names STRIPE_KEY, which is not set")
+            && t.contains("[sources.stripe_analytics] stripe_secret_key")
+            && t.contains("[sources.stripe_source]\n  stripe_secret_key")
+            && t.contains(
+                "(secrets.toml, sources.stripe_analytics.stripe_source.stripe_secret_key)"
+            ),
+        "{t}"
+    );
+    let (ok, t) = run(&p, &python, &["doctor", "payments"]);
+    assert!(!ok, "{t}");
+    assert!(
+        t.contains("`stripe_secret_key_env` → STRIPE_KEY is not set"),
+        "{t}"
+    );
+    // Where dlt reads it (the verified module's section): the dry run passes, still naming
+    // the unset variable.
+    add_secret(
+        &p,
+        "\n[sources.stripe_analytics]\nstripe_secret_key = \"sk_test_123\"\n",
+    );
+    let (ok, t) = run(&p, &python, &["sync", "--dry-run"]);
+    assert!(
+        ok && t.contains("names STRIPE_KEY, which is not set"),
+        "{t}"
+    );
+    assert!(!t.contains("problem") && !t.contains("sk_test_123"), "{t}");
+    // Set: no warning.
+    let out = p
+        .dango()
+        .args(["sync", "--dry-run"])
+        .env("DANGO_PYTHON", &python)
+        .env("STRIPE_KEY", "sk_test_1")
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success() && !t.contains("not set"), "{t}");
+}

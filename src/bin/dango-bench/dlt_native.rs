@@ -1,6 +1,6 @@
 //! The `dlt_native` workload: a Python `@dlt.resource` that generates N nested orders as dicts
-//! (the JSONL workload's shape), run by `dango sync` (dlt's extract in a Python child, then
-//! dango's normalize and load) and by Python dlt's own `pipeline.run(...,
+//! (the JSONL workload's shape), run by `dango sync` (dlt's extract in a Python child streaming
+//! its items to dango, then dango's normalize and load) and by Python dlt's own `pipeline.run(...,
 //! loader_file_format="parquet")` into DuckDB, in the same run. Also times the floor: the same
 //! generator's dicts serialized with orjson to a file by Python alone.
 //!

@@ -41,6 +41,11 @@ pub struct DltNativeConfig {
     /// (errors say how to get the module). Not a key of the block.
     #[serde(skip)]
     pub verified_type: Option<String>,
+    /// The `*_env` keys of the block whose variable is not set (`(key, variable)`): their
+    /// argument is left to dlt's secrets resolution; `dango sync --dry-run` names them. Not a
+    /// key of the block.
+    #[serde(skip)]
+    pub unset_env: Vec<(String, String)>,
 }
 
 impl DltNativeConfig {

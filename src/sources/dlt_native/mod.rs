@@ -5,21 +5,26 @@
 //! scratch pipelines dir seeded with dango's state of the source and its stored schema, so
 //! every dlt semantic comes from dlt itself (secrets and config resolution, incremental
 //! cursors, `resource_state()`, transformers, dynamic table names, `with_hints`, contracts
-//! decided at extract, `add_limit`, Arrow and pandas items). dango then reads the extracted
-//! package (`package`): each root table becomes a declared table of dango's package with the
-//! hints dlt computed, items stream line by line (Parquet for Arrow items), and the source
-//! state dlt ends with becomes the run's source state, committed with the data like every
-//! other source's. Nothing of a failed run is kept: the scratch dir is removed and the cursor
-//! does not move.
+//! decided at extract, `add_limit`, Arrow and pandas items). The object items dlt's extract
+//! hands to its item storage come to dango over a pipe while the child runs (`stream`),
+//! instead of dlt's buffered, gzipped job files, and dango writes them into its own package as
+//! they arrive; the pipe is bounded, so neither side holds more than a buffer. At the end dango
+//! reads dlt's package (`package`): each root table becomes a declared table with the hints
+//! dlt computed, Parquet jobs (Arrow items) are copied, and the source state dlt ends with
+//! becomes the run's source state, committed with the data like every other source's.
+//! Nothing of a failed run is kept: the scratch dir and dango's extracting package are
+//! removed and the cursor does not move.
 //!
-//! Modules: `config` (the block), `python` (interpreter lookup, the child process), `package`
-//! (reading dlt's package), `errors` (the runner's error report as dango errors).
+//! Modules: `config` (the block), `python` (interpreter lookup, the child process), `stream`
+//! (the child's item stream), `package` (reading dlt's package), `errors` (the runner's error
+//! report as dango errors).
 
 pub mod check;
 mod config;
 mod errors;
 mod package;
 pub mod python;
+mod stream;
 #[cfg(test)]
 mod tests;
 pub mod verified;
@@ -116,19 +121,27 @@ fn parse_native(source: &str, block: &Yaml, env: &Env) -> Result<DltNativeConfig
             "source `{source}`: dlt_native: {e}. Fix it in .dango/sources.yml"
         ))
     })?;
-    cfg.function_kwargs = resolve_kwargs(source, &cfg.function_kwargs, env)?;
+    (cfg.function_kwargs, cfg.unset_env) = resolve_kwargs(source, &cfg.function_kwargs, env)?;
     check_names(source, &cfg)?;
     Ok(cfg)
 }
 
+/// The kwargs after [`resolve_kwargs`], and the `*_env` keys whose variable is not set.
+type ResolvedKwargs = (
+    std::collections::BTreeMap<String, Value>,
+    Vec<(String, String)>,
+);
+
 /// `${VAR}` in the kwargs' strings, and Dango's `*_env` convention: `api_key_env: MY_KEY` passes
-/// `api_key` = `$MY_KEY` (dropped when unset, so dlt resolves `api_key` from its secrets).
+/// `api_key` = `$MY_KEY` (dropped when unset, so dlt resolves `api_key` from its secrets; the
+/// unset ones are returned too).
 pub(super) fn resolve_kwargs(
     source: &str,
     kwargs: &std::collections::BTreeMap<String, Value>,
     env: &Env,
-) -> Result<std::collections::BTreeMap<String, Value>> {
+) -> Result<ResolvedKwargs> {
     let mut out = std::collections::BTreeMap::new();
+    let mut unset = Vec::new();
     let mut missing = Vec::new();
     for (k, v) in kwargs {
         if let Some(base) = k.strip_suffix("_env")
@@ -139,6 +152,8 @@ pub(super) fn resolve_kwargs(
                     crate::config::redact::register_secret(&val);
                 }
                 out.insert(base.to_string(), Value::String(val));
+            } else {
+                unset.push((k.clone(), var.to_string()));
             }
             continue;
         }
@@ -149,7 +164,7 @@ pub(super) fn resolve_kwargs(
     if let Some(var) = missing.first() {
         return Err(missing_var_error(source, var));
     }
-    Ok(out)
+    Ok((out, unset))
 }
 
 impl DltNativeConfig {
@@ -203,6 +218,24 @@ impl SourceConfig for DltNativeConfig {
             ],
             ..Plan::default()
         };
+        for (key, var) in &self.unset_env {
+            let arg = key.strip_suffix("_env").unwrap_or(key);
+            plan.lines.push(format!(
+                "warning: `{key}` names {var}, which is not set: dlt will look for `{arg}` in .dlt/secrets.toml or the environment ([sources.{}] {arg} = ...); set {var} (or put it in .env) to pass it",
+                self.module_section()
+            ));
+        }
+        if !self.unset_env.is_empty() {
+            plan.details.insert(
+                "unset_env".into(),
+                json!(
+                    self.unset_env
+                        .iter()
+                        .map(|(k, v)| json!({"key": k, "variable": v}))
+                        .collect::<Vec<_>>()
+                ),
+            );
+        }
         plan.details
             .insert("module".into(), json!(self.source_module));
         plan.details
@@ -323,16 +356,29 @@ impl DltNativeResource {
             })),
             "source_state": Value::Object(out.state().doc()),
             "schema": schema,
+            "stream_fd": python::STREAM_FD,
         });
         crate::storage::write_json(&request, &req)?;
-        let ok = python::run_runner(
+        let (items, items_w) = std::io::pipe().map_err(|e| {
+            Error::Internal(format!("cannot create a pipe for the Python child: {e}"))
+        })?;
+        let child = python::Child::spawn(
             &self.pipeline,
             &self.python,
             &runner,
             &request,
             &self.env,
-            out.cancel_token(),
+            Some(items_w),
         )?;
+        // dango writes the items while the child still extracts.
+        let watcher = child.kill_on_cancel(out.cancel_token());
+        let streamed = stream::read(items, out);
+        if streamed.is_err() {
+            child.kill();
+        }
+        let ok = child.wait(out.cancel_token(), std::time::Duration::from_millis(5));
+        let _ = watcher.join();
+        let ok = ok?;
         out.cancel_token().check()?;
         let result = read_json_opt(&result_path)?;
         if let Some(err) = result.get("error") {
@@ -377,11 +423,59 @@ impl DltNativeResource {
             let doc = doc.clone();
             out.state().with_source(|s| *s = doc);
         }
-        if let Some(pkg) = result.get("package").and_then(Value::as_str) {
-            copy_package(Path::new(pkg), out)?;
-        }
-        Ok(())
+        let streamed = streamed?;
+        let pkg = result.get("package").and_then(Value::as_str).map(Path::new);
+        finish_package(pkg, &streamed, out)
     }
+}
+
+/// Declares the tables of the run in the order and with the hints of the schema dlt ended
+/// with (the package's `schema.json`): those that received streamed items and those with job
+/// files in dlt's package (Parquet for Arrow items, an empty job for a `replace` table that got
+/// nothing), whose items it then copies.
+fn finish_package(
+    dir: Option<&Path>,
+    streamed: &stream::Streamed,
+    out: &mut ItemWriter<'_>,
+) -> Result<()> {
+    let schema = match dir {
+        Some(dir) => read_json_opt(&dir.join("schema.json"))?,
+        None => Value::Null,
+    };
+    let empty = Map::new();
+    let tables = schema
+        .get("tables")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let jobs = match dir {
+        Some(dir) => package::jobs(dir, tables)?,
+        None => Vec::new(),
+    };
+    let used =
+        |t: &str| streamed.tables.iter().any(|s| s == t) || jobs.iter().any(|j| j.table == t);
+    let mut names: Vec<&str> = tables
+        .keys()
+        .map(String::as_str)
+        .filter(|t| used(t))
+        .collect();
+    for t in streamed.tables.iter().chain(jobs.iter().map(|j| &j.table)) {
+        if !names.contains(&t.as_str()) {
+            names.push(t);
+        }
+    }
+    for name in names {
+        let t = tables
+            .get(name)
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        out.declare(&package::hints(name, t));
+    }
+    for job in &jobs {
+        let mut w = out.sibling(&job.table);
+        package::copy_job(job, &mut w)?;
+        w.close()?;
+    }
+    Ok(())
 }
 
 /// Declares each root table of the dlt package and streams its jobs.

@@ -177,7 +177,8 @@ pub fn copy_job(job: &DltJob, out: &mut ItemWriter<'_>) -> Result<()> {
     Ok(())
 }
 
-fn write_item(text: &str, out: &mut ItemWriter<'_>) -> Result<()> {
+/// Writes one item of dlt's typed JSON (a non-object is wrapped as `{"value": x}`, as dlt does).
+pub(super) fn write_item(text: &str, out: &mut ItemWriter<'_>) -> Result<()> {
     if text.starts_with('{') {
         out.write_raw(text)
     } else {

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::Env;
@@ -96,85 +97,181 @@ pub fn run_runner(
     env_vars: &[(String, String)],
     cancel: &CancelToken,
 ) -> Result<bool> {
-    let mut cmd = Command::new(&python.path);
-    cmd.arg(runner)
-        .arg(request)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("PYTHONUNBUFFERED", "1")
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    for (k, v) in env_vars {
-        cmd.env(k, v);
+    let child = Child::spawn(source, python, runner, request, env_vars, None)?;
+    child.wait(cancel, Duration::from_millis(20))
+}
+
+/// The file descriptor the child writes its item stream to (`stream_fd` of the request).
+pub const STREAM_FD: i32 = 3;
+
+/// A running runner: the process and the threads logging its output.
+pub struct Child {
+    process: Arc<Mutex<Option<std::process::Child>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Child {
+    /// Starts `runner.py <request>`; with `stream`, that pipe's write end becomes the child's
+    /// [`STREAM_FD`] (and only the child's: the parent's copy is closed, so the pipe ends when
+    /// the child does).
+    pub fn spawn(
+        source: &str,
+        python: &Interpreter,
+        runner: &Path,
+        request: &Path,
+        env_vars: &[(String, String)],
+        stream: Option<std::io::PipeWriter>,
+    ) -> Result<Child> {
+        use std::os::fd::AsRawFd;
+        let mut cmd = Command::new(&python.path);
+        cmd.arg(runner)
+            .arg(request)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        for (k, v) in env_vars {
+            cmd.env(k, v);
+        }
+        let stream_fd = stream.as_ref().map(|w| w.as_raw_fd());
+        // The child dies with dango: a SIGKILL of dango never leaves an extract running.
+        // SAFETY: prctl and dup2 are async-signal-safe and touch no memory of the parent.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                match stream_fd {
+                    // Already there: only its close-on-exec flag goes.
+                    Some(fd) if fd == STREAM_FD => {
+                        let flags = libc::fcntl(fd, libc::F_GETFD);
+                        if flags < 0
+                            || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0
+                        {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Some(fd) if libc::dup2(fd, STREAM_FD) < 0 => {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    _ => {}
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::Config(format!(
+                "source `{source}`: cannot start {} ({}): {e}",
+                python.path.display(),
+                python.origin
+            ))
+        })?;
+        drop(stream);
+        let mut readers = Vec::new();
+        for (stream, is_err) in [
+            (
+                child
+                    .stdout
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+                false,
+            ),
+            (
+                child
+                    .stderr
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+                true,
+            ),
+        ] {
+            let Some(stream) = stream else { continue };
+            let source = source.to_string();
+            readers.push(std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    let line = crate::config::redact::redact(&line);
+                    if is_err {
+                        tracing::info!(source = %source, "python: {line}");
+                    } else {
+                        tracing::info!(source = %source, "python stdout: {line}");
+                    }
+                }
+            }));
+        }
+        Ok(Child {
+            process: Arc::new(Mutex::new(Some(child))),
+            readers,
+        })
     }
-    // The child dies with dango: a SIGKILL of dango never leaves an extract running.
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
+
+    /// Kills the child when `cancel` fires, from another thread, while this one reads its
+    /// stream; ends when the child was waited for.
+    pub fn kill_on_cancel(&self, cancel: &CancelToken) -> std::thread::JoinHandle<()> {
+        let process = Arc::clone(&self.process);
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            loop {
+                {
+                    let mut guard = process.lock().unwrap_or_else(|p| p.into_inner());
+                    let Some(child) = guard.as_mut() else { return };
+                    if cancel.is_cancelled() {
+                        let _ = child.kill();
+                        return;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
     }
-    let mut child = cmd.spawn().map_err(|e| {
-        Error::Config(format!(
-            "source `{source}`: cannot start {} ({}): {e}",
-            python.path.display(),
-            python.origin
-        ))
-    })?;
-    let mut readers = Vec::new();
-    for (stream, is_err) in [
-        (
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            false,
-        ),
-        (
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            true,
-        ),
-    ] {
-        let Some(stream) = stream else { continue };
-        let source = source.to_string();
-        readers.push(std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                let line = crate::config::redact::redact(&line);
-                if is_err {
-                    tracing::info!(source = %source, "python: {line}");
-                } else {
-                    tracing::info!(source = %source, "python stdout: {line}");
+
+    /// Kills the child (when dango cannot take its items any more).
+    pub fn kill(&self) {
+        let mut guard = self.process.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(child) = guard.as_mut() {
+            let _ = child.kill();
+        }
+    }
+
+    /// Waits for the child (polling `cancel` every `poll`): whether it exited with 0, or
+    /// [`Error::Interrupted`] after killing it.
+    pub fn wait(self, cancel: &CancelToken, poll: Duration) -> Result<bool> {
+        let status = loop {
+            let mut guard = self.process.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(child) = guard.as_mut() else {
+                return Err(Error::Internal(
+                    "the Python child was already waited for".into(),
+                ));
+            };
+            if cancel.is_cancelled() {
+                let _ = child.kill();
+                let _ = child.wait();
+                guard.take();
+                drop(guard);
+                for r in self.readers {
+                    let _ = r.join();
+                }
+                return Err(Error::Interrupted);
+            }
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    guard.take();
+                    break status;
+                }
+                Ok(None) => {
+                    drop(guard);
+                    std::thread::sleep(poll);
+                }
+                Err(e) => {
+                    guard.take();
+                    return Err(Error::Internal(format!(
+                        "cannot wait for the Python child: {e}"
+                    )));
                 }
             }
-        }));
-    }
-    let status = loop {
-        if cancel.is_cancelled() {
-            let _ = child.kill();
-            let _ = child.wait();
-            for r in readers {
-                let _ = r.join();
-            }
-            return Err(Error::Interrupted);
+        };
+        for r in self.readers {
+            let _ = r.join();
         }
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => {
-                return Err(Error::Internal(format!(
-                    "cannot wait for the Python child: {e}"
-                )));
-            }
-        }
-    };
-    for r in readers {
-        let _ = r.join();
+        Ok(status.success())
     }
-    Ok(status.success())
 }

@@ -89,6 +89,10 @@ def secret_args(factory):
 def main():
     req = json.load(open(sys.argv[1], encoding="utf-8"))
     result_path = req["result"]
+    if req.get("stream_fd") is not None:
+        # The item stream is the runner's only: a subprocess of the user's module must not
+        # hold it open (dango reads it to its end).
+        os.set_inheritable(req["stream_fd"], False)
     root = os.path.abspath(req["project_root"])
     os.chdir(root)
     os.environ["DLT_PROJECT_DIR"] = root
@@ -254,6 +258,132 @@ def apply_window(source, window):
     return done
 
 
+class ItemStream:
+    """dlt's object items, streamed to dango as dlt's extract hands them to its item storage
+    (after every extract step: incremental, limit, transformers, table names, hints and
+    contracts are dlt's own), instead of dlt's buffered, gzipped typed-jsonl job files.
+
+    Frames on the pipe, one per line: `=<table name as JSON>` switches the table, every other
+    line is one call's item or list of items, encoded by dlt's own `typed_dumpb` (the bytes of
+    a typed-jsonl job's items). Arrow tables and pandas frames keep dlt's Parquet jobs."""
+
+    def __init__(self, fd):
+        from dlt.common.data_writers.writers import count_rows_in_items
+        from dlt.common.json import json
+        self.f = os.fdopen(fd, "wb", buffering=1 << 20)
+        self.table = None
+        self.count = count_rows_in_items
+        self.dumpb = json.dumpb
+        self.typed_dumpb = json.typed_dumpb
+
+    def write(self, table, item):
+        n = 1 if type(item) is dict else self.count(item)
+        if isinstance(item, list) and not item:
+            return n
+        f = self.f
+        if table != self.table:
+            f.write(b"=" + self.dumpb(table) + b"\n")
+            self.table = table
+        f.write(self.typed_dumpb(item) + b"\n")
+        return n
+
+    def close(self):
+        self.f.close()
+
+
+def open_stream(fd):
+    """Routes dlt's object items to the pipe `fd` (see ItemStream); None without one."""
+    if fd is None:
+        return None
+    from dlt.extract.storage import ExtractorItemStorage
+    stream = ItemStream(fd)
+    original = ExtractorItemStorage.write_data_item
+
+    def write_data_item(self, load_id, schema_name, table_name, item, columns):
+        # dlt's own tables (its state row) stay in its package, which dango skips.
+        if self.writer_spec.data_item_format != "object" or table_name.startswith("_dlt_"):
+            return original(self, load_id, schema_name, table_name, item, columns)
+        return stream.write(table_name, item)
+
+    ExtractorItemStorage.write_data_item = write_data_item
+    return stream
+
+
+BATCH = 500
+
+
+def batched(gen, size=BATCH):
+    """The items of the generator `gen`, consecutive plain dicts grouped into lists of up to
+    `size` (dlt's extract treats a yielded list as its items, one by one, in order). The first
+    dict, and the first after anything else (a `with_table_name`/`with_hints` mark, a list, an
+    Arrow table), comes alone, as dlt would see it: dlt computes a table's hints and contract from
+    the first item it gets."""
+    buf = []
+    alone = True
+    try:
+        for item in gen:
+            if type(item) is dict:
+                if alone:
+                    alone = False
+                    yield item
+                    continue
+                buf.append(item)
+                if len(buf) >= size:
+                    yield buf
+                    buf = []
+            else:
+                if buf:
+                    yield buf
+                    buf = []
+                alone = True
+                yield item
+        if buf:
+            yield buf
+    finally:
+        gen.close()
+
+
+def batch_plain_resources(source):
+    """Lets dlt's extract take the dicts of plain generator resources in lists (see `batched`),
+    so its per-item machinery runs once per list. Only resources whose pipe is nothing but
+    their generator function (no incremental, limit, map, filter or validator step) and that
+    feed no transformer: for them a list is handled exactly as its items one by one."""
+    import inspect
+    from dlt.extract.resource import DltResource
+    if isinstance(source, DltResource):
+        resources = [source]
+    else:
+        resources = list(source.resources.selected.values())
+    parents = set()
+    for r in resources:
+        p = r._pipe.parent
+        while p is not None:
+            parents.add(id(p))
+            p = p.parent
+    for r in resources:
+        pipe = r._pipe
+        gen = pipe.gen
+        if len(pipe.steps) != 1 or pipe.has_parent or id(pipe) in parents:
+            continue
+        if inspect.isgenerator(gen):
+            pipe.replace_gen(batched(gen))
+        elif callable(gen):
+            pipe.replace_gen(lazy_batched(gen))
+
+
+def lazy_batched(gen):
+    """`gen` (called by dlt when it starts the pipe), its generator wrapped in `batched`."""
+    import functools
+    import inspect
+
+    @functools.wraps(gen)
+    def lazy():
+        g = gen()
+        return batched(g) if inspect.isgenerator(g) else g
+
+    return lazy
+
+
 def extract(req, factory, secrets, result_path):
     import dlt
     from dlt.extract.resource import DltResource
@@ -306,7 +436,14 @@ def extract(req, factory, secrets, result_path):
         # decides contracts and hints against the tables that exist, as in dlt.
         stored["name"] = source_name
         source.schema = dlt.Schema.from_dict(stored, bump_version=True)
-    info = pipeline.extract(source)
+    if req.get("stream_fd") is not None:
+        batch_plain_resources(source)
+    stream = open_stream(req.get("stream_fd"))
+    try:
+        info = pipeline.extract(source)
+    finally:
+        if stream is not None:
+            stream.close()
     load_ids = list(info.loads_ids)
     package = None
     if load_ids:

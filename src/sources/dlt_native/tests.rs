@@ -26,8 +26,12 @@ fn block_accepts_both_function_keys_and_resolves_env_kwargs() {
         "{text}"
     );
     assert!(
-        !text.contains("other"),
+        !text.contains("\"other\""),
         "unset *_env kwargs are dropped: {text}"
+    );
+    assert!(
+        text.contains("unset_env: [(\"other_env\", \"UNSET\")]"),
+        "and remembered for --dry-run: {text}"
     );
     let e = parse(
         "source_module: m\nsource_name: f\nfunction_kwargs: {x: \"${NOPE}\"}\n",

@@ -123,10 +123,12 @@ impl VerifiedType {
             }
             kwargs.insert(k, v);
         }
+        let (function_kwargs, unset_env) = resolve_kwargs(source, &kwargs, env)?;
         Ok(DltNativeConfig {
             source_module: self.module.to_string(),
             source_name: self.function.to_string(),
-            function_kwargs: resolve_kwargs(source, &kwargs, env)?,
+            function_kwargs,
+            unset_env,
             python: None,
             pipeline_name: None,
             dataset_name: None,
