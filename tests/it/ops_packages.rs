@@ -84,7 +84,10 @@ impl Mount {
             .unwrap()
             .keep();
         let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=40m", "tmpfs"])
+            // 80 MB: since one connection serves a whole `dango sync` (its checkpoint at the
+            // close), the resumed load of the 7.8 MiB package below needs more than the
+            // 32 MB a 40 MB tmpfs leaves free; what takes the space is not yet known.
+            .args(["-t", "tmpfs", "-o", "size=80m", "tmpfs"])
             .arg(&dir)
             .output()
             .is_ok_and(|o| o.status.success());
