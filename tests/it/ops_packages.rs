@@ -84,9 +84,10 @@ impl Mount {
             .unwrap()
             .keep();
         let ok = std::process::Command::new("mount")
-            // 80 MB: since one connection serves a whole `dango sync` (its checkpoint at the
-            // close), the resumed load of the 7.8 MiB package below needs more than the
-            // 32 MB a 40 MB tmpfs leaves free; what takes the space is not yet known.
+            // 80 MB: the second sync below needs about 22 MB of disk beyond what the project
+            // holds (package, jobs, DuckDB's writes and checkpoint; polled with `du`), close to
+            // the 32 MB a 40 MB tmpfs left free; since one connection serves a whole `dango
+            // sync` (the checkpoint at its close), the resumed load no longer fit.
             .args(["-t", "tmpfs", "-o", "size=80m", "tmpfs"])
             .arg(&dir)
             .output()
