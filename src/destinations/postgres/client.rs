@@ -33,9 +33,23 @@ pub struct PgClient {
     /// The dataset of [`PgClient::fresh`].
     pub(super) fresh_dataset: String,
     /// The worker connections loading new tables, while they run.
-    pub(super) pool: Option<Box<super::parallel::Pool>>,
+    pub(super) pool: Option<Box<dyn TableWorkers>>,
     /// The credentials, for worker connections.
     pub(super) creds: PgCredentials,
+}
+
+/// Connections that fill new tables beside the load transaction (`parallel.rs`'s pool).
+pub(super) trait TableWorkers: Send {
+    /// The dataset the tables are for.
+    fn dataset(&self) -> &str;
+    /// Whether `table` was handed to the workers.
+    fn has_table(&self, table: &str) -> bool;
+    /// Hands `table` with its `jobs` to a worker.
+    fn submit(&mut self, table: Table, jobs: Vec<JobFile>) -> Result<()>;
+    /// Waits for every table, then moves them into the dataset in `main`'s transaction.
+    fn finish(&mut self, main: &PgClient) -> Result<()>;
+    /// Stops the workers and drops what they loaded.
+    fn abandon(self: Box<Self>);
 }
 
 impl std::fmt::Debug for PgClient {

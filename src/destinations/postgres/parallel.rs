@@ -21,7 +21,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::client::PgClient;
+use super::client::{PgClient, TableWorkers};
 use super::config::PgCredentials;
 use super::sql::{create_table_deferring_unique, qualified, quote_ident};
 use crate::destinations::JobFile;
@@ -113,25 +113,6 @@ impl Pool {
         })
     }
 
-    /// The dataset the tables are for.
-    pub(super) fn dataset(&self) -> &str {
-        &self.dataset
-    }
-
-    /// Hands `table` with its `jobs` to a worker.
-    pub(super) fn submit(&mut self, table: Table, jobs: Vec<JobFile>) -> Result<()> {
-        let name = table.name.clone();
-        let sent = self
-            .sender
-            .as_ref()
-            .is_some_and(|s| s.send(TableLoad { table, jobs }).is_ok());
-        if !sent {
-            return Err(Error::Internal("the load workers have stopped".into()));
-        }
-        self.tables.push(name);
-        Ok(())
-    }
-
     /// Waits for the workers; the first error if a table failed.
     fn join(&mut self) -> Result<()> {
         self.sender = None;
@@ -145,38 +126,6 @@ impl Pool {
             }
         }
         first
-    }
-
-    /// Waits for every table, then, in the load transaction of `main`, moves them into the
-    /// dataset and drops the loading schema. On error the caller rolls back and calls
-    /// [`Pool::abandon`].
-    pub(super) fn finish(&mut self, main: &PgClient) -> Result<()> {
-        self.join()?;
-        for t in &self.tables {
-            main.execute_in(
-                &format!(
-                    "ALTER TABLE {} SET SCHEMA {}",
-                    qualified(&self.schema, t),
-                    quote_ident(&self.dataset)
-                ),
-                &format!("moving the new table {}.{t} into place", self.dataset),
-            )?;
-        }
-        main.execute_in(
-            &format!("DROP SCHEMA {}", quote_ident(&self.schema)),
-            "dropping the loading schema",
-        )
-    }
-
-    /// Stops the workers (after their current table) and drops the loading schema with
-    /// whatever they committed (best effort: the next load drops it too).
-    pub(super) fn abandon(mut self) {
-        self.failed.store(true, Ordering::SeqCst);
-        let _ = self.join();
-        let _ = self.admin.execute(&format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE",
-            quote_ident(&self.schema)
-        ));
     }
 }
 
@@ -225,6 +174,63 @@ fn load_table(c: &PgClient, schema: &str, dataset: &str, load: &TableLoad) -> Re
     r
 }
 
+impl TableWorkers for Pool {
+    /// The dataset the tables are for.
+    fn dataset(&self) -> &str {
+        &self.dataset
+    }
+
+    /// Hands `table` with its `jobs` to a worker.
+    fn submit(&mut self, table: Table, jobs: Vec<JobFile>) -> Result<()> {
+        let name = table.name.clone();
+        let sent = self
+            .sender
+            .as_ref()
+            .is_some_and(|s| s.send(TableLoad { table, jobs }).is_ok());
+        if !sent {
+            return Err(Error::Internal("the load workers have stopped".into()));
+        }
+        self.tables.push(name);
+        Ok(())
+    }
+
+    /// Waits for every table, then, in the load transaction of `main`, moves them into the
+    /// dataset and drops the loading schema. On error the caller rolls back and calls
+    /// [`Pool::abandon`].
+    fn finish(&mut self, main: &PgClient) -> Result<()> {
+        self.join()?;
+        for t in &self.tables {
+            main.execute_in(
+                &format!(
+                    "ALTER TABLE {} SET SCHEMA {}",
+                    qualified(&self.schema, t),
+                    quote_ident(&self.dataset)
+                ),
+                &format!("moving the new table {}.{t} into place", self.dataset),
+            )?;
+        }
+        main.execute_in(
+            &format!("DROP SCHEMA {}", quote_ident(&self.schema)),
+            "dropping the loading schema",
+        )
+    }
+
+    /// Stops the workers (after their current table) and drops the loading schema with
+    /// whatever they committed (best effort: the next load drops it too).
+    fn abandon(mut self: Box<Self>) {
+        self.failed.store(true, Ordering::SeqCst);
+        let _ = self.join();
+        let _ = self.admin.execute(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            quote_ident(&self.schema)
+        ));
+    }
+
+    fn has_table(&self, table: &str) -> bool {
+        self.tables.iter().any(|t| t == table)
+    }
+}
+
 impl PgClient {
     /// Whether `job` loads into a new table of the dataset (one a worker fills).
     pub(super) fn is_fresh_job(&self, job: &JobFile, target: &str) -> bool {
@@ -233,7 +239,7 @@ impl PgClient {
                 || self
                     .pool
                     .as_ref()
-                    .is_some_and(|p| p.dataset() == target && p.tables.contains(&job.table)))
+                    .is_some_and(|p| p.dataset() == target && p.has_table(&job.table)))
     }
 
     /// Hands the new table of `job` with all its jobs to a worker (its later jobs are then
