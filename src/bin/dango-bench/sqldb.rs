@@ -250,19 +250,35 @@ fn count(db: &Path) -> Result<u64> {
     Ok(u64::try_from(n)?)
 }
 
-fn report(copies: &[Run], dangos: &[Run], rows: u64, loaded: u64) {
-    let mut ratios: Vec<f64> = copies
+/// The median of the paired runs' wall-time ratios `a / b`.
+fn median_ratio(a: &[Run], b: &[Run]) -> f64 {
+    let mut ratios: Vec<f64> = a
         .iter()
-        .zip(dangos)
-        .map(|(c, d)| d.wall.as_secs_f64() / c.wall.as_secs_f64())
+        .zip(b)
+        .map(|(a, b)| a.wall.as_secs_f64() / b.wall.as_secs_f64())
         .collect();
     ratios.sort_by(f64::total_cmp);
-    let median = ratios[ratios.len() / 2];
-    let best = |r: &[Run]| {
-        r.iter()
-            .map(|r| r.wall.as_secs_f64())
-            .fold(f64::MAX, f64::min)
-    };
+    ratios[ratios.len() / 2]
+}
+
+/// The fastest run's wall time in seconds.
+fn best(runs: &[Run]) -> f64 {
+    runs.iter()
+        .map(|r| r.wall.as_secs_f64())
+        .fold(f64::MAX, f64::min)
+}
+
+/// The row check's verdict.
+fn flag(loaded: u64, rows: u64) -> &'static str {
+    if loaded == rows {
+        "OK"
+    } else {
+        "*** MISMATCH ***"
+    }
+}
+
+fn report(copies: &[Run], dangos: &[Run], rows: u64, loaded: u64) {
+    let median = median_ratio(dangos, copies);
     let rss = dangos.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
     println!(
         "\n== dango-bench postgres: {} rows, {} run(s) ==",
@@ -276,11 +292,7 @@ fn report(copies: &[Run], dangos: &[Run], rows: u64, loaded: u64) {
         "dango peak RSS         {:>8.1} MiB (target <= 300)",
         rss as f64 / 1024.0
     );
-    let flag = if loaded == rows {
-        "OK"
-    } else {
-        "*** MISMATCH ***"
-    };
+    let flag = flag(loaded, rows);
     println!(
         "rows loaded            {:>8} of {} {flag}",
         group(loaded),
@@ -293,16 +305,7 @@ fn report_dlt(dangos: &[Run], dlts: &[Run], rows: u64, dlt_rows: Option<u64>) {
     let Some(loaded) = dlt_rows else {
         return;
     };
-    let mut ratios: Vec<f64> = dangos
-        .iter()
-        .zip(dlts)
-        .map(|(d, l)| d.wall.as_secs_f64() / l.wall.as_secs_f64())
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let best = dlts
-        .iter()
-        .map(|r| r.wall.as_secs_f64())
-        .fold(f64::MAX, f64::min);
+    let best = best(dlts);
     let rss = dlts.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
     println!(
         "dlt sql_database best  {best:>8.2} s (backend=\"pyarrow\"), peak RSS {:.1} MiB",
@@ -310,13 +313,9 @@ fn report_dlt(dangos: &[Run], dlts: &[Run], rows: u64, dlt_rows: Option<u64>) {
     );
     println!(
         "ratio dango/dlt        {:>8.3}x (median of the runs' ratios; target <= 0.2x)",
-        ratios[ratios.len() / 2]
+        median_ratio(dangos, dlts)
     );
-    let flag = if loaded == rows {
-        "OK"
-    } else {
-        "*** MISMATCH ***"
-    };
+    let flag = flag(loaded, rows);
     println!(
         "rows loaded by dlt     {:>8} of {} {flag}",
         group(loaded),
