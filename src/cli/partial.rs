@@ -49,6 +49,10 @@ impl Resource for Watched {
     fn cursors(&self) -> Vec<ResourceCursor<'_>> {
         self.inner.cursors()
     }
+
+    fn overlaps_load(&self) -> bool {
+        self.inner.overlaps_load()
+    }
 }
 
 /// Whether partial syncs are on (`[runtime] partial_sync`, `RUNTIME__PARTIAL_SYNC`).

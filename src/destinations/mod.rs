@@ -45,7 +45,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::schema::{Column, MergeStrategy, Schema, Table, WriteDisposition};
 
 /// How tables with write disposition `replace` are loaded (dlt's
@@ -167,6 +167,13 @@ pub trait DestinationFactory: Send + Sync + std::fmt::Debug {
     fn fingerprint(&self) -> Option<(String, std::time::SystemTime)> {
         None
     }
+
+    /// Whether a load can take jobs while the package is still being normalized
+    /// ([`Destination::load_streamed_job`] inside one open transaction), so normalize and load
+    /// overlap. `false` (the default): the package is normalized first, then loaded.
+    fn streams_jobs(&self) -> bool {
+        false
+    }
 }
 
 /// One job of a [`LoadPlan`]: a normalized job file and the table it fills.
@@ -275,6 +282,18 @@ pub trait Destination: Send {
     /// `job` is the plan's job, with the path where the file is now (a non-transactional load
     /// moves it to `started_jobs/` first).
     fn load_job(&mut self, index: usize, job: &JobFile, dataset: &str) -> Result<()>;
+
+    /// Loads a job that was not in the plan given to `begin_load` into `dataset`, inside the
+    /// open load transaction (a job that arrives while the package is still being
+    /// normalized). Only destinations whose factory says [`DestinationFactory::streams_jobs`]
+    /// implement it; the default fails.
+    fn load_streamed_job(&mut self, job: &JobFile, dataset: &str) -> Result<()> {
+        let _ = dataset;
+        Err(Error::Internal(format!(
+            "this destination cannot load job {} while the package is normalized",
+            job.path.display()
+        )))
+    }
 
     /// Merges the staged rows of root table `root` (and its nested tables) into `dataset`,
     /// with the table's merge strategy; scd2's validity boundary is the package's creation

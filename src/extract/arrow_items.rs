@@ -35,6 +35,10 @@ struct ArrowJob {
     unsynced: u64,
 }
 
+/// Rows after which a job file ends and the next starts, when the package has a listener
+/// ([`super::PackageWriter::set_listener`]): about two of DuckDB's row groups.
+pub const ROTATE_ROWS: u64 = 250_000;
+
 impl ItemWriter<'_> {
     /// Sets the row semantics of the Arrow batches written from now on (default
     /// [`ArrowMode::Dicts`]): choose what the source's dlt counterpart yields.
@@ -66,8 +70,13 @@ impl ItemWriter<'_> {
         } else {
             batch
         };
+        let rotate = self.pkg.listener.is_some();
         let reopen = match &self.arrow.job {
-            Some(j) => j.schema != batch.schema() || j.mode != self.arrow.mode,
+            Some(j) => {
+                j.schema != batch.schema()
+                    || j.mode != self.arrow.mode
+                    || (rotate && j.rows >= ROTATE_ROWS)
+            }
             None => true,
         };
         if reopen {
@@ -80,6 +89,7 @@ impl ItemWriter<'_> {
             })?;
             job.rows += take;
             job.unsynced += batch.get_array_memory_size() as u64;
+
             if job.unsynced >= WRITEBACK_EVERY {
                 job.unsynced = 0;
                 storage::start_writeback(job.writer.get_ref().get_ref());
@@ -119,9 +129,13 @@ impl ItemWriter<'_> {
         let Some(mut job) = self.arrow.job.take() else {
             return Ok(());
         };
-        if let Some(j) = self.pkg.manifest().jobs.get_mut(job.idx) {
-            j.items += job.rows;
-        }
+        let closed = {
+            let mut m = self.pkg.manifest();
+            m.jobs.get_mut(job.idx).map(|j| {
+                j.items += job.rows;
+                j.clone()
+            })
+        };
         job.writer
             .finish()
             .map_err(|e| Error::Internal(format!("finishing {}: {e}", job.path.display())))?;
@@ -131,6 +145,10 @@ impl ItemWriter<'_> {
             .map_err(|e| Error::Internal(format!("flushing {}: {e}", job.path.display())))?
             .into_inner()
             .map_err(|e| Error::io(&job.path, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&job.path, e))
+        f.sync_all().map_err(|e| Error::io(&job.path, e))?;
+        if let (Some(listener), Some(closed)) = (self.pkg.listener.as_ref(), closed) {
+            listener(&closed, &job.path);
+        }
+        Ok(())
     }
 }

@@ -44,7 +44,13 @@ pub struct PackageWriter {
     ctx: RunContext,
     /// Pages and bytes read per resource, from writers that were closed.
     read: Mutex<HashMap<String, (u64, u64)>>,
+    /// Told of each Arrow job file as soon as it is complete ([`PackageWriter::set_listener`]).
+    listener: Option<JobListener>,
 }
+
+/// Takes each extracted job file as soon as it is complete (closed and synced), with its
+/// path in the package being extracted.
+pub type JobListener = Box<dyn Fn(&ExtractedJob, &Path) + Send + Sync>;
 
 /// What one resource extracted: items written, pages (HTTP responses, files) and bytes read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,7 +88,15 @@ impl PackageWriter {
             state: crate::state::SourceState::default(),
             ctx: RunContext::default(),
             read: Mutex::new(HashMap::new()),
+            listener: None,
         })
+    }
+
+    /// Tells `listener` of each Arrow job file as soon as it is complete, so the package can
+    /// be normalized while it is extracted. Arrow job files then also end every
+    /// 250,000 rows, so a long resource hands them over as it goes.
+    pub fn set_listener(&mut self, listener: JobListener) {
+        self.listener = Some(listener);
     }
 
     /// Sets the run context: writers report [`Progress::Extracting`] to its sink as pages

@@ -31,6 +31,15 @@ pub trait Resource: Send {
     fn cursors(&self) -> Vec<ResourceCursor<'_>> {
         Vec::new()
     }
+
+    /// Whether the load may start while this resource extracts: its Arrow job files are then
+    /// normalized and loaded as soon as each is written, and the destination is held (its
+    /// writer lock, its load transaction) for the whole extract. Right for resources that read
+    /// a bounded source quickly (files, a database table); not for APIs that may page for
+    /// hours. `false` by default.
+    fn overlaps_load(&self) -> bool {
+        false
+    }
 }
 
 /// A named group of resources; its name is the schema name.

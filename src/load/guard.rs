@@ -5,14 +5,13 @@
 use crate::destinations::Destination;
 use crate::error::{Error, Result};
 use crate::schema::Schema;
-use crate::storage::NormalizedManifest;
 
 /// Root tables the load replaces, with their rows before it (only non-empty ones).
 pub(super) fn candidates(
     dest: &dyn Destination,
     dataset: &str,
     schema: &Schema,
-    manifest: &NormalizedManifest,
+    truncate_tables: &[String],
     replace_dataset: bool,
 ) -> Result<Vec<(String, u64)>> {
     let existing = dest.dataset_tables(dataset)?;
@@ -28,8 +27,7 @@ pub(super) fn candidates(
             .map(|(t, _)| t.clone())
             .collect()
     } else {
-        manifest
-            .truncate_tables
+        truncate_tables
             .iter()
             .filter(|t| existing.contains_key(*t))
             .filter(|t| schema.table(t).is_none_or(|tb| tb.parent.is_none()))

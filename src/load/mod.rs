@@ -75,11 +75,25 @@ pub fn load_package_with(
     state: &PipelineState,
     opts: LoadOptions,
 ) -> Result<LoadedPackage> {
+    load_package_inner(dir, load_id, dest, dataset, state, opts, None)
+}
+
+/// [`load_package_with`], or the end of a load that [`streamed::Begun`] while the package was
+/// normalized.
+fn load_package_inner(
+    dir: &PipelineDir,
+    load_id: &str,
+    dest: &mut dyn Destination,
+    dataset: &str,
+    state: &PipelineState,
+    opts: LoadOptions,
+    streamed: Option<&streamed::Begun>,
+) -> Result<LoadedPackage> {
     let pkg = dir.normalized(load_id);
     let manifest: NormalizedManifest = read_json(&pkg.join("package.json"))?;
     let schema = package_schema(dir, load_id)?;
 
-    if dest.has_load(dataset, load_id)? {
+    if streamed.is_none() && dest.has_load(dataset, load_id)? {
         finish_package(dir, load_id, &manifest)?;
         return Ok(LoadedPackage {
             manifest,
@@ -89,10 +103,10 @@ pub fn load_package_with(
         });
     }
 
-    let existing = if opts.replace_dataset {
-        HashMap::new()
-    } else {
-        dest.dataset_tables(dataset)?
+    let existing = match streamed {
+        Some(begun) => begun.before.clone(),
+        None if opts.replace_dataset => HashMap::new(),
+        None => dest.dataset_tables(dataset)?,
     };
     let version_known = existing.contains_key(crate::schema::VERSION_TABLE)
         && dest.has_schema_version(dataset, &schema.version_hash)?;
@@ -125,12 +139,22 @@ pub fn load_package_with(
             .collect(),
         merge_roots: merge_roots(&schema, &manifest),
     };
-    let guarded = if opts.refuse_empty_replace {
-        guard::candidates(dest, dataset, &schema, &manifest, opts.replace_dataset)?
+    let guarded = if let Some(begun) = streamed {
+        begun.guarded.clone()
+    } else if opts.refuse_empty_replace {
+        guard::candidates(
+            dest,
+            dataset,
+            &schema,
+            &manifest.truncate_tables,
+            opts.replace_dataset,
+        )?
     } else {
         Vec::new()
     };
-    dest.begin_load(&plan)?;
+    if streamed.is_none() {
+        dest.begin_load(&plan)?;
+    }
     let steps = PackageSteps {
         guarded: &guarded,
         pkg: &pkg,
@@ -141,6 +165,7 @@ pub fn load_package_with(
         version_known,
         state_changed: last_state_hash.as_deref() != Some(state.stored_hash()),
         state,
+        streamed,
     };
     let migrations = match steps.run(dest) {
         Ok(m) => m,
@@ -180,6 +205,9 @@ struct PackageSteps<'a> {
     state: &'a PipelineState,
     /// Tables that must not end empty, with their rows before the load.
     guarded: &'a [(String, u64)],
+    /// The load began while the package was normalized: storage is initialized, replaced
+    /// tables are truncated, and these jobs are loaded already.
+    streamed: Option<&'a streamed::Begun>,
 }
 
 impl PackageSteps<'_> {
@@ -195,6 +223,9 @@ impl PackageSteps<'_> {
         current: &mut Option<usize>,
     ) -> Result<Vec<String>> {
         let (dataset, schema) = (self.plan.dataset, self.plan.schema);
+        if let Some(begun) = self.streamed {
+            return self.finish_streamed(dest, begun, current);
+        }
         dest.initialize_storage(dataset, self.opts.replace_dataset)?;
         let migrations = dest.update_stored_schema(dataset, schema, self.existing)?;
         let from_staging = self.opts.replace_strategy == ReplaceStrategy::InsertFromStaging;
@@ -268,6 +299,14 @@ impl PackageSteps<'_> {
                 dest.replace_from_staging(dataset, &staging, table)?;
             }
         }
+        self.commit_records(dest)?;
+        Ok(migrations)
+    }
+
+    /// The records every load ends with: the empty-replace check, the schema (if new), the
+    /// state (if changed) and the `_dlt_loads` row.
+    fn commit_records(&self, dest: &mut dyn Destination) -> Result<()> {
+        let (dataset, schema) = (self.plan.dataset, self.plan.schema);
         guard::check(dest, dataset, self.guarded)?;
         if !self.version_known {
             dest.store_schema(dataset, schema)?;
@@ -275,8 +314,7 @@ impl PackageSteps<'_> {
         if self.state_changed {
             dest.store_state(dataset, &self.state.to_row(), self.plan.load_id)?;
         }
-        dest.complete_load(dataset, self.plan.load_id, schema)?;
-        Ok(migrations)
+        dest.complete_load(dataset, self.plan.load_id, schema)
     }
 }
 
@@ -331,6 +369,7 @@ fn finish_package(dir: &PipelineDir, load_id: &str, manifest: &NormalizedManifes
 pub use crate::destinations::random_dlt_id;
 
 mod guard;
+pub mod streamed;
 
 #[cfg(test)]
 mod tests;

@@ -36,7 +36,9 @@ use crate::storage::{
 };
 use chunk::{ChunkOutput, ChunkWriter, RowError};
 use relational::{Normalizer, RootIdKind, TableSettings};
-use writer::JobWriters;
+mod early;
+pub use early::Early;
+pub use writer::{ClosedJob, JobSink};
 
 /// Settings of the normalize stage (`[normalize]` in config.toml).
 #[derive(Debug, Clone)]
@@ -289,16 +291,32 @@ pub fn normalize_package(
     schema: &mut Schema,
     cfg: &NormalizeConfig,
 ) -> Result<NormalizeInfo> {
-    let src = dir.extracted(load_id);
-    let manifest: ExtractedManifest = read_json(&src.join("package.json"))?;
-    let out = dir.normalizing(load_id);
-    if out.exists() {
-        std::fs::remove_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-    }
-    crate::storage::jobs::create_folders(&out)?;
+    normalize_package_with(dir, load_id, schema, cfg, None)
+}
 
-    let naming = cfg.naming;
-    let settings = apply_resource_hints(schema, &manifest.resources, naming);
+/// [`normalize_package`], handing each job file to `sink` as soon as it is closed, so a load
+/// can take them while the rest of the package is normalized. The sink is dropped when the
+/// last file was handed over.
+pub fn normalize_package_with<'s>(
+    dir: &PipelineDir,
+    load_id: &str,
+    schema: &mut Schema,
+    cfg: &NormalizeConfig,
+    sink: Option<JobSink<'s>>,
+) -> Result<NormalizeInfo> {
+    let manifest: ExtractedManifest = read_json(&dir.extracted(load_id).join("package.json"))?;
+    let early = Early::start(dir, load_id, schema, cfg, &manifest.resources, sink)?;
+    early.finish(dir, schema, cfg)
+}
+
+/// Prepares the package being normalized in `out`: applies the resources' hints to `schema`
+/// and declares the state table. Returns the normalizer settings of each resource.
+fn prepare(
+    schema: &mut Schema,
+    resources: &[ResourceHints],
+    naming: naming::Naming,
+) -> HashMap<String, TableSettings> {
+    let settings = apply_resource_hints(schema, resources, naming);
     let state_table = crate::schema::dlt_dict::pipeline_state_table();
     match schema.tables.get_mut(crate::schema::STATE_TABLE) {
         // dlt adds the state table when the first state is extracted: after the resources'
@@ -314,6 +332,23 @@ pub fn normalize_package(
             }
         }
     }
+    settings
+}
+
+/// The rest of a normalize [`Early::start`]ed: every job `early` did not normalize yet, then
+/// the normalized package is published.
+fn normalize_rest(
+    dir: &PipelineDir,
+    load_id: &str,
+    schema: &mut Schema,
+    cfg: &NormalizeConfig,
+    early: Early<'_>,
+) -> Result<NormalizeInfo> {
+    let src = dir.extracted(load_id);
+    let manifest: ExtractedManifest = read_json(&src.join("package.json"))?;
+    let out = early.out.clone();
+    let naming = cfg.naming;
+    let settings = prepare(schema, &manifest.resources, naming);
     let job_paths: Vec<PathBuf> = manifest
         .jobs
         .iter()
@@ -321,6 +356,12 @@ pub fn normalize_package(
         .collect();
     check_linked(&manifest, &job_paths, &src, &out)?;
     let is_arrow: Vec<bool> = manifest.jobs.iter().map(|j| !j.format.is_jsonl()).collect();
+    let Early {
+        mut writers,
+        done: early_done,
+        processed,
+        ..
+    } = early;
     let chunks = plan_chunks(&job_paths, &is_arrow, cfg.chunk_bytes)?;
     let workers = if cfg.workers == 0 {
         std::thread::available_parallelism()
@@ -352,7 +393,6 @@ pub fn normalize_package(
         .collect::<Result<Vec<_>>>()?;
 
     let shared = RwLock::new(Arc::new(schema.clone()));
-    let mut writers = JobWriters::new(out.join("new_jobs"));
     let mut items_total = 0u64;
     let result: Result<()> = std::thread::scope(|scope| {
         let (ticket_tx, ticket_rx) = crossbeam_channel::unbounded::<usize>();
@@ -451,8 +491,9 @@ pub fn normalize_package(
         cfg,
         out: out.join("new_jobs"),
     };
-    let arrow = match result.and_then(|()| arrow_pkg.normalize(schema, &mut writers)) {
-        Ok(a) => a,
+    let skip = |file: &str| processed.contains(file);
+    let arrow = match result.and_then(|()| arrow_pkg.normalize(schema, &mut writers, &skip)) {
+        Ok(a) => a.with(early_done),
         Err(e) => {
             let _ = std::fs::remove_dir_all(&out);
             return Err(e);
@@ -462,17 +503,7 @@ pub fn normalize_package(
     let jobs = arrow.merge_jobs(writers.finish(schema)?, schema);
     check_linked(&manifest, &job_paths, &src, &out)?;
 
-    // Tables to empty before loading: replace roots and all their nested tables.
-    let mut truncate_tables = Vec::new();
-    for r in &manifest.resources {
-        if r.write_disposition == WriteDisposition::Replace {
-            let root = naming.normalize_tables_path(&r.table_name);
-            truncate_tables.push(root.clone());
-            for t in schema.nested_tables(&root) {
-                truncate_tables.push(t.name.clone());
-            }
-        }
-    }
+    let truncate_tables = truncate_tables(schema, &manifest.resources, naming);
     for job in &jobs {
         if let Some(t) = schema.table_mut(&job.table) {
             mark_seen_data(t);
@@ -511,6 +542,26 @@ pub fn normalize_package(
         row_counts,
         items: items_total,
     })
+}
+
+/// Tables to empty before loading a package of `resources`: replace roots and all their
+/// nested tables in `schema`.
+pub fn truncate_tables(
+    schema: &Schema,
+    resources: &[ResourceHints],
+    naming: naming::Naming,
+) -> Vec<String> {
+    let mut tables = Vec::new();
+    for r in resources {
+        if r.write_disposition == WriteDisposition::Replace {
+            let root = naming.normalize_tables_path(&r.table_name);
+            tables.push(root.clone());
+            for t in schema.nested_tables(&root) {
+                tables.push(t.name.clone());
+            }
+        }
+    }
+    tables
 }
 
 /// Fails (and discards the extracted package `src` and the partial output `out`) when a job

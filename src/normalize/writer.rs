@@ -3,6 +3,9 @@
 //! Each chunk's batch is projected onto the table's current column list (NULL arrays for
 //! columns the chunk did not see), so consecutive chunks share one file schema and a table
 //! usually ends up in a single job file. When the table gains a column, a new file starts.
+//!
+//! With a [`JobSink`] (a load that runs while the package is normalized), each closed file
+//! goes to the sink at once; [`JobWriters::close_open`] closes the open ones early.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -32,6 +35,21 @@ struct OpenJob {
     unsynced: usize,
 }
 
+/// A job file that was closed while its package is still being normalized, with the schema
+/// it was written against (its table has every column of the file).
+#[derive(Debug, Clone)]
+pub struct ClosedJob {
+    /// The job (table, file name, rows, columns).
+    pub job: NormalizedJob,
+    /// Where the file is now (in the package being normalized).
+    pub path: PathBuf,
+    /// The schema when the file was closed.
+    pub schema: Arc<Schema>,
+}
+
+/// Takes each job file as soon as it is closed.
+pub type JobSink<'a> = Box<dyn FnMut(ClosedJob) + Send + 'a>;
+
 /// Bytes of a job file between two starts of its writeback to disk: the fsync at close then
 /// has little left, and the disk works while normalize goes on.
 const WRITEBACK_EVERY: usize = 32 << 20;
@@ -40,22 +58,40 @@ const WRITEBACK_EVERY: usize = 32 << 20;
 const MAX_UNSYNCED: usize = 32;
 
 /// The open job files of a package being normalized.
-pub struct JobWriters {
+pub struct JobWriters<'s> {
     dir: PathBuf,
+    sink: Option<JobSink<'s>>,
     open: HashMap<String, OpenJob>,
     done: Vec<NormalizedJob>,
     /// Closed files whose fsync is still due (all of them run together in `finish`).
     unsynced: Vec<(PathBuf, File)>,
 }
 
-impl JobWriters {
+impl<'s> JobWriters<'s> {
     /// Writers into `dir` (`new_jobs/` of the package).
-    pub fn new(dir: PathBuf) -> JobWriters {
+    pub fn new(dir: PathBuf) -> JobWriters<'s> {
         JobWriters {
             dir,
+            sink: None,
             open: HashMap::new(),
             done: Vec::new(),
             unsynced: Vec::new(),
+        }
+    }
+
+    /// Hands every job file to `sink` as soon as it is closed.
+    pub fn set_sink(&mut self, sink: JobSink<'s>) {
+        self.sink = Some(sink);
+    }
+
+    /// Hands a job file written elsewhere (the Arrow path's own files) to the sink, if any.
+    pub fn hand_over(&mut self, job: &NormalizedJob, schema: &Schema) {
+        if let Some(sink) = self.sink.as_mut() {
+            sink(ClosedJob {
+                job: job.clone(),
+                path: self.dir.join(&job.file),
+                schema: Arc::new(schema.clone()),
+            });
         }
     }
 
@@ -93,7 +129,7 @@ impl JobWriters {
             };
             if reopen {
                 if let Some(job) = self.open.remove(&t.name) {
-                    self.close(job)?;
+                    self.close(job, schema)?;
                 }
                 let file = format!("{}.{}.0.arrow", t.name, new_file_id());
                 let path = self.dir.join(&file);
@@ -129,7 +165,7 @@ impl JobWriters {
         Ok(())
     }
 
-    fn close(&mut self, mut job: OpenJob) -> Result<()> {
+    fn close(&mut self, mut job: OpenJob, schema: &Schema) -> Result<()> {
         job.writer
             .finish()
             .map_err(|e| Error::Internal(format!("finishing {}: {e}", job.file)))?;
@@ -149,7 +185,7 @@ impl JobWriters {
             }
         }
         self.unsynced.push((job.path.clone(), f));
-        self.done.push(NormalizedJob {
+        let done = NormalizedJob {
             table: job.table,
             file: job.file,
             rows: job.rows,
@@ -160,16 +196,31 @@ impl JobWriters {
                 .iter()
                 .map(|f| f.name().clone())
                 .collect(),
-        });
+        };
+        if let Some(sink) = self.sink.as_mut() {
+            sink(ClosedJob {
+                job: done.clone(),
+                path: job.path,
+                schema: Arc::new(schema.clone()),
+            });
+        }
+        self.done.push(done);
+        Ok(())
+    }
+
+    /// Closes the open files now (each goes to the sink), so the load gets them before the
+    /// next ones start.
+    pub fn close_open(&mut self, schema: &Schema) -> Result<()> {
+        let open: Vec<OpenJob> = self.open.drain().map(|(_, j)| j).collect();
+        for job in open {
+            self.close(job, schema)?;
+        }
         Ok(())
     }
 
     /// Closes all files; returns the jobs in schema table order (parents first).
     pub fn finish(mut self, schema: &Schema) -> Result<Vec<NormalizedJob>> {
-        let open: Vec<OpenJob> = self.open.drain().map(|(_, j)| j).collect();
-        for job in open {
-            self.close(job)?;
-        }
+        self.close_open(schema)?;
         // The fsyncs of all files run at once, so the disk flushes them together rather
         // than one after the other.
         std::thread::scope(|s| {

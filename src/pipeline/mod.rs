@@ -22,6 +22,7 @@
 
 mod dlt_pending;
 mod info;
+mod overlap;
 mod resume;
 mod shared;
 mod state_check;

@@ -184,6 +184,16 @@ impl Pipeline {
         dest: &mut dyn Destination,
         load_id: &str,
     ) -> Result<LoadedPackage> {
+        self.load_one_begun(dest, load_id, None)
+    }
+
+    /// [`Pipeline::load_one`], ending a load `begun` while the package was normalized.
+    pub(super) fn load_one_begun(
+        &mut self,
+        dest: &mut dyn Destination,
+        load_id: &str,
+        begun: Option<load::streamed::Begun>,
+    ) -> Result<LoadedPackage> {
         let refresh = self.refresh_pending().as_deref() == Some(load_id);
         // The state extracted with the package is the state its data commits.
         let mut state = match crate::state::package_state(&self.dir.normalized(load_id))? {
@@ -198,16 +208,19 @@ impl Pipeline {
             replace_strategy: self.replace_strategy,
             refuse_empty_replace: self.refuse_empty_replace,
         };
-        let pkg =
-            match load::load_package_with(&self.dir, load_id, dest, &self.dataset, &state, opts) {
-                Ok(p) => p,
-                Err(e) => {
-                    if matches!(e, Error::EmptyReplaceRefused { .. }) {
-                        self.discard_refused(load_id, refresh)?;
-                    }
-                    return Err(e.in_step(&self.name, "load", Some(load_id)));
+        let loaded = match begun {
+            Some(b) => b.finish(&self.dir, load_id, dest, &self.dataset, &state, opts),
+            None => load::load_package_with(&self.dir, load_id, dest, &self.dataset, &state, opts),
+        };
+        let pkg = match loaded {
+            Ok(p) => p,
+            Err(e) => {
+                if matches!(e, Error::EmptyReplaceRefused { .. }) {
+                    self.discard_refused(load_id, refresh)?;
                 }
-            };
+                return Err(e.in_step(&self.name, "load", Some(load_id)));
+            }
+        };
         crate::fault::point("load_before_state_save");
         // The destination is committed: the local copies follow it.
         state.save(&self.dir.state_path())?;

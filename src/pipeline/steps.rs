@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::trace::{ExtractInfo, NormalizeInfo, PipelineTrace};
+use super::trace::{ExtractInfo, NormalizeInfo, PipelineTrace, StepTimer};
 use super::{LoadInfo, Pipeline, Progress};
 use crate::destinations::OpenMode;
 use crate::error::{Error, Result};
@@ -15,21 +15,29 @@ use crate::schema::Schema;
 use crate::sources::Source;
 use crate::state::{PipelineState, SourceState};
 
-/// Records a step's outcome in the trace.
-fn traced<T: Clone>(
+/// A package writer ready to extract into, with the pipeline state and the source's state it
+/// starts from.
+pub(super) struct PreparedExtract {
+    /// The package writer.
+    pub writer: PackageWriter,
+    state: PipelineState,
+    source_state: SourceState,
+}
+
+/// Records a step's outcome in the trace, timed from `timer`.
+pub(super) fn record<T: Clone>(
     trace: &mut PipelineTrace,
-    step: &'static str,
+    timer: StepTimer,
     result: Result<T>,
     put: impl FnOnce(&mut super::trace::StepTrace, T),
 ) -> Result<T> {
-    let t = PipelineTrace::begin(step);
     match result {
         Ok(v) => {
-            put(trace.end(t, None), v.clone());
+            put(trace.end(timer, None), v.clone());
             Ok(v)
         }
         Err(e) => {
-            trace.end(t, Some(&e));
+            trace.end(timer, Some(&e));
             Err(e)
         }
     }
@@ -56,9 +64,13 @@ impl Pipeline {
         let mut schema = self.schema()?;
         let new_roots = self.new_table_contracts(&schema, &current, &mut source)?;
 
+        if self.can_stream(&source, &new_roots) {
+            return self.stream_run(&mut source, &mut schema, &new_roots, resumed, trace);
+        }
         let started = Instant::now();
+        let timer = PipelineTrace::begin("extract");
         let extracted = self.extract_step(&mut source, &schema, &new_roots);
-        let extract = traced(trace, "extract", extracted, |s, i| s.extract_info = Some(i))?;
+        let extract = record(trace, timer, extracted, |s, i| s.extract_info = Some(i))?;
         let Some(load_id) = extract.load_id.clone() else {
             // Nothing new (dlt: "load step did not start"): no package, nothing committed.
             return Ok(self.nothing_loaded(resumed));
@@ -68,16 +80,16 @@ impl Pipeline {
         self.ctx.cancel.check()?;
 
         let started = Instant::now();
+        let timer = PipelineTrace::begin("normalize");
         let normalized = self.normalize_step(&load_id, &mut schema);
-        traced(trace, "normalize", normalized, |s, i| {
-            s.normalize_info = Some(i)
-        })?;
+        record(trace, timer, normalized, |s, i| s.normalize_info = Some(i))?;
         crate::fault::point("after_normalize");
         tracing::info!(load_id = %load_id, elapsed = ?started.elapsed(), "Normalized.");
         self.ctx.cancel.check()?;
 
+        let timer = PipelineTrace::begin("load");
         let loaded = self.load_step(&load_id, resumed);
-        traced(trace, "load", loaded, |s, i| s.load_info = Some(i))
+        record(trace, timer, loaded, |s, i| s.load_info = Some(i))
     }
 
     /// Schema contracts on new root tables are decided at extract, as in dlt: discarded
@@ -114,14 +126,40 @@ impl Pipeline {
         schema: &Schema,
         new_roots: &[NewRootTable],
     ) -> Result<ExtractInfo> {
+        let prepared = self.prepare_extract(source)?;
+        self.extract_prepared(prepared, source, schema, new_roots)
+    }
+
+    /// The package writer of a new extract of `source`, with the state it starts from.
+    pub(super) fn prepare_extract(&mut self, source: &Source) -> Result<PreparedExtract> {
         self.report(Progress::Step("extract"));
-        let mut state = self.state()?;
+        let state = self.state()?;
         let source_state = SourceState::new(state.source(&source.name), self.window.clone());
         let mut writer = PackageWriter::new(&self.dir, &self.name)
             .map_err(|e| e.in_step(&self.name, "extract", None))?;
         writer.set_limit(self.limit);
         writer.set_state(source_state.clone());
         writer.set_context(self.ctx.clone());
+        Ok(PreparedExtract {
+            writer,
+            state,
+            source_state,
+        })
+    }
+
+    /// Extracts `source` with a [`Pipeline::prepare_extract`]ed writer.
+    pub(super) fn extract_prepared(
+        &mut self,
+        prepared: PreparedExtract,
+        source: &mut Source,
+        schema: &Schema,
+        new_roots: &[NewRootTable],
+    ) -> Result<ExtractInfo> {
+        let PreparedExtract {
+            writer,
+            mut state,
+            source_state,
+        } = prepared;
         let load_id = writer.load_id().to_string();
         if self.full_refresh {
             self.mark_refresh(&load_id)?;
@@ -195,7 +233,7 @@ impl Pipeline {
 
     /// The info of a run that found nothing new: the packages an earlier run left and this
     /// one finished, and no new load.
-    fn nothing_loaded(&self, packages: Vec<LoadedPackage>) -> LoadInfo {
+    pub(super) fn nothing_loaded(&self, packages: Vec<LoadedPackage>) -> LoadInfo {
         let caps = self.destination.capabilities();
         LoadInfo::new(
             &self.name,
@@ -223,18 +261,23 @@ impl Pipeline {
         schema: &mut Schema,
     ) -> Result<NormalizeInfo> {
         self.report(Progress::Step("normalize"));
-        let produced = normalize::normalize_package(&self.dir, load_id, schema, &self.normalize);
-        if let Err(e) = produced {
-            {
-                // Bad data in the package would fail again on every run: drop the package;
-                // the source is read again next time.
-                if matches!(e, Error::BadInput { .. } | Error::Normalize { .. }) {
-                    let _ = std::fs::remove_dir_all(self.dir.extracted(load_id));
-                }
-                return Err(e.in_step(&self.name, "normalize", Some(load_id)));
-            }
+        normalize::normalize_package(&self.dir, load_id, schema, &self.normalize)
+            .map_err(|e| self.normalize_failed(load_id, e))?;
+        self.normalize_info(load_id)
+    }
+
+    /// The error of a failed normalize, in its step. Bad data in the package would fail
+    /// again on every run: the package goes, and the source is read again next time.
+    pub(super) fn normalize_failed(&self, load_id: &str, e: Error) -> Error {
+        if matches!(e, Error::BadInput { .. } | Error::Normalize { .. }) {
+            let _ = std::fs::remove_dir_all(self.dir.extracted(load_id));
         }
-        // Rows per table in job order, as the package lists them.
+        e.in_step(&self.name, "normalize", Some(load_id))
+    }
+
+    /// The info of the normalized package `load_id`: rows per table in job order, as the
+    /// package lists them.
+    pub(super) fn normalize_info(&self, load_id: &str) -> Result<NormalizeInfo> {
         let manifest: crate::storage::NormalizedManifest =
             crate::storage::read_json(&self.dir.normalized(load_id).join("package.json"))?;
         let mut info = NormalizeInfo::default();
@@ -278,7 +321,7 @@ impl Pipeline {
 
     /// The info of a load that committed `packages` (the last one just now), with the
     /// tables' row counts.
-    fn loaded(
+    pub(super) fn loaded(
         &self,
         dest: &mut dyn crate::destinations::Destination,
         load_id: &str,

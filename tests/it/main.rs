@@ -35,6 +35,7 @@ mod ops_guard;
 mod ops_history;
 mod ops_lock;
 mod ops_packages;
+mod overlap;
 mod postgres_destination;
 mod postgres_replay;
 mod quickstart;

@@ -26,6 +26,8 @@ pub struct DuckDbClient {
     pub(super) jobs: Vec<(crate::destinations::JobFile, String)>,
     /// Whether a load transaction is open.
     pub(super) in_transaction: bool,
+    /// DuckDB's `threads` before a streamed load set it to 1 (restored when the load ends).
+    pub(super) threads_before: Option<String>,
 }
 
 /// DuckDB's buffer pool limit when loading, unless configured: 48 MB per core, at least
@@ -145,6 +147,7 @@ impl DuckDbClient {
             merge_memory_limit: None,
             jobs: Vec::new(),
             in_transaction: false,
+            threads_before: None,
         })
     }
 
@@ -292,6 +295,16 @@ impl DuckDbClient {
     /// Exposes an Arrow IPC job file to SQL as a view (DuckDB's native Arrow scan) and returns
     /// the view's qualified name. Call before the load transaction starts.
     pub fn register_job(&mut self, file: &Path) -> Result<String> {
+        self.register_job_file(file, false)
+    }
+
+    /// [`Self::register_job`] for a load transaction that is already open (a job that
+    /// arrives while the package is still being normalized).
+    pub fn register_job_late(&mut self, file: &Path) -> Result<String> {
+        self.register_job_file(file, true)
+    }
+
+    fn register_job_file(&mut self, file: &Path, late: bool) -> Result<String> {
         let f = File::open(file).map_err(|e| Error::io(file, e))?;
         let reader = FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, f), None)
             .map_err(|e| Error::Corrupt {
@@ -302,11 +315,15 @@ impl DuckDbClient {
             context: format!("loading {}", file.display()),
             reason: "the warehouse was opened read-only".into(),
         })?;
-        raw.register_arrow(Box::new(reader))
-            .map_err(|reason| Error::Destination {
-                context: format!("reading job file {}", file.display()),
-                reason,
-            })
+        let registered = if late {
+            raw.register_arrow_late(Box::new(reader))
+        } else {
+            raw.register_arrow(Box::new(reader))
+        };
+        registered.map_err(|reason| Error::Destination {
+            context: format!("reading job file {}", file.display()),
+            reason,
+        })
     }
 
     /// Inserts the rows of a registered job view into `dataset.table` (columns in the given
@@ -338,6 +355,35 @@ impl DuckDbClient {
             "SQL INSERT INTO {dataset}.{table} from a job file"
         );
         out
+    }
+
+    /// Runs DuckDB on one thread while a streamed load inserts jobs as extract and normalize
+    /// write them: those stages keep the other cores busy, and DuckDB's workers waiting for
+    /// tasks on an oversubscribed machine cost more CPU than they save (1.7× the CPU of the
+    /// steps run one after the other on 2 cores, measured). Restored by
+    /// [`Self::restore_threads`].
+    pub(super) fn single_thread(&mut self) -> Result<()> {
+        if self.threads_before.is_some() {
+            return Ok(());
+        }
+        let before: String =
+            self.conn
+                .query_row("SELECT current_setting('threads')::VARCHAR", [], |r| {
+                    r.get(0)
+                })?;
+        self.execute("SET threads = 1")?;
+        self.threads_before = Some(before);
+        Ok(())
+    }
+
+    /// Gives DuckDB back the threads it had before [`Self::single_thread`].
+    pub(super) fn restore_threads(&mut self) {
+        if let Some(n) = self.threads_before.take() {
+            let n: String = n.chars().filter(char::is_ascii_digit).collect();
+            if !n.is_empty() {
+                let _ = self.execute(&format!("SET threads = {n}"));
+            }
+        }
     }
 
     /// Drops the job views and releases their streams.

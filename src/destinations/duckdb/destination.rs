@@ -312,6 +312,12 @@ impl Destination for DuckDbClient {
         self.insert_view(dataset, &job.table, view, &job.columns)
     }
 
+    fn load_streamed_job(&mut self, job: &JobFile, dataset: &str) -> Result<()> {
+        self.single_thread()?;
+        let view = self.register_job_late(&job.path)?;
+        self.insert_view(dataset, &job.table, &view, &job.columns)
+    }
+
     fn merge_table(
         &mut self,
         dataset: &str,
@@ -391,6 +397,7 @@ impl Destination for DuckDbClient {
         self.in_transaction = false;
         self.unregister_jobs();
         self.jobs.clear();
+        self.restore_threads();
         committed
     }
 
@@ -401,6 +408,7 @@ impl Destination for DuckDbClient {
         self.in_transaction = false;
         self.unregister_jobs();
         self.jobs.clear();
+        self.restore_threads();
     }
 
     fn drop_tables(&mut self, dataset: &str, tables: &[String]) -> Result<()> {

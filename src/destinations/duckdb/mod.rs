@@ -99,6 +99,10 @@ impl DestinationFactory for DuckDb {
         capabilities()
     }
 
+    fn streams_jobs(&self) -> bool {
+        true
+    }
+
     fn location(&self) -> String {
         self.path.display().to_string()
     }

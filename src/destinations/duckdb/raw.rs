@@ -104,6 +104,7 @@ impl RawDatabase {
             con,
             views: 0,
             streams: Vec::new(),
+            catalogs: Vec::new(),
         };
         raw.execute(&format!(
             "ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}; USE {SCRATCH};"
@@ -134,7 +135,10 @@ pub const SCRATCH: &str = "__dango_scratch";
 pub struct RawConnection {
     con: ffi::duckdb_connection,
     views: u64,
+    /// Registered views (qualified names) with their streams.
     streams: Vec<(String, Box<FFI_ArrowArrayStream>)>,
+    /// Scratch catalogs attached for [`Self::register_arrow_late`].
+    catalogs: Vec<String>,
 }
 
 // SAFETY: the connection is used by one thread at a time (it is moved, never shared).
@@ -166,9 +170,42 @@ impl RawConnection {
 
     /// Registers `reader` as a view in the scratch catalog, scanned by DuckDB's native Arrow
     /// scan, and returns its qualified name. The stream stays alive until
-    /// [`Self::unregister_all`]. Each view can be scanned once.
+    /// [`Self::unregister_all`]. Each view can be scanned once. A load transaction sees the
+    /// view only if it was registered before the transaction first read the scratch catalog:
+    /// register before `BEGIN`, or use [`Self::register_arrow_late`].
     pub fn register_arrow(
         &mut self,
+        reader: Box<dyn RecordBatchReader + Send>,
+    ) -> Result<String, String> {
+        self.scan_view(SCRATCH, reader)
+    }
+
+    /// Like [`Self::register_arrow`], for a transaction that is already open: the view goes
+    /// into an in-memory catalog attached just for it. DuckDB starts a transaction's snapshot
+    /// of an attached database when the transaction first touches that database, so the open
+    /// load transaction sees a view in a catalog it has not read before (and would not see a
+    /// new view in one it has). The catalogs are detached by [`Self::unregister_all`], after
+    /// the transaction ends.
+    pub fn register_arrow_late(
+        &mut self,
+        reader: Box<dyn RecordBatchReader + Send>,
+    ) -> Result<String, String> {
+        // Unique in the process, whatever connection attaches it.
+        static LATE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = LATE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let catalog = format!("{SCRATCH}_{}_{n}", std::process::id());
+        self.execute(&format!("ATTACH ':memory:' AS \"{catalog}\""))?;
+        self.catalogs.push(catalog.clone());
+        self.execute(&format!("USE \"{catalog}\""))?;
+        let view = self.scan_view(&catalog, reader);
+        self.execute(&format!("USE {SCRATCH}"))?;
+        view
+    }
+
+    /// Creates the Arrow scan view over `reader` in `catalog`, the connection's current one.
+    fn scan_view(
+        &mut self,
+        catalog: &str,
         reader: Box<dyn RecordBatchReader + Send>,
     ) -> Result<String, String> {
         self.views += 1;
@@ -185,17 +222,21 @@ impl RawConnection {
                 stream_ptr as ffi::duckdb_arrow_stream,
             )
         };
-        self.streams.push((view.clone(), stream));
+        let qualified = format!("\"{catalog}\".main.\"{view}\"");
+        self.streams.push((qualified.clone(), stream));
         if state != ffi::DuckDBSuccess {
             return Err("DuckDB could not scan the Arrow job file".into());
         }
-        Ok(format!("{SCRATCH}.main.\"{view}\""))
+        Ok(qualified)
     }
 
-    /// Drops every registered view and releases its stream.
+    /// Drops every registered view, releases its stream and detaches the late catalogs.
     pub fn unregister_all(&mut self) {
         for (view, _) in std::mem::take(&mut self.streams) {
-            let _ = self.execute(&format!("DROP VIEW IF EXISTS \"{view}\""));
+            let _ = self.execute(&format!("DROP VIEW IF EXISTS {view}"));
+        }
+        for catalog in std::mem::take(&mut self.catalogs) {
+            let _ = self.execute(&format!("DETACH DATABASE IF EXISTS \"{catalog}\""));
         }
     }
 }

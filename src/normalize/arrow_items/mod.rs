@@ -68,12 +68,21 @@ pub(super) struct Normalized {
 impl Package<'_> {
     /// Normalizes every Arrow job of the package into `schema` and `writers` (dict path) or
     /// into job files of their own (Arrow path).
-    pub fn normalize(&self, schema: &mut Schema, writers: &mut JobWriters) -> Result<Normalized> {
+    /// Jobs whose file `skip` names were normalized before (see [`super::Early`]).
+    pub fn normalize(
+        &self,
+        schema: &mut Schema,
+        writers: &mut JobWriters,
+        skip: &dyn Fn(&str) -> bool,
+    ) -> Result<Normalized> {
         let mut done = Normalized::default();
         for (i, job) in self.manifest.jobs.iter().enumerate() {
             let JobFormat::Arrow(mode) = job.format else {
                 continue;
             };
+            if skip(&job.file) {
+                continue;
+            }
             let path = &self.paths[i];
             let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
             let reader = FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, f), None)
@@ -105,6 +114,20 @@ impl Package<'_> {
 }
 
 impl Normalized {
+    /// These jobs, then those of `later`.
+    pub fn with_later(self, later: Normalized) -> Normalized {
+        later.with(self)
+    }
+
+    /// These jobs and those `earlier` normalized before them.
+    pub fn with(mut self, earlier: Normalized) -> Normalized {
+        self.items += earlier.items;
+        let mut jobs = earlier.jobs;
+        jobs.extend(self.jobs);
+        self.jobs = jobs;
+        self
+    }
+
     /// Adds the Arrow path's jobs to `jobs` (from the shared writers) and orders all of them
     /// by the schema's table order (parents before nested tables), as the writers do.
     pub fn merge_jobs(self, mut jobs: Vec<NormalizedJob>, schema: &Schema) -> Vec<NormalizedJob> {

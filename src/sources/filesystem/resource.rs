@@ -148,6 +148,15 @@ impl Resource for FilesystemResource {
         &self.hints
     }
 
+    /// CSV and Parquet files become Arrow jobs, which normalize and load take as they are
+    /// written; JSON files are linked or copied whole, so they gain nothing from it.
+    fn overlaps_load(&self) -> bool {
+        matches!(
+            self.format.or_else(|| Format::from_name(&self.file_glob)),
+            Some(Format::Csv | Format::Parquet)
+        )
+    }
+
     fn extract(&mut self, out: &mut ItemWriter<'_>) -> Result<()> {
         let files = self.store.list(&self.glob)?;
         let name = self.hints.name.clone();

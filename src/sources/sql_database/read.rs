@@ -63,6 +63,10 @@ impl Resource for TableResource {
         &self.hints
     }
 
+    fn overlaps_load(&self) -> bool {
+        true
+    }
+
     fn cursors(&self) -> Vec<ResourceCursor<'_>> {
         ResourceCursor::own(&self.hints, self.incremental.as_ref())
     }
