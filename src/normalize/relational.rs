@@ -10,6 +10,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
+mod ids;
+mod keccak4;
+
+pub use ids::{ID_LEN, RowId, RowIds};
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 
@@ -69,6 +74,18 @@ pub enum Cell<'v, 'a> {
     Str(Rc<str>),
     /// A generated integer (list index).
     Int(i64),
+    /// A nested row id the sink computes later ([`RowId::Pending`]).
+    Id(u32),
+}
+
+impl<'v, 'a> Cell<'v, 'a> {
+    /// The cell of a row id.
+    pub fn of_id(id: &RowId) -> Cell<'v, 'a> {
+        match id {
+            RowId::Known(s) => Cell::Str(s.clone()),
+            RowId::Pending(h) => Cell::Id(*h),
+        }
+    }
 }
 
 /// Receives normalized rows, parents before their nested rows.
@@ -83,6 +100,11 @@ pub trait RowSink<'a> {
         parent: Option<&Rc<str>>,
         cells: &[(Rc<str>, Cell<'v, 'a>)],
     ) -> Result<bool, Self::Error>;
+
+    /// The id of row `idx` of nested `table` under the row `parent`:
+    /// `digest128(f"{parent_id}_{table}_{idx}")`. A sink may hand out a [`RowId::Pending`]
+    /// from its own [`RowIds`] and compute the ids in a batch before its output is read.
+    fn nested_id(&mut self, parent: &RowId, table: &Rc<str>, idx: i64) -> RowId;
 }
 
 /// Tells the normalizer which columns are `json` (kept whole instead of flattened).
@@ -295,8 +317,6 @@ pub struct Normalizer {
     load_id: Rc<str>,
     namer: Namer,
     rng_state: u64,
-    /// Reused buffer for the input of nested row ids.
-    id_input: String,
     c_dlt_id: Rc<str>,
     c_load_id: Rc<str>,
     c_root_id: Rc<str>,
@@ -346,7 +366,6 @@ impl Normalizer {
             load_id: Rc::from(load_id),
             namer: Namer::new(pinned, naming),
             rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
-            id_input: String::new(),
             c_dlt_id,
             c_load_id,
             c_root_id,
@@ -396,19 +415,14 @@ impl Normalizer {
         base64_rc(&bytes[..DLT_ID_LENGTH_BYTES])
     }
 
-    /// Id of a nested row: `digest128(f"{parent_row_id}_{nested_table}_{list_idx}")`.
-    fn nested_row_id(&mut self, parent_id: &str, table: &str, idx: i64) -> Rc<str> {
-        nested_row_id_with(&mut self.id_input, parent_id, table, idx)
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn normalize_row<'v, 'a, S: RowSink<'a>, J: JsonColumns>(
         &mut self,
         dict: &'v [(Cow<'a, str>, Value<'a>)],
         original: &'v Value<'a>,
-        extend: Option<&Rc<str>>,
+        extend: Option<&RowId>,
         table: &Rc<str>,
-        parent: Option<(&Rc<str>, &Rc<str>, i64)>,
+        parent: Option<(&Rc<str>, &RowId, i64)>,
         _pos: i64,
         lvl: i64,
         json: &J,
@@ -460,11 +474,7 @@ impl Normalizer {
             }
         }
         if let Some(root_id) = extend {
-            set_cell(
-                &mut cells,
-                self.c_root_id.clone(),
-                Cell::Str(root_id.clone()),
-            );
+            set_cell(&mut cells, self.c_root_id.clone(), Cell::of_id(root_id));
         }
         if is_root {
             set_cell(
@@ -475,30 +485,26 @@ impl Normalizer {
         }
         let existing_id = cells.iter().find_map(|(n, c)| match c {
             Cell::V(Value::Str(s)) if Rc::ptr_eq(n, &self.c_dlt_id) && !s.is_empty() => {
-                Some(Rc::from(s.as_ref()))
+                Some(RowId::Known(Rc::from(s.as_ref())))
             }
             _ => None,
         });
-        let row_id: Rc<str> = match existing_id {
+        let row_id: RowId = match existing_id {
             Some(id) => id,
             None => {
                 let id = match parent {
                     Some((_, parent_id, idx)) => {
-                        set_cell(
-                            &mut cells,
-                            self.c_parent_id.clone(),
-                            Cell::Str(parent_id.clone()),
-                        );
+                        set_cell(&mut cells, self.c_parent_id.clone(), Cell::of_id(parent_id));
                         set_cell(&mut cells, self.c_list_idx.clone(), Cell::Int(idx));
-                        self.nested_row_id(parent_id, table, idx)
+                        sink.nested_id(parent_id, table, idx)
                     }
-                    None => match &self.settings.root_id {
+                    None => RowId::Known(match &self.settings.root_id {
                         RootIdKind::Random => self.random_id(),
                         RootIdKind::KeyHash(keys) => Rc::from(key_hash(&cells, keys)),
                         RootIdKind::RowHash => Rc::from(row_hash(original)),
-                    },
+                    }),
                 };
-                set_cell(&mut cells, self.c_dlt_id.clone(), Cell::Str(id.clone()));
+                set_cell(&mut cells, self.c_dlt_id.clone(), Cell::of_id(&id));
                 id
             }
         };
@@ -506,7 +512,7 @@ impl Normalizer {
         if !descend || lists.is_empty() {
             return Ok(());
         }
-        let extend_next: Option<Rc<str>> = if self.settings.propagate_root_id {
+        let extend_next: Option<RowId> = if self.settings.propagate_root_id {
             match extend {
                 Some(e) => Some(e.clone()),
                 None => Some(row_id.clone()),
@@ -534,10 +540,10 @@ impl Normalizer {
     fn normalize_list<'v, 'a, S: RowSink<'a>, J: JsonColumns>(
         &mut self,
         items: &'v [Value<'a>],
-        extend: Option<&Rc<str>>,
+        extend: Option<&RowId>,
         table: &Rc<str>,
         parent_table: &Rc<str>,
-        parent_id: &Rc<str>,
+        parent_id: &RowId,
         lvl: i64,
         json: &J,
         sink: &mut S,
@@ -576,12 +582,12 @@ impl Normalizer {
                     let mut cells: Vec<(Rc<str>, Cell<'v, 'a>)> = Vec::with_capacity(5);
                     cells.push((self.c_value.clone(), Cell::V(scalar)));
                     if let Some(root_id) = extend {
-                        cells.push((self.c_root_id.clone(), Cell::Str(root_id.clone())));
+                        cells.push((self.c_root_id.clone(), Cell::of_id(root_id)));
                     }
-                    cells.push((self.c_parent_id.clone(), Cell::Str(parent_id.clone())));
+                    cells.push((self.c_parent_id.clone(), Cell::of_id(parent_id)));
                     cells.push((self.c_list_idx.clone(), Cell::Int(idx)));
-                    let id = self.nested_row_id(parent_id, table, idx);
-                    cells.push((self.c_dlt_id.clone(), Cell::Str(id)));
+                    let id = sink.nested_id(parent_id, table, idx);
+                    cells.push((self.c_dlt_id.clone(), Cell::of_id(&id)));
                     sink.row(table, Some(parent_table), &cells)?;
                 }
             }
@@ -593,9 +599,9 @@ impl Normalizer {
     fn normalize_row_owned<'w, 'a, S: RowSink<'a>, J: JsonColumns>(
         &mut self,
         wrapped: &'w [(Cow<'a, str>, Value<'a>)],
-        extend: Option<&Rc<str>>,
+        extend: Option<&RowId>,
         table: &Rc<str>,
-        parent: (&Rc<str>, &Rc<str>, i64),
+        parent: (&Rc<str>, &RowId, i64),
         lvl: i64,
         json: &J,
         sink: &mut S,
@@ -655,12 +661,7 @@ fn base64_rc(bytes: &[u8]) -> Rc<str> {
 
 /// Id of a nested row: `digest128(f"{parent_row_id}_{nested_table}_{list_idx}")`.
 pub fn nested_row_id(parent_id: &str, table: &str, idx: i64) -> Rc<str> {
-    nested_row_id_with(&mut String::new(), parent_id, table, idx)
-}
-
-/// [`nested_row_id`] with a reusable input buffer.
-fn nested_row_id_with(buf: &mut String, parent_id: &str, table: &str, idx: i64) -> Rc<str> {
-    buf.clear();
+    let mut buf = String::with_capacity(parent_id.len() + table.len() + 8);
     buf.push_str(parent_id);
     buf.push('_');
     buf.push_str(table);
@@ -681,6 +682,8 @@ fn cell_json(cell: &Cell<'_, '_>, out: &mut String) {
         Cell::Int(i) => {
             let _ = write!(out, "{i}");
         }
+        // Not computed yet; key and row hashes read only the item's own values.
+        Cell::Id(_) => out.push_str("null"),
     }
 }
 

@@ -6,6 +6,7 @@ use crate::normalize::value::parse_json;
 #[derive(Default)]
 struct Collect {
     rows: Vec<(String, Vec<(String, String)>)>,
+    ids: RowIds,
 }
 
 impl<'a> RowSink<'a> for Collect {
@@ -26,6 +27,10 @@ impl<'a> RowSink<'a> for Collect {
             .collect();
         self.rows.push((table.to_string(), cols));
         Ok(true)
+    }
+
+    fn nested_id(&mut self, parent: &RowId, table: &Rc<str>, idx: i64) -> RowId {
+        RowId::Known(self.ids.known_now(parent, table, idx))
     }
 }
 
