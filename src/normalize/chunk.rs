@@ -81,6 +81,8 @@ struct ColumnOut {
 
 struct TableOut {
     name: String,
+    /// The name as the normalizer passes it (compared by pointer first).
+    rc: Rc<str>,
     /// NOT NULL data columns (e.g. primary keys) every row must fill.
     required: Vec<String>,
     parent: Option<String>,
@@ -199,7 +201,16 @@ impl<'s> ChunkWriter<'s> {
         {
             return *i;
         }
-        let i = self.table_idx_slow(table, parent);
+        // Rows of a chunk alternate between a few tables: compare pointers before hashing.
+        let i = match self
+            .tables
+            .iter()
+            .take(16)
+            .position(|t| Rc::ptr_eq(&t.rc, table))
+        {
+            Some(i) => i,
+            None => self.table_idx_slow(table, parent),
+        };
         self.last_table = Some((table.clone(), i));
         i
     }
@@ -220,6 +231,7 @@ impl<'s> ChunkWriter<'s> {
             })
             .unwrap_or_default();
         let t = TableOut {
+            rc: table.clone(),
             required,
             name: table.to_string(),
             parent: parent.map(|p| p.to_string()),

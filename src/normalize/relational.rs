@@ -135,6 +135,8 @@ struct KeyInfo {
     dict_path: Option<u32>,
     /// Nested table name for a list at this key.
     list_table: Option<Rc<str>>,
+    /// Whether the column is `json` ([`JsonColumns::is_json`], asked once).
+    json: Option<bool>,
 }
 
 struct PathNode {
@@ -169,6 +171,8 @@ impl PathNode {
 struct Namer {
     nodes: Vec<PathNode>,
     table_roots: FastMap<Rc<str>, u32>,
+    /// Tables of recent rows and their root paths, found by pointer before `table_roots`.
+    recent_roots: Vec<(Rc<str>, u32)>,
     names: FastMap<Rc<str>, ()>,
     /// Names that must stay interned across [`Namer::clear_if_huge`].
     pinned: Vec<Rc<str>>,
@@ -180,6 +184,7 @@ impl Namer {
         let mut namer = Namer {
             nodes: Vec::new(),
             table_roots: FastMap::default(),
+            recent_roots: Vec::new(),
             names: FastMap::default(),
             pinned,
             naming,
@@ -209,12 +214,25 @@ impl Namer {
         if total + self.names.len() > 200_000 {
             self.nodes.clear();
             self.table_roots.clear();
+            self.recent_roots.clear();
             self.names.clear();
             self.seed();
         }
     }
 
     fn table_root(&mut self, table: &Rc<str>) -> u32 {
+        if let Some((_, id)) = self.recent_roots.iter().find(|(t, _)| Rc::ptr_eq(t, table)) {
+            return *id;
+        }
+        let id = self.table_root_slow(table);
+        if self.recent_roots.len() >= 8 {
+            self.recent_roots.remove(0);
+        }
+        self.recent_roots.push((table.clone(), id));
+        id
+    }
+
+    fn table_root_slow(&mut self, table: &Rc<str>) -> u32 {
         if let Some(id) = self.table_roots.get(table) {
             return *id;
         }
@@ -250,6 +268,7 @@ impl Namer {
                     column,
                     dict_path: None,
                     list_table: None,
+                    json: None,
                 });
                 node.keys.insert(key.into(), i);
                 i
@@ -263,9 +282,22 @@ impl Namer {
         i as usize
     }
 
-    fn key(&mut self, path: u32, pos: usize, key: &str) -> &mut KeyInfo {
-        let i = self.key_idx(path, pos, key);
-        &mut self.nodes[path as usize].infos[i]
+    /// Whether the column of key `i` at `path` is `json`, asked of `json` once.
+    fn is_json<J: JsonColumns>(&mut self, path: u32, i: usize, json: &J) -> bool {
+        let node = &mut self.nodes[path as usize];
+        let info = &mut node.infos[i];
+        *info
+            .json
+            .get_or_insert_with(|| json.is_json(&node.table, &info.column))
+    }
+
+    /// Forgets the cached [`JsonColumns`] answers.
+    fn forget_json(&mut self) {
+        for node in &mut self.nodes {
+            for info in &mut node.infos {
+                info.json = None;
+            }
+        }
     }
 
     fn dict_path(&mut self, path: u32, pos: usize, key: &str) -> u32 {
@@ -317,6 +349,12 @@ pub struct Normalizer {
     load_id: Rc<str>,
     namer: Namer,
     rng_state: u64,
+    /// Address of the [`JsonColumns`] whose answers the namer caches.
+    json_src: usize,
+    /// Emptied buffers of earlier rows, reused (see [`recycle`]).
+    cell_bufs: Vec<Vec<(Rc<str>, Cell<'static, 'static>)>>,
+    list_bufs: Vec<Vec<(Rc<str>, &'static [Value<'static>])>>,
+    frame_bufs: Vec<Vec<Frame<'static, 'static>>>,
     c_dlt_id: Rc<str>,
     c_load_id: Rc<str>,
     c_root_id: Rc<str>,
@@ -366,6 +404,10 @@ impl Normalizer {
             load_id: Rc::from(load_id),
             namer: Namer::new(pinned, naming),
             rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
+            json_src: 0,
+            cell_bufs: Vec::new(),
+            list_bufs: Vec::new(),
+            frame_bufs: Vec::new(),
             c_dlt_id,
             c_load_id,
             c_root_id,
@@ -381,6 +423,9 @@ impl Normalizer {
     }
 
     /// Normalizes one item into rows of the root table and its nested tables.
+    ///
+    /// The answers of `json` are cached per column while the same `json` object is passed:
+    /// it must not change between the calls of one normalizer (a chunk's schema snapshot).
     pub fn normalize_item<'a, S: RowSink<'a>, J: JsonColumns>(
         &mut self,
         item: &Value<'a>,
@@ -388,6 +433,11 @@ impl Normalizer {
         sink: &mut S,
     ) -> Result<(), S::Error> {
         self.namer.clear_if_huge();
+        let src = json as *const J as *const () as usize;
+        if src != self.json_src {
+            self.namer.forget_json();
+            self.json_src = src;
+        }
         let root = self.root.clone();
         let lvl = self.settings.max_nesting;
         match item {
@@ -429,20 +479,26 @@ impl Normalizer {
         sink: &mut S,
     ) -> Result<(), S::Error> {
         let is_root = parent.is_none();
-        let mut cells: Vec<(Rc<str>, Cell<'v, 'a>)> = Vec::with_capacity(dict.len() + 4);
-        let mut lists: Vec<(Rc<str>, &'v [Value<'a>])> = Vec::new();
+        let mut cells: Vec<(Rc<str>, Cell<'v, 'a>)> =
+            recycle(self.cell_bufs.pop().unwrap_or_default());
+        let mut lists: Vec<(Rc<str>, &'v [Value<'a>])> =
+            recycle(self.list_bufs.pop().unwrap_or_default());
         let root_path = self.namer.table_root(table);
-        let mut stack: Vec<Frame<'v, 'a>> = vec![Frame {
+        let mut stack: Vec<Frame<'v, 'a>> = recycle(self.frame_bufs.pop().unwrap_or_default());
+        stack.push(Frame {
             dict,
             lvl,
             path: root_path,
-        }];
+        });
         while let Some(frame) = stack.pop() {
             for (pos, (k, v)) in frame.dict.iter().enumerate() {
+                let ki = self.namer.key_idx(frame.path, pos, k);
+                let col = self.namer.nodes[frame.path as usize].infos[ki]
+                    .column
+                    .clone();
                 match v {
                     Value::Object(inner) => {
-                        let col = self.namer.key(frame.path, pos, k).column.clone();
-                        if !(frame.lvl <= 0 || json.is_json(table, &col)) {
+                        if !(frame.lvl <= 0 || self.namer.is_json(frame.path, ki, json)) {
                             let p = self.namer.dict_path(frame.path, pos, k);
                             stack.push(Frame {
                                 dict: inner,
@@ -454,8 +510,7 @@ impl Normalizer {
                         set_cell(&mut cells, col, Cell::V(v));
                     }
                     Value::Array(items) => {
-                        let col = self.namer.key(frame.path, pos, k).column.clone();
-                        if !(frame.lvl <= 0 || json.is_json(table, &col)) {
+                        if !(frame.lvl <= 0 || self.namer.is_json(frame.path, ki, json)) {
                             let t = self.namer.list_table(frame.path, pos, k);
                             if let Some(pos) = lists.iter().position(|(n, _)| *n == t) {
                                 lists[pos].1 = items;
@@ -466,13 +521,11 @@ impl Normalizer {
                         }
                         set_cell(&mut cells, col, Cell::V(v));
                     }
-                    _ => {
-                        let col = self.namer.key(frame.path, pos, k).column.clone();
-                        set_cell(&mut cells, col, Cell::V(v));
-                    }
+                    _ => set_cell(&mut cells, col, Cell::V(v)),
                 }
             }
         }
+        self.frame_bufs.push(recycle(stack));
         if let Some(root_id) = extend {
             set_cell(&mut cells, self.c_root_id.clone(), Cell::of_id(root_id));
         }
@@ -509,7 +562,9 @@ impl Normalizer {
             }
         };
         let descend = sink.row(table, parent.map(|p| p.0), &cells)?;
+        self.cell_bufs.push(recycle(cells));
         if !descend || lists.is_empty() {
+            self.list_bufs.push(recycle(lists));
             return Ok(());
         }
         let extend_next: Option<RowId> = if self.settings.propagate_root_id {
@@ -520,12 +575,11 @@ impl Normalizer {
         } else {
             None
         };
-        drop(cells);
-        for (nested, items) in lists {
+        for (nested, items) in &lists {
             self.normalize_list(
                 items,
                 extend_next.as_ref(),
-                &nested,
+                nested,
                 table,
                 &row_id,
                 lvl - 1,
@@ -533,6 +587,7 @@ impl Normalizer {
                 sink,
             )?;
         }
+        self.list_bufs.push(recycle(lists));
         Ok(())
     }
 
@@ -630,6 +685,13 @@ fn row_key_name(naming: naming::Naming, key: &str) -> String {
     } else {
         n
     }
+}
+
+/// An empty vector with the allocation of `v`. `T` and `U` differ only in lifetimes, so the
+/// standard library's in-place collection keeps the buffer: rows reuse their vectors.
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 fn set_cell<'v, 'a>(cells: &mut Vec<(Rc<str>, Cell<'v, 'a>)>, name: Rc<str>, cell: Cell<'v, 'a>) {

@@ -28,28 +28,28 @@ pub fn shake128_x4(inputs: [&[u8]; 4]) -> Option<[[u8; OUT]; 4]> {
     None
 }
 
-/// The input block of one message: the bytes, SHAKE's `0x1F` domain padding and the final
-/// `0x80` bit, as 21 little-endian lanes.
+/// Little-endian lane `j` of the padded block of `input` (shorter than `RATE`): the bytes
+/// and SHAKE's `0x1F` domain padding, without the final `0x80` bit of the block.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn padded_lanes(input: &[u8]) -> [u64; RATE / 8] {
-    let mut block = [0u8; RATE];
-    block[..input.len()].copy_from_slice(input);
-    block[input.len()] ^= 0x1F;
-    block[RATE - 1] ^= 0x80;
-    let mut lanes = [0u64; RATE / 8];
-    for (lane, bytes) in lanes.iter_mut().zip(block.chunks_exact(8)) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(bytes);
-        *lane = u64::from_le_bytes(b);
+#[inline]
+fn padded_lane(input: &[u8], j: usize) -> u64 {
+    let start = 8 * j;
+    let mut b = [0u8; 8];
+    if let Some(full) = input.get(start..start + 8) {
+        b.copy_from_slice(full);
+    } else if start <= input.len() {
+        let rest = &input[start..];
+        b[..rest.len()].copy_from_slice(rest);
+        b[rest.len()] = 0x1F;
     }
-    lanes
+    u64::from_le_bytes(b)
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{OUT, RATE, padded_lanes};
+    use super::{OUT, RATE, padded_lane};
 
     const RC: [u64; 24] = [
         0x0000_0000_0000_0001,
@@ -196,17 +196,20 @@ mod avx2 {
     /// See [`super::shake128_x4`]; every input is shorter than `RATE`.
     #[target_feature(enable = "avx2")]
     pub(super) fn shake128_x4(inputs: [&[u8]; 4]) -> [[u8; OUT]; 4] {
-        let lanes = inputs.map(padded_lanes);
         let mut a = [_mm256_setzero_si256(); 25];
-        for (j, slot) in a.iter_mut().take(RATE / 8).enumerate() {
+        // Lanes past every input's padding byte are zero.
+        let used = inputs.iter().map(|i| i.len() / 8 + 1).max().unwrap_or(1);
+        for (j, slot) in a.iter_mut().take(used.min(RATE / 8)).enumerate() {
             // `_mm256_set_epi64x` takes the highest lane first; state k sits in lane k.
             *slot = _mm256_set_epi64x(
-                lanes[3][j] as i64,
-                lanes[2][j] as i64,
-                lanes[1][j] as i64,
-                lanes[0][j] as i64,
+                padded_lane(inputs[3], j) as i64,
+                padded_lane(inputs[2], j) as i64,
+                padded_lane(inputs[1], j) as i64,
+                padded_lane(inputs[0], j) as i64,
             );
         }
+        // The last bit of the block.
+        a[RATE / 8 - 1] = xor(a[RATE / 8 - 1], _mm256_set1_epi64x((0x80u64 << 56) as i64));
         keccakf4(&mut a);
         let lane0 = to_u64s(a[0]);
         let lane1 = to_u64s(a[1]);

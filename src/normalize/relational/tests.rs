@@ -128,3 +128,12 @@ fn key_hash_matches_dlt() {
     n.normalize_item(&v, &(), &mut sink).unwrap();
     assert_eq!(sink.rows[0].1.last().unwrap().1, "\"z5jIxXIbUnmbKw\"");
 }
+
+#[test]
+fn recycle_keeps_the_buffer() {
+    let mut v: Vec<(Rc<str>, Cell<'static, 'static>)> = Vec::with_capacity(40);
+    v.push((Rc::from("a"), Cell::Int(1)));
+    let w: Vec<(Rc<str>, Cell<'_, '_>)> = recycle(v);
+    assert!(w.is_empty());
+    assert!(w.capacity() >= 40);
+}
