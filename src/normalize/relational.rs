@@ -694,6 +694,9 @@ fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
     v.into_iter().filter_map(|_| None).collect()
 }
 
+// Inlined: a cell passed through memory was written in parts and read back whole, which
+// stalled store forwarding on every call.
+#[inline(always)]
 fn set_cell<'v, 'a>(cells: &mut Vec<(Rc<str>, Cell<'v, 'a>)>, name: Rc<str>, cell: Cell<'v, 'a>) {
     // Keys that normalize to the same name overwrite each other; the last write wins but
     // the column keeps its first position (Python dict semantics).
