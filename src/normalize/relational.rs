@@ -247,7 +247,7 @@ impl Namer {
         let node = &self.nodes[path as usize];
         if let Some(&i) = node.hot.get(pos)
             && i != NO_KEY
-            && *node.infos[i as usize].key == *key
+            && same_key(&node.infos[i as usize].key, key)
         {
             return i as usize;
         }
@@ -674,6 +674,42 @@ impl Normalizer {
             sink,
         )
     }
+}
+
+/// `a == b` for the short keys of items, compared eight bytes at a time in line (`==` calls
+/// `memcmp`, which costs more than the comparison for keys of a few bytes).
+#[inline]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let n = a.len();
+    if n < 8 {
+        if n < 4 {
+            return a.iter().zip(b).all(|(x, y)| x == y);
+        }
+        let half = |s: &[u8], at: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&s[at..at + 4]);
+            u32::from_ne_bytes(w)
+        };
+        return half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4);
+    }
+    let mut at = 0;
+    while at + 8 <= n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last (overlapping) word covers the tail.
+    word(a, n - 8) == word(b, n - 8)
 }
 
 /// The column name of a row key. A key that normalizes to nothing (such as `__`) becomes

@@ -137,3 +137,28 @@ fn recycle_keeps_the_buffer() {
     assert!(w.is_empty());
     assert!(w.capacity() >= 40);
 }
+
+#[test]
+fn same_key_is_string_equality() {
+    let keys = [
+        "",
+        "a",
+        "ab",
+        "abcdefg",
+        "abcdefgh",
+        "abcdefgi",
+        "abcdefghi",
+        "abcdefghij",
+        "bbcdefghij",
+        "abcdefghijklmnop",
+        "abcdefghijklmnoq",
+        "abcdefghijklmnopq",
+        "ü",
+        "üa",
+    ];
+    for a in keys {
+        for b in keys {
+            assert_eq!(same_key(a, b), a == b, "{a:?} {b:?}");
+        }
+    }
+}
