@@ -19,7 +19,7 @@ use indexmap::IndexMap;
 use super::coerce;
 use super::columns::{ColumnBuilder, arrow_type};
 use super::naming;
-use super::relational::{C_DLT_ID, Cell, JsonColumns, RowSink};
+use super::relational::{C_DLT_ID, Cell, ID_LEN, JsonColumns, RowId, RowIds, RowSink};
 use super::value::{Scalar, Value};
 use crate::schema::{Column, DataType, Schema, Table};
 
@@ -74,10 +74,15 @@ struct ColumnOut {
     is_new: bool,
     builder: ColumnBuilder,
     len: usize,
+    /// Placeholders of nested row ids in the text values: (byte offset, id handle), filled
+    /// in at [`ChunkWriter::finish`].
+    pending_ids: Vec<(usize, u32)>,
 }
 
 struct TableOut {
     name: String,
+    /// The name as the normalizer passes it (compared by pointer first).
+    rc: Rc<str>,
     /// NOT NULL data columns (e.g. primary keys) every row must fill.
     required: Vec<String>,
     parent: Option<String>,
@@ -124,6 +129,8 @@ pub struct ChunkWriter<'s> {
     /// Table of the previous row (name, index), checked before `index`.
     last_table: Option<(Rc<str>, usize)>,
     scratch: String,
+    /// Nested row ids, computed in a batch at [`ChunkWriter::finish`].
+    ids: RowIds,
 }
 
 impl JsonColumns for Schema {
@@ -178,6 +185,7 @@ impl<'s> ChunkWriter<'s> {
             index: HashMap::default(),
             last_table: None,
             scratch: String::new(),
+            ids: RowIds::default(),
         }
     }
 
@@ -193,7 +201,16 @@ impl<'s> ChunkWriter<'s> {
         {
             return *i;
         }
-        let i = self.table_idx_slow(table, parent);
+        // Rows of a chunk alternate between a few tables: compare pointers before hashing.
+        let i = match self
+            .tables
+            .iter()
+            .take(16)
+            .position(|t| Rc::ptr_eq(&t.rc, table))
+        {
+            Some(i) => i,
+            None => self.table_idx_slow(table, parent),
+        };
         self.last_table = Some((table.clone(), i));
         i
     }
@@ -214,6 +231,7 @@ impl<'s> ChunkWriter<'s> {
             })
             .unwrap_or_default();
         let t = TableOut {
+            rc: table.clone(),
             required,
             name: table.to_string(),
             parent: parent.map(|p| p.to_string()),
@@ -230,8 +248,12 @@ impl<'s> ChunkWriter<'s> {
 
     /// Finishes the chunk into per-table Arrow batches.
     pub fn finish(self, items: u64) -> ChunkOutput {
-        let mut out = Vec::with_capacity(self.tables.len());
-        for mut t in self.tables {
+        let ChunkWriter {
+            tables, mut ids, ..
+        } = self;
+        ids.resolve();
+        let mut out = Vec::with_capacity(tables.len());
+        for mut t in tables {
             let rows = t.rows;
             let mut fields = Vec::with_capacity(t.columns.len());
             let mut arrays: Vec<ArrayRef> = Vec::with_capacity(t.columns.len());
@@ -242,7 +264,20 @@ impl<'s> ChunkWriter<'s> {
                 }
                 let dt = col.def.data_type.unwrap_or(DataType::Text);
                 fields.push(Field::new(name.as_ref(), arrow_type(dt), true));
-                arrays.push(col.builder.finish());
+                if col.pending_ids.is_empty() {
+                    arrays.push(col.builder.finish());
+                } else {
+                    let pending = std::mem::take(&mut col.pending_ids);
+                    arrays.push(col.builder.finish_patched(&mut |values: &mut [u8]| {
+                        for &(at, h) in &pending {
+                            let id = match ids.get(h) {
+                                Some(id) => *id,
+                                None => *ids.get_now(h),
+                            };
+                            values[at..at + ID_LEN].copy_from_slice(&id);
+                        }
+                    }));
+                }
                 if col.is_new {
                     new_columns.push(col.def.clone());
                 }
@@ -289,6 +324,7 @@ impl<'s> ChunkWriter<'s> {
                 is_new,
                 builder: ColumnBuilder::new(dt, 1024),
                 len: 0,
+                pending_ids: Vec::new(),
             },
         );
         table.columns.len() - 1
@@ -326,6 +362,19 @@ impl<'s> ChunkWriter<'s> {
             col.len = row;
         }
         col.builder.append_str(s);
+        col.len += 1;
+    }
+
+    /// Appends the placeholder of pending id `h` to text column `ci` at `row`.
+    fn put_id(&mut self, ti: usize, ci: usize, row: usize, h: u32) {
+        let col = &mut self.tables[ti].columns[ci];
+        if col.len < row {
+            col.builder.append_nulls(row - col.len);
+            col.len = row;
+        }
+        if let Some(at) = col.builder.append_placeholder(ID_LEN) {
+            col.pending_ids.push((at, h));
+        }
         col.len += 1;
     }
 
@@ -442,6 +491,11 @@ impl<'s> ChunkWriter<'s> {
                 true
             }
             Cell::Str(_) => false,
+            Cell::Id(h) if t == DataType::Text => {
+                self.put_id(ti, ci, row, *h);
+                true
+            }
+            Cell::Id(_) => false,
             Cell::Int(i) => match coerce::to_scalar(&Value::Int(*i), t) {
                 Some(s) => {
                     self.put(ti, ci, row, s);
@@ -544,6 +598,17 @@ impl<'a> RowSink<'a> for ChunkWriter<'_> {
                     let v = Value::Int(*i);
                     self.fit_value(ti, name, &v, row, false)?;
                 }
+                Cell::Id(h) => {
+                    let t = self.existing_type(ti, name).unwrap_or(DataType::Text);
+                    if t == DataType::Text {
+                        let ci = self.column_for(ti, name, DataType::Text, false);
+                        self.put_id(ti, ci, row, *h);
+                    } else {
+                        let id = String::from_utf8_lossy(self.ids.get_now(*h)).into_owned();
+                        let v = Value::Str(std::borrow::Cow::Owned(id));
+                        self.fit_value(ti, name, &v, row, false)?;
+                    }
+                }
             }
             self.remember(ti, pos, name);
         }
@@ -561,6 +626,14 @@ impl<'a> RowSink<'a> for ChunkWriter<'_> {
         }
         self.tables[ti].rows += 1;
         Ok(true)
+    }
+
+    fn nested_id(&mut self, parent: &RowId, table: &Rc<str>, idx: i64) -> RowId {
+        if self.contract.is_some() {
+            // Contract errors name the row id: compute it now.
+            return RowId::Known(self.ids.known_now(parent, table, idx));
+        }
+        self.ids.push(parent, table, idx)
     }
 }
 

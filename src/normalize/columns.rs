@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder,
-    Int64Builder, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BinaryArray, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
+    Float64Builder, Int64Builder, StringArray, StringBuilder, Time64MicrosecondBuilder,
+    TimestampMicrosecondBuilder,
 };
+use arrow::buffer::{Buffer, MutableBuffer};
 use arrow::datatypes::{DataType as ArrowType, TimeUnit};
 
 use super::value::Scalar;
@@ -135,6 +137,50 @@ impl ColumnBuilder {
         match self {
             ColumnBuilder::Utf8(b) => b.append_value(s),
             other => other.append_null(),
+        }
+    }
+
+    /// Appends `len` placeholder bytes to a text column, to be overwritten at
+    /// [`ColumnBuilder::finish_patched`]; returns their offset in the values buffer (`None`
+    /// for other types, which get a NULL).
+    pub fn append_placeholder(&mut self, len: usize) -> Option<usize> {
+        const FILL: &str = "????????????????????????????????";
+        match self {
+            ColumnBuilder::Utf8(b) if len <= FILL.len() => {
+                let at = b.values_slice().len();
+                b.append_value(&FILL[..len]);
+                Some(at)
+            }
+            other => {
+                other.append_null();
+                None
+            }
+        }
+    }
+
+    /// Finishes a text column after `patch` overwrote placeholders in its values buffer with
+    /// ASCII (other columns finish as [`ColumnBuilder::finish`] does).
+    pub fn finish_patched(&mut self, patch: &mut dyn FnMut(&mut [u8])) -> ArrayRef {
+        let ColumnBuilder::Utf8(b) = self else {
+            return self.finish();
+        };
+        let (offsets, values, nulls) = b.finish().into_parts();
+        let mut values = values
+            .into_mutable()
+            .unwrap_or_else(|shared| MutableBuffer::from(shared.as_slice().to_vec()));
+        patch(values.as_slice_mut());
+        let values: Buffer = values.into();
+        match StringArray::try_new(offsets.clone(), values.clone(), nulls.clone()) {
+            Ok(a) => Arc::new(a),
+            // Unreachable while `patch` writes ASCII over ASCII; keep every row anyway.
+            Err(_) => {
+                let bin = BinaryArray::new(offsets, values, nulls);
+                Arc::new(
+                    bin.iter()
+                        .map(|v| v.map(|v| String::from_utf8_lossy(v).into_owned()))
+                        .collect::<StringArray>(),
+                )
+            }
         }
     }
 

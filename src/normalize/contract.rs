@@ -81,6 +81,8 @@ pub fn check_row(
                 owned = Value::Int(*n);
                 &owned
             }
+            // Row ids (only `_dlt` columns, skipped above).
+            Cell::Id(_) => continue,
         };
         let col_type = |c: &str| -> Option<DataType> {
             existing

@@ -10,6 +10,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
+mod ids;
+mod keccak4;
+
+pub use ids::{ID_LEN, RowId, RowIds};
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 
@@ -69,6 +74,18 @@ pub enum Cell<'v, 'a> {
     Str(Rc<str>),
     /// A generated integer (list index).
     Int(i64),
+    /// A nested row id the sink computes later ([`RowId::Pending`]).
+    Id(u32),
+}
+
+impl<'v, 'a> Cell<'v, 'a> {
+    /// The cell of a row id.
+    pub fn of_id(id: &RowId) -> Cell<'v, 'a> {
+        match id {
+            RowId::Known(s) => Cell::Str(s.clone()),
+            RowId::Pending(h) => Cell::Id(*h),
+        }
+    }
 }
 
 /// Receives normalized rows, parents before their nested rows.
@@ -83,6 +100,11 @@ pub trait RowSink<'a> {
         parent: Option<&Rc<str>>,
         cells: &[(Rc<str>, Cell<'v, 'a>)],
     ) -> Result<bool, Self::Error>;
+
+    /// The id of row `idx` of nested `table` under the row `parent`:
+    /// `digest128(f"{parent_id}_{table}_{idx}")`. A sink may hand out a [`RowId::Pending`]
+    /// from its own [`RowIds`] and compute the ids in a batch before its output is read.
+    fn nested_id(&mut self, parent: &RowId, table: &Rc<str>, idx: i64) -> RowId;
 }
 
 /// Tells the normalizer which columns are `json` (kept whole instead of flattened).
@@ -113,6 +135,8 @@ struct KeyInfo {
     dict_path: Option<u32>,
     /// Nested table name for a list at this key.
     list_table: Option<Rc<str>>,
+    /// Whether the column is `json` ([`JsonColumns::is_json`], asked once).
+    json: Option<bool>,
 }
 
 struct PathNode {
@@ -147,6 +171,8 @@ impl PathNode {
 struct Namer {
     nodes: Vec<PathNode>,
     table_roots: FastMap<Rc<str>, u32>,
+    /// Tables of recent rows and their root paths, found by pointer before `table_roots`.
+    recent_roots: Vec<(Rc<str>, u32)>,
     names: FastMap<Rc<str>, ()>,
     /// Names that must stay interned across [`Namer::clear_if_huge`].
     pinned: Vec<Rc<str>>,
@@ -158,6 +184,7 @@ impl Namer {
         let mut namer = Namer {
             nodes: Vec::new(),
             table_roots: FastMap::default(),
+            recent_roots: Vec::new(),
             names: FastMap::default(),
             pinned,
             naming,
@@ -187,12 +214,25 @@ impl Namer {
         if total + self.names.len() > 200_000 {
             self.nodes.clear();
             self.table_roots.clear();
+            self.recent_roots.clear();
             self.names.clear();
             self.seed();
         }
     }
 
     fn table_root(&mut self, table: &Rc<str>) -> u32 {
+        if let Some((_, id)) = self.recent_roots.iter().find(|(t, _)| Rc::ptr_eq(t, table)) {
+            return *id;
+        }
+        let id = self.table_root_slow(table);
+        if self.recent_roots.len() >= 8 {
+            self.recent_roots.remove(0);
+        }
+        self.recent_roots.push((table.clone(), id));
+        id
+    }
+
+    fn table_root_slow(&mut self, table: &Rc<str>) -> u32 {
         if let Some(id) = self.table_roots.get(table) {
             return *id;
         }
@@ -207,7 +247,7 @@ impl Namer {
         let node = &self.nodes[path as usize];
         if let Some(&i) = node.hot.get(pos)
             && i != NO_KEY
-            && *node.infos[i as usize].key == *key
+            && same_key(&node.infos[i as usize].key, key)
         {
             return i as usize;
         }
@@ -228,6 +268,7 @@ impl Namer {
                     column,
                     dict_path: None,
                     list_table: None,
+                    json: None,
                 });
                 node.keys.insert(key.into(), i);
                 i
@@ -241,9 +282,22 @@ impl Namer {
         i as usize
     }
 
-    fn key(&mut self, path: u32, pos: usize, key: &str) -> &mut KeyInfo {
-        let i = self.key_idx(path, pos, key);
-        &mut self.nodes[path as usize].infos[i]
+    /// Whether the column of key `i` at `path` is `json`, asked of `json` once.
+    fn is_json<J: JsonColumns>(&mut self, path: u32, i: usize, json: &J) -> bool {
+        let node = &mut self.nodes[path as usize];
+        let info = &mut node.infos[i];
+        *info
+            .json
+            .get_or_insert_with(|| json.is_json(&node.table, &info.column))
+    }
+
+    /// Forgets the cached [`JsonColumns`] answers.
+    fn forget_json(&mut self) {
+        for node in &mut self.nodes {
+            for info in &mut node.infos {
+                info.json = None;
+            }
+        }
     }
 
     fn dict_path(&mut self, path: u32, pos: usize, key: &str) -> u32 {
@@ -295,8 +349,12 @@ pub struct Normalizer {
     load_id: Rc<str>,
     namer: Namer,
     rng_state: u64,
-    /// Reused buffer for the input of nested row ids.
-    id_input: String,
+    /// Address of the [`JsonColumns`] whose answers the namer caches.
+    json_src: usize,
+    /// Emptied buffers of earlier rows, reused (see [`recycle`]).
+    cell_bufs: Vec<Vec<(Rc<str>, Cell<'static, 'static>)>>,
+    list_bufs: Vec<Vec<(Rc<str>, &'static [Value<'static>])>>,
+    frame_bufs: Vec<Vec<Frame<'static, 'static>>>,
     c_dlt_id: Rc<str>,
     c_load_id: Rc<str>,
     c_root_id: Rc<str>,
@@ -346,7 +404,10 @@ impl Normalizer {
             load_id: Rc::from(load_id),
             namer: Namer::new(pinned, naming),
             rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
-            id_input: String::new(),
+            json_src: 0,
+            cell_bufs: Vec::new(),
+            list_bufs: Vec::new(),
+            frame_bufs: Vec::new(),
             c_dlt_id,
             c_load_id,
             c_root_id,
@@ -362,6 +423,9 @@ impl Normalizer {
     }
 
     /// Normalizes one item into rows of the root table and its nested tables.
+    ///
+    /// The answers of `json` are cached per column while the same `json` object is passed:
+    /// it must not change between the calls of one normalizer (a chunk's schema snapshot).
     pub fn normalize_item<'a, S: RowSink<'a>, J: JsonColumns>(
         &mut self,
         item: &Value<'a>,
@@ -369,6 +433,11 @@ impl Normalizer {
         sink: &mut S,
     ) -> Result<(), S::Error> {
         self.namer.clear_if_huge();
+        let src = json as *const J as *const () as usize;
+        if src != self.json_src {
+            self.namer.forget_json();
+            self.json_src = src;
+        }
         let root = self.root.clone();
         let lvl = self.settings.max_nesting;
         match item {
@@ -396,39 +465,40 @@ impl Normalizer {
         base64_rc(&bytes[..DLT_ID_LENGTH_BYTES])
     }
 
-    /// Id of a nested row: `digest128(f"{parent_row_id}_{nested_table}_{list_idx}")`.
-    fn nested_row_id(&mut self, parent_id: &str, table: &str, idx: i64) -> Rc<str> {
-        nested_row_id_with(&mut self.id_input, parent_id, table, idx)
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn normalize_row<'v, 'a, S: RowSink<'a>, J: JsonColumns>(
         &mut self,
         dict: &'v [(Cow<'a, str>, Value<'a>)],
         original: &'v Value<'a>,
-        extend: Option<&Rc<str>>,
+        extend: Option<&RowId>,
         table: &Rc<str>,
-        parent: Option<(&Rc<str>, &Rc<str>, i64)>,
+        parent: Option<(&Rc<str>, &RowId, i64)>,
         _pos: i64,
         lvl: i64,
         json: &J,
         sink: &mut S,
     ) -> Result<(), S::Error> {
         let is_root = parent.is_none();
-        let mut cells: Vec<(Rc<str>, Cell<'v, 'a>)> = Vec::with_capacity(dict.len() + 4);
-        let mut lists: Vec<(Rc<str>, &'v [Value<'a>])> = Vec::new();
+        let mut cells: Vec<(Rc<str>, Cell<'v, 'a>)> =
+            recycle(self.cell_bufs.pop().unwrap_or_default());
+        let mut lists: Vec<(Rc<str>, &'v [Value<'a>])> =
+            recycle(self.list_bufs.pop().unwrap_or_default());
         let root_path = self.namer.table_root(table);
-        let mut stack: Vec<Frame<'v, 'a>> = vec![Frame {
+        let mut stack: Vec<Frame<'v, 'a>> = recycle(self.frame_bufs.pop().unwrap_or_default());
+        stack.push(Frame {
             dict,
             lvl,
             path: root_path,
-        }];
+        });
         while let Some(frame) = stack.pop() {
             for (pos, (k, v)) in frame.dict.iter().enumerate() {
+                let ki = self.namer.key_idx(frame.path, pos, k);
+                let col = self.namer.nodes[frame.path as usize].infos[ki]
+                    .column
+                    .clone();
                 match v {
                     Value::Object(inner) => {
-                        let col = self.namer.key(frame.path, pos, k).column.clone();
-                        if !(frame.lvl <= 0 || json.is_json(table, &col)) {
+                        if !(frame.lvl <= 0 || self.namer.is_json(frame.path, ki, json)) {
                             let p = self.namer.dict_path(frame.path, pos, k);
                             stack.push(Frame {
                                 dict: inner,
@@ -440,8 +510,7 @@ impl Normalizer {
                         set_cell(&mut cells, col, Cell::V(v));
                     }
                     Value::Array(items) => {
-                        let col = self.namer.key(frame.path, pos, k).column.clone();
-                        if !(frame.lvl <= 0 || json.is_json(table, &col)) {
+                        if !(frame.lvl <= 0 || self.namer.is_json(frame.path, ki, json)) {
                             let t = self.namer.list_table(frame.path, pos, k);
                             if let Some(pos) = lists.iter().position(|(n, _)| *n == t) {
                                 lists[pos].1 = items;
@@ -452,19 +521,13 @@ impl Normalizer {
                         }
                         set_cell(&mut cells, col, Cell::V(v));
                     }
-                    _ => {
-                        let col = self.namer.key(frame.path, pos, k).column.clone();
-                        set_cell(&mut cells, col, Cell::V(v));
-                    }
+                    _ => set_cell(&mut cells, col, Cell::V(v)),
                 }
             }
         }
+        self.frame_bufs.push(recycle(stack));
         if let Some(root_id) = extend {
-            set_cell(
-                &mut cells,
-                self.c_root_id.clone(),
-                Cell::Str(root_id.clone()),
-            );
+            set_cell(&mut cells, self.c_root_id.clone(), Cell::of_id(root_id));
         }
         if is_root {
             set_cell(
@@ -475,38 +538,36 @@ impl Normalizer {
         }
         let existing_id = cells.iter().find_map(|(n, c)| match c {
             Cell::V(Value::Str(s)) if Rc::ptr_eq(n, &self.c_dlt_id) && !s.is_empty() => {
-                Some(Rc::from(s.as_ref()))
+                Some(RowId::Known(Rc::from(s.as_ref())))
             }
             _ => None,
         });
-        let row_id: Rc<str> = match existing_id {
+        let row_id: RowId = match existing_id {
             Some(id) => id,
             None => {
                 let id = match parent {
                     Some((_, parent_id, idx)) => {
-                        set_cell(
-                            &mut cells,
-                            self.c_parent_id.clone(),
-                            Cell::Str(parent_id.clone()),
-                        );
+                        set_cell(&mut cells, self.c_parent_id.clone(), Cell::of_id(parent_id));
                         set_cell(&mut cells, self.c_list_idx.clone(), Cell::Int(idx));
-                        self.nested_row_id(parent_id, table, idx)
+                        sink.nested_id(parent_id, table, idx)
                     }
-                    None => match &self.settings.root_id {
+                    None => RowId::Known(match &self.settings.root_id {
                         RootIdKind::Random => self.random_id(),
                         RootIdKind::KeyHash(keys) => Rc::from(key_hash(&cells, keys)),
                         RootIdKind::RowHash => Rc::from(row_hash(original)),
-                    },
+                    }),
                 };
-                set_cell(&mut cells, self.c_dlt_id.clone(), Cell::Str(id.clone()));
+                set_cell(&mut cells, self.c_dlt_id.clone(), Cell::of_id(&id));
                 id
             }
         };
         let descend = sink.row(table, parent.map(|p| p.0), &cells)?;
+        self.cell_bufs.push(recycle(cells));
         if !descend || lists.is_empty() {
+            self.list_bufs.push(recycle(lists));
             return Ok(());
         }
-        let extend_next: Option<Rc<str>> = if self.settings.propagate_root_id {
+        let extend_next: Option<RowId> = if self.settings.propagate_root_id {
             match extend {
                 Some(e) => Some(e.clone()),
                 None => Some(row_id.clone()),
@@ -514,12 +575,11 @@ impl Normalizer {
         } else {
             None
         };
-        drop(cells);
-        for (nested, items) in lists {
+        for (nested, items) in &lists {
             self.normalize_list(
                 items,
                 extend_next.as_ref(),
-                &nested,
+                nested,
                 table,
                 &row_id,
                 lvl - 1,
@@ -527,6 +587,7 @@ impl Normalizer {
                 sink,
             )?;
         }
+        self.list_bufs.push(recycle(lists));
         Ok(())
     }
 
@@ -534,10 +595,10 @@ impl Normalizer {
     fn normalize_list<'v, 'a, S: RowSink<'a>, J: JsonColumns>(
         &mut self,
         items: &'v [Value<'a>],
-        extend: Option<&Rc<str>>,
+        extend: Option<&RowId>,
         table: &Rc<str>,
         parent_table: &Rc<str>,
-        parent_id: &Rc<str>,
+        parent_id: &RowId,
         lvl: i64,
         json: &J,
         sink: &mut S,
@@ -576,12 +637,12 @@ impl Normalizer {
                     let mut cells: Vec<(Rc<str>, Cell<'v, 'a>)> = Vec::with_capacity(5);
                     cells.push((self.c_value.clone(), Cell::V(scalar)));
                     if let Some(root_id) = extend {
-                        cells.push((self.c_root_id.clone(), Cell::Str(root_id.clone())));
+                        cells.push((self.c_root_id.clone(), Cell::of_id(root_id)));
                     }
-                    cells.push((self.c_parent_id.clone(), Cell::Str(parent_id.clone())));
+                    cells.push((self.c_parent_id.clone(), Cell::of_id(parent_id)));
                     cells.push((self.c_list_idx.clone(), Cell::Int(idx)));
-                    let id = self.nested_row_id(parent_id, table, idx);
-                    cells.push((self.c_dlt_id.clone(), Cell::Str(id)));
+                    let id = sink.nested_id(parent_id, table, idx);
+                    cells.push((self.c_dlt_id.clone(), Cell::of_id(&id)));
                     sink.row(table, Some(parent_table), &cells)?;
                 }
             }
@@ -593,9 +654,9 @@ impl Normalizer {
     fn normalize_row_owned<'w, 'a, S: RowSink<'a>, J: JsonColumns>(
         &mut self,
         wrapped: &'w [(Cow<'a, str>, Value<'a>)],
-        extend: Option<&Rc<str>>,
+        extend: Option<&RowId>,
         table: &Rc<str>,
-        parent: (&Rc<str>, &Rc<str>, i64),
+        parent: (&Rc<str>, &RowId, i64),
         lvl: i64,
         json: &J,
         sink: &mut S,
@@ -615,6 +676,42 @@ impl Normalizer {
     }
 }
 
+/// `a == b` for the short keys of items, compared eight bytes at a time in line (`==` calls
+/// `memcmp`, which costs more than the comparison for keys of a few bytes).
+#[inline]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let n = a.len();
+    if n < 8 {
+        if n < 4 {
+            return a.iter().zip(b).all(|(x, y)| x == y);
+        }
+        let half = |s: &[u8], at: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&s[at..at + 4]);
+            u32::from_ne_bytes(w)
+        };
+        return half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4);
+    }
+    let mut at = 0;
+    while at + 8 <= n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last (overlapping) word covers the tail.
+    word(a, n - 8) == word(b, n - 8)
+}
+
 /// The column name of a row key. A key that normalizes to nothing (such as `__`) becomes
 /// `_empty`, like an empty key; dlt would fail the load on it.
 fn row_key_name(naming: naming::Naming, key: &str) -> String {
@@ -626,6 +723,16 @@ fn row_key_name(naming: naming::Naming, key: &str) -> String {
     }
 }
 
+/// An empty vector with the allocation of `v`. `T` and `U` differ only in lifetimes, so the
+/// standard library's in-place collection keeps the buffer: rows reuse their vectors.
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+// Inlined: a cell passed through memory was written in parts and read back whole, which
+// stalled store forwarding on every call.
+#[inline(always)]
 fn set_cell<'v, 'a>(cells: &mut Vec<(Rc<str>, Cell<'v, 'a>)>, name: Rc<str>, cell: Cell<'v, 'a>) {
     // Keys that normalize to the same name overwrite each other; the last write wins but
     // the column keeps its first position (Python dict semantics).
@@ -655,12 +762,7 @@ fn base64_rc(bytes: &[u8]) -> Rc<str> {
 
 /// Id of a nested row: `digest128(f"{parent_row_id}_{nested_table}_{list_idx}")`.
 pub fn nested_row_id(parent_id: &str, table: &str, idx: i64) -> Rc<str> {
-    nested_row_id_with(&mut String::new(), parent_id, table, idx)
-}
-
-/// [`nested_row_id`] with a reusable input buffer.
-fn nested_row_id_with(buf: &mut String, parent_id: &str, table: &str, idx: i64) -> Rc<str> {
-    buf.clear();
+    let mut buf = String::with_capacity(parent_id.len() + table.len() + 8);
     buf.push_str(parent_id);
     buf.push('_');
     buf.push_str(table);
@@ -681,6 +783,8 @@ fn cell_json(cell: &Cell<'_, '_>, out: &mut String) {
         Cell::Int(i) => {
             let _ = write!(out, "{i}");
         }
+        // Not computed yet; key and row hashes read only the item's own values.
+        Cell::Id(_) => out.push_str("null"),
     }
 }
 

@@ -402,3 +402,53 @@ fn odd_inputs_do_not_panic() {
         Some(Scalar::Double(0.0))
     );
 }
+
+/// The fast path of `YYYY-MM-DDTHH:MM:SSZ` answers as the general parser does, and leaves
+/// every other text to it.
+#[test]
+fn utc_timestamp_fast_agrees_with_the_parser() {
+    let mut texts: Vec<String> = [
+        "1970-01-01T00:00:00Z",
+        "2024-02-29T23:59:59Z",
+        "2023-02-29T00:00:00Z",
+        "1900-02-29T00:00:00Z",
+        "2000-02-29T12:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "2024-13-01T00:00:00Z",
+        "2024-04-31T00:00:00Z",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01T23:60:00Z",
+        "2024-01-01T23:59:60Z",
+        "2024-01-01t00:00:00Z",
+        "2024-01-01 00:00:00Z",
+        "2024-01-01T00:00:00+00:00",
+        "2024-1-01T00:00:00Zx",
+        "+024-01-01T00:00:00Z",
+    ]
+    .map(String::from)
+    .to_vec();
+    for _ in 0..20_000 {
+        texts.push(format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            rand::random_range(1..10_000),
+            rand::random_range(0..14),
+            rand::random_range(0..33),
+            rand::random_range(0..25),
+            rand::random_range(0..61),
+            rand::random_range(0..61),
+        ));
+    }
+    for t in &texts {
+        if let Some(fast) = utc_timestamp_fast(t) {
+            assert_eq!(Some(fast), parse_timestamp_any(t), "{t}");
+        }
+    }
+    assert_eq!(utc_timestamp_fast("1970-01-01T00:00:01Z"), Some(1_000_000));
+    assert_eq!(
+        utc_timestamp_fast("2024-01-01T00:01:18Z"),
+        Some(1_704_067_278_000_000)
+    );
+    assert_eq!(utc_timestamp_fast("2024-02-30T00:00:00Z"), None);
+}

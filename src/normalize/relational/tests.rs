@@ -6,6 +6,7 @@ use crate::normalize::value::parse_json;
 #[derive(Default)]
 struct Collect {
     rows: Vec<(String, Vec<(String, String)>)>,
+    ids: RowIds,
 }
 
 impl<'a> RowSink<'a> for Collect {
@@ -26,6 +27,10 @@ impl<'a> RowSink<'a> for Collect {
             .collect();
         self.rows.push((table.to_string(), cols));
         Ok(true)
+    }
+
+    fn nested_id(&mut self, parent: &RowId, table: &Rc<str>, idx: i64) -> RowId {
+        RowId::Known(self.ids.known_now(parent, table, idx))
     }
 }
 
@@ -122,4 +127,38 @@ fn key_hash_matches_dlt() {
     let mut sink = Collect::default();
     n.normalize_item(&v, &(), &mut sink).unwrap();
     assert_eq!(sink.rows[0].1.last().unwrap().1, "\"z5jIxXIbUnmbKw\"");
+}
+
+#[test]
+fn recycle_keeps_the_buffer() {
+    let mut v: Vec<(Rc<str>, Cell<'static, 'static>)> = Vec::with_capacity(40);
+    v.push((Rc::from("a"), Cell::Int(1)));
+    let w: Vec<(Rc<str>, Cell<'_, '_>)> = recycle(v);
+    assert!(w.is_empty());
+    assert!(w.capacity() >= 40);
+}
+
+#[test]
+fn same_key_is_string_equality() {
+    let keys = [
+        "",
+        "a",
+        "ab",
+        "abcdefg",
+        "abcdefgh",
+        "abcdefgi",
+        "abcdefghi",
+        "abcdefghij",
+        "bbcdefghij",
+        "abcdefghijklmnop",
+        "abcdefghijklmnoq",
+        "abcdefghijklmnopq",
+        "ü",
+        "üa",
+    ];
+    for a in keys {
+        for b in keys {
+            assert_eq!(same_key(a, b), a == b, "{a:?} {b:?}");
+        }
+    }
 }
