@@ -158,7 +158,11 @@ pub fn settle(path: &Path) -> Result<()> {
             q.iter()
                 .any(|p| matches!(p, Pending::Rename { path: p, .. } if p == path))
         });
-        if pending { q.as_mut().map(std::mem::take) } else { None }
+        if pending {
+            q.as_mut().map(std::mem::take)
+        } else {
+            None
+        }
     });
     match queue {
         Some(queue) => run_all(queue),
