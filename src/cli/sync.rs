@@ -433,27 +433,29 @@ fn run_sources(
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        if !args.json {
-            let line = match &run.result {
-                Ok(info) => format!(
-                    "{name}: done in {:.2}s, {} row(s) loaded",
-                    run.duration.as_secs_f64(),
-                    info.row_counts().values().sum::<u64>()
-                ),
-                Err(crate::Error::Interrupted) => format!("{name}: interrupted"),
-                Err(e) => redact(&format!("error: source `{name}` failed: {e}")),
-            };
-            match &multi {
-                Some(m) => {
-                    let _ = m.println(line);
-                }
-                None => eprintln!("{line}"),
-            }
-        }
         Some(run)
     };
+    // Each source's line, in the selected order whatever finished first.
+    let print = |line: String| match &multi {
+        Some(m) => {
+            let _ = m.println(line);
+        }
+        None => eprintln!("{line}"),
+    };
+    let lines = std::sync::Mutex::new(InOrder::default());
+    let finished = |i: usize, run: Option<&SourceRun>| {
+        let line = run.filter(|_| !args.json).map(source_line);
+        let ready = lines.lock().unwrap_or_else(|p| p.into_inner()).put(i, line);
+        ready.into_iter().for_each(&print);
+    };
     let slots: Vec<Option<SourceRun>> = if workers <= 1 {
-        selected.iter().map(|e| one(e)).collect()
+        let mut slots = Vec::new();
+        for (i, e) in selected.iter().enumerate() {
+            let run = one(e);
+            finished(i, run.as_ref());
+            slots.push(run);
+        }
+        slots
     } else {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let done = std::sync::Mutex::new((0..selected.len()).map(|_| None).collect::<Vec<_>>());
@@ -466,6 +468,7 @@ fn run_sources(
                             break;
                         };
                         let run = one(entry);
+                        finished(i, run.as_ref());
                         done.lock().unwrap_or_else(|p| p.into_inner())[i] = run;
                     }
                 });
@@ -486,4 +489,57 @@ fn run_sources(
         }
     }
     (runs, not_run)
+}
+
+/// The line printed when a source's sync ends.
+fn source_line(run: &SourceRun) -> String {
+    let name = &run.name;
+    match &run.result {
+        Ok(info) => format!(
+            "{name}: done in {:.2}s, {} row(s) loaded",
+            run.duration.as_secs_f64(),
+            info.row_counts().values().sum::<u64>()
+        ),
+        Err(crate::Error::Interrupted) => format!("{name}: interrupted"),
+        Err(e) => redact(&format!("error: source `{name}` failed: {e}")),
+    }
+}
+
+/// Lines of sources that finish in any order, given out in the order of the sources.
+#[derive(Default)]
+struct InOrder {
+    /// The first source whose line is not out yet.
+    next: usize,
+    /// Lines of later sources (`None`: a source without a line).
+    waiting: std::collections::BTreeMap<usize, Option<String>>,
+}
+
+impl InOrder {
+    /// Source `i` ended with `line`: the lines that are ready now, in order.
+    fn put(&mut self, i: usize, line: Option<String>) -> Vec<String> {
+        self.waiting.insert(i, line);
+        let mut ready = Vec::new();
+        while let Some(line) = self.waiting.remove(&self.next) {
+            ready.extend(line);
+            self.next += 1;
+        }
+        ready
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InOrder;
+
+    #[test]
+    fn lines_come_out_in_source_order() {
+        let mut o = InOrder::default();
+        assert!(o.put(2, Some("c".into())).is_empty());
+        assert!(o.put(1, None).is_empty());
+        assert_eq!(
+            o.put(0, Some("a".into())),
+            vec!["a".to_string(), "c".into()]
+        );
+        assert_eq!(o.put(3, Some("d".into())), vec!["d".to_string()]);
+    }
 }

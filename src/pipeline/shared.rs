@@ -17,6 +17,11 @@
 //! A committed transaction is durable in DuckDB's WAL before `COMMIT` returns, so a process
 //! killed while it keeps the connection open loses nothing: the next open replays the WAL.
 //! A use that fails closes the connection (no half-done transaction is handed on).
+//!
+//! The local files a use writes (a committed package moved to `loaded/`, the new state and
+//! schema) are fsynced after the connection is handed on, in the order they were written, and
+//! before the use returns ([`crate::storage::deferred`]): the connection does not wait for
+//! them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -139,6 +144,7 @@ impl SharedWarehouse {
         f: impl FnOnce(&mut dyn Destination) -> Result<T>,
     ) -> Result<Option<T>> {
         let me = std::thread::current().id();
+        let asked = Instant::now();
         let mut slot = self.slot();
         while slot.busy || slot.kept_by.is_some_and(|t| t != me) {
             if !wait {
@@ -166,9 +172,29 @@ impl SharedWarehouse {
                 }
             },
         };
+        let started = Instant::now();
+        // What the use writes locally (after a commit) is fsynced once the connection is
+        // handed on (see `storage::deferred`), before this call returns.
+        let deferred = crate::storage::deferred::defer();
         let result = f(open.dest.as_mut());
+        tracing::debug!(
+            source,
+            operation,
+            waited_ms = (started - asked).as_secs_f64() * 1000.0,
+            held_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "used the shared warehouse connection"
+        );
         self.put_back_after(Some(open), me, keep, result.is_ok());
-        result.map(Some)
+        match (result, deferred.finish()) {
+            (Ok(v), Ok(())) => Ok(Some(v)),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), synced) => {
+                if let Err(s) = synced {
+                    tracing::warn!("after a failed use of the warehouse: {s}");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Takes the lock and opens the connection (`None`: the lock is held elsewhere and
@@ -199,6 +225,10 @@ impl SharedWarehouse {
 
     fn put_back_after(&self, open: Option<Open>, me: ThreadId, keep: bool, ok: bool) {
         let mut slot = self.slot();
+        // Kept only while no other use waits: a waiting use gets it at once (the keeping
+        // thread waits its turn for its next use), so the connection never idles while
+        // other sources' commits wait for it.
+        let keep = keep && slot.waiting == 0;
         if keep {
             slot.kept_by = Some(me);
         } else if slot.kept_by == Some(me) {

@@ -53,6 +53,7 @@ impl PipelineState {
 
     /// Reads `state.json`, or `None` if there is none.
     pub fn load(path: &Path) -> Result<Option<PipelineState>> {
+        storage::deferred::settle(path)?;
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -75,18 +75,26 @@ pub fn locate(pkg: &Path, file: &str) -> Option<(JobState, PathBuf)> {
 /// Moves job `file` to state `to` (from wherever it is) and returns its new path. Moving a job
 /// to the state it is in does nothing.
 pub fn move_to(pkg: &Path, file: &str, to: JobState) -> Result<PathBuf> {
+    let (dest, moved) = rename_to(pkg, file, to)?;
+    if moved {
+        super::sync_dir(&pkg.join(to.folder()))?;
+    }
+    Ok(dest)
+}
+
+/// [`move_to`] without syncing the folder: the new path, and whether the job moved.
+fn rename_to(pkg: &Path, file: &str, to: JobState) -> Result<(PathBuf, bool)> {
     let dest = pkg.join(to.folder()).join(file);
     match locate(pkg, file) {
-        Some((s, _)) if s == to => Ok(dest),
+        Some((s, _)) if s == to => Ok((dest, false)),
         Some((s, from)) => {
             let dir = pkg.join(to.folder());
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             std::fs::rename(&from, &dest).map_err(|e| Error::io(&from, e))?;
-            super::sync_dir(&dir)?;
             if s == JobState::Failed {
                 let _ = std::fs::remove_file(exception_path(pkg, file));
             }
-            Ok(dest)
+            Ok((dest, true))
         }
         None => Err(Error::Corrupt {
             path: pkg.join(NEW_JOBS).join(file),
@@ -113,10 +121,16 @@ pub fn exception(pkg: &Path, file: &str) -> Option<String> {
 }
 
 /// Moves every job of `files` that is not completed yet to `completed_jobs/` (after a
-/// transactional commit; idempotent, so a run that died half way finishes it).
+/// transactional commit; idempotent, so a run that died half way finishes it). One sync of
+/// `completed_jobs/` makes all the renames durable (one fsync per package, not per job).
 pub fn complete_all<'a>(pkg: &Path, files: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut moved = false;
     for f in files {
-        move_to(pkg, f, JobState::Completed)?;
+        moved |= rename_to(pkg, f, JobState::Completed)?.1;
+    }
+    let dir = pkg.join(COMPLETED_JOBS);
+    if moved && !super::deferred::queue_sync_dir(&dir) {
+        super::sync_dir(&dir)?;
     }
     Ok(())
 }

@@ -16,6 +16,7 @@
 //! Every stage writes into an "in progress" folder and publishes it with one `rename`, so a
 //! package is either complete or absent: a crash at any moment leaves nothing half-visible.
 
+pub mod deferred;
 pub mod dlt_files;
 pub mod jobs;
 
@@ -311,7 +312,8 @@ impl PipelineDir {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename.
+/// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename (the
+/// fsync and the rename at the end of a [`deferred::defer`] section when in one).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -323,6 +325,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     {
         let mut f = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+        if deferred::active() {
+            // The fsync, then the rename, at the end of the critical section.
+            start_writeback(&f);
+            deferred::queue_rename(&tmp, path);
+            return Ok(());
+        }
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
     }
     fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
@@ -337,6 +345,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// Reads JSON from `path`.
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    deferred::settle(path)?;
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
         path: path.to_path_buf(),
@@ -356,7 +365,9 @@ pub fn publish(from: &Path, to: &Path) -> Result<()> {
         fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
     fs::rename(from, to).map_err(|e| Error::io(to, e))?;
+    deferred::moved(from, to);
     if let Some(parent) = to.parent()
+        && !deferred::queue_sync_dir(parent)
         && let Ok(d) = fs::File::open(parent)
     {
         let _ = d.sync_all();

@@ -26,6 +26,7 @@ mod http_errors;
 mod incremental;
 mod init;
 mod library;
+mod many_small_sources;
 mod many_sources;
 mod merge;
 mod merge_replay;
