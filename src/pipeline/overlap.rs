@@ -134,7 +134,11 @@ impl Pipeline {
             PipelineTrace::begin("extract"),
             PipelineTrace::begin("normalize"),
         );
-        let run = self.overlapped(dest, source, schema, plan, trace, timers.0)?;
+        // Normalize reads the package extract writes: extract's syncs and renames are not
+        // deferred to the end of this use of a shared connection.
+        let run = crate::storage::deferred::undeferred(|| {
+            self.overlapped(dest, source, schema, plan, trace, timers.0)
+        })??;
         let Some(load_id) = run.extracted.as_ref().ok().cloned().flatten() else {
             dest.rollback_load();
             run.extracted?;

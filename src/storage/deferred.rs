@@ -96,6 +96,20 @@ fn run_all(queue: Vec<Pending>) -> Result<()> {
     first_error.map_or(Ok(()), Err)
 }
 
+/// Runs `f` without deferring: this thread's queued syncs are done first, and `f`'s own are
+/// done as it goes, as outside [`defer`]; deferring resumes after it. For work whose files
+/// other threads read while it runs (an extract whose package a normalize thread reads).
+pub fn undeferred<T>(f: impl FnOnce() -> T) -> Result<T> {
+    let queue = QUEUE.with(|q| q.borrow_mut().take());
+    let deferring = queue.is_some();
+    let flushed = queue.map_or(Ok(()), run_all);
+    let out = f();
+    if deferring {
+        QUEUE.with(|q| *q.borrow_mut() = Some(Vec::new()));
+    }
+    flushed.map(|()| out)
+}
+
 /// Whether this thread defers syncs now.
 pub(super) fn active() -> bool {
     QUEUE.with(|q| q.borrow().is_some())
@@ -208,6 +222,30 @@ mod tests {
         assert_eq!(v["x"], 1);
         drop(outer);
         assert!(a.exists());
+    }
+
+    #[test]
+    fn undeferred_work_writes_at_once_and_deferring_resumes_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
+        let d = defer();
+        crate::storage::write_atomic(&a, b"1").unwrap();
+        assert!(!a.exists());
+        undeferred(|| {
+            // What was queued is done first; this write lands at once.
+            assert!(a.exists());
+            crate::storage::write_atomic(&b, b"2").unwrap();
+            assert!(b.exists());
+        })
+        .unwrap();
+        crate::storage::write_atomic(&c, b"3").unwrap();
+        assert!(!c.exists());
+        d.finish().unwrap();
+        assert_eq!(std::fs::read(&c).unwrap(), b"3");
     }
 
     #[test]
