@@ -145,10 +145,20 @@ impl ItemWriter<'_> {
             .map_err(|e| Error::Internal(format!("flushing {}: {e}", job.path.display())))?
             .into_inner()
             .map_err(|e| Error::io(&job.path, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&job.path, e))?;
-        if let (Some(listener), Some(closed)) = (self.pkg.listener.as_ref(), closed) {
+        let Some(listener) = self.pkg.listener.as_ref() else {
+            return f.sync_all().map_err(|e| Error::io(&job.path, e));
+        };
+        // Handed over at once; the fsync waits for the package's publish, so the extract does
+        // not wait for the disk while normalize and load write to it.
+        storage::start_writeback(&f);
+        if let Some(closed) = closed {
             listener(&closed, &job.path);
         }
+        self.pkg
+            .unsynced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((job.path.clone(), f));
         Ok(())
     }
 }

@@ -46,6 +46,8 @@ pub struct PackageWriter {
     read: Mutex<HashMap<String, (u64, u64)>>,
     /// Told of each Arrow job file as soon as it is complete ([`PackageWriter::set_listener`]).
     listener: Option<JobListener>,
+    /// Job files handed to the listener whose fsync waits for [`PackageWriter::finish`].
+    unsynced: Mutex<Vec<(PathBuf, File)>>,
 }
 
 /// Takes each extracted job file as soon as it is complete (closed and synced), with its
@@ -89,6 +91,7 @@ impl PackageWriter {
             ctx: RunContext::default(),
             read: Mutex::new(HashMap::new()),
             listener: None,
+            unsynced: Mutex::new(Vec::new()),
         })
     }
 
@@ -227,6 +230,12 @@ impl PackageWriter {
 
     /// Writes the manifest and publishes the package. Returns the load id.
     pub fn finish(self) -> Result<String> {
+        // Every job file is on disk before the package is published.
+        let unsynced =
+            std::mem::take(&mut *self.unsynced.lock().unwrap_or_else(|p| p.into_inner()));
+        for (path, f) in unsynced {
+            f.sync_all().map_err(|e| Error::io(&path, e))?;
+        }
         let mut manifest = self
             .manifest
             .into_inner()

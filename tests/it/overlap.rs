@@ -1,6 +1,7 @@
 //! Extract, normalize and load at once (`src/pipeline/overlap.rs`) for a file source: a CSV
-//! big enough for several job files. The rows, types and package must equal those of the
-//! steps run one after the other (`DANGO_OVERLAP=0`), and a failure or a SIGKILL after some
+//! big enough for several job files, with `DANGO_OVERLAP=1` (the overlap is opt-in). The rows,
+//! types and package must equal those of the steps run one after the other (the default), and
+//! a failure or a SIGKILL after some
 //! job files were inserted (not committed) must leave the warehouse as it was, with every row
 //! loaded exactly once by the next sync.
 
@@ -83,6 +84,25 @@ fn loaded_jobs(p: &TestProject) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// An overlapped `dango sync` that kills itself (SIGKILL) at fault point `point`.
+fn killed_at(p: &TestProject, point: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    let out = p
+        .dango()
+        .arg("sync")
+        .env("DANGO_OVERLAP", "1")
+        .env("DANGO_FAULT", point)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGKILL),
+        "expected SIGKILL at {point}; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn summary(p: &TestProject) -> Vec<Vec<Option<String>>> {
     p.query(
         "SELECT count(*), count(DISTINCT id), sum(id), sum(amount), min(day), max(day), \
@@ -132,6 +152,7 @@ fn a_bad_row_after_loaded_jobs_commits_nothing() {
     p.write("in/big.csv", &csv(ROWS, Some(ROWS - 5)));
     p.dango()
         .arg("sync")
+        .env("DANGO_OVERLAP", "1")
         .timeout(Duration::from_secs(300))
         .assert()
         .failure()
@@ -155,7 +176,7 @@ fn sigkill_after_an_inserted_job_then_sync_loads_each_row_once() {
         "load_before_commit",
     ] {
         let p = project("append", true);
-        p.sync_killed_at(point, &[]);
+        killed_at(&p, point);
         sync(&p, true);
         assert_eq!(p.count("raw_big.t"), ROWS as i64, "killed at {point}");
         assert_eq!(
