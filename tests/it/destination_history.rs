@@ -2,6 +2,8 @@
 //! destinations, retention and the row-count anomaly check there; a source entry's own
 //! `table_format` / `file_format`; the trace's destination location.
 
+use std::path::Path;
+
 use serde_json::{Value, json};
 
 use crate::postgres_replay::{PgDb, pg_source};
@@ -263,28 +265,31 @@ fn a_source_entry_chooses_its_own_file_format() {
         .collect();
     assert_eq!(parquet.len(), 1, "{parquet:?}");
     assert!(delta.join("_delta_log").is_dir());
-    // both read back by independent readers, and by every verb of dango
-    let code = r#"
-import sys, json, duckdb
-from deltalake import DeltaTable
-plain, delta = sys.argv[1], sys.argv[2]
-a = duckdb.sql(f"select count(*) from read_parquet('{plain}/*.parquet')").fetchall()[0][0]
-b = DeltaTable(delta).to_pyarrow_table().num_rows
-print(json.dumps([a, b]))
-"#;
-    let out = std::process::Command::new(&py)
-        .args(["-c", code, plain.to_str().unwrap(), delta.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // both read back by independent readers, and by every verb of dango. Each reader runs in
+    // a Python of its own and leaves with `os._exit` once its answer is out: the interpreter's
+    // teardown of these native libraries sometimes aborts ("terminate called without an
+    // active exception") after the answer was printed.
+    let read = |code: &str, path: &Path| -> Value {
+        let out = std::process::Command::new(&py)
+            .args(["-c", code, path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let a = read(
+        "import sys, duckdb; print(duckdb.sql(f\"select count(*) from read_parquet('{sys.argv[1]}/*.parquet')\").fetchall()[0][0], flush=True); import os; os._exit(0)",
+        &plain,
     );
-    assert_eq!(
-        serde_json::from_slice::<Value>(&out.stdout).unwrap(),
-        json!([4, 4])
+    let b = read(
+        "import sys; from deltalake import DeltaTable; print(DeltaTable(sys.argv[1]).to_pyarrow_table().num_rows, flush=True); import os; os._exit(0)",
+        &delta,
     );
+    assert_eq!(json!([a, b]), json!([4, 4]));
     for name in ["plain", "lake"] {
         let (ok, out) = run(&p, &["pipeline", name, "show"], &[]);
         assert!(ok, "{out}");
