@@ -34,8 +34,6 @@ pub struct Begun {
     loaded: HashSet<String>,
     /// Replaced root tables that must not end empty, with their rows before the load.
     pub(super) guarded: Vec<(String, u64)>,
-    /// Rows loaded so far.
-    rows: u64,
     /// Tables of `replace` resources to empty before their first rows go in (those that
     /// exist), and those emptied already.
     truncate: Vec<String>,
@@ -85,7 +83,6 @@ impl Begun {
             migrations: Vec::new(),
             loaded: HashSet::new(),
             guarded,
-            rows: 0,
         })
     }
 
@@ -124,7 +121,6 @@ impl Begun {
             loaded => loaded?,
         }
         self.loaded.insert(job.job.file.clone());
-        self.rows += job.job.rows;
         crate::fault::point("after_streamed_job");
         Ok(())
     }
@@ -144,11 +140,6 @@ impl Begun {
         dest.truncate_tables(dataset, &due)?;
         self.truncated.extend(due);
         Ok(())
-    }
-
-    /// Rows loaded so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
     }
 
     /// Brings the dataset in line with `schema` (new tables, new columns).

@@ -118,16 +118,6 @@ pub fn apply_resource_hints(
             if let Some(dir) = hint.get("dedup_sort").and_then(|v| v.as_str()) {
                 col.dedup_sort = Some(dir.to_string());
             }
-            let uint = |k: &str| hint.get(k).and_then(|v| v.as_u64()).map(|n| n as u32);
-            if let Some(p) = uint("precision") {
-                col.precision = Some(p);
-            }
-            if let Some(sc) = uint("scale") {
-                col.scale = Some(sc);
-            }
-            if let Some(tz) = hint.get("timezone").and_then(|v| v.as_bool()) {
-                col.timezone = Some(tz);
-            }
         }
         let max_nesting = r.max_table_nesting.unwrap_or(1000);
         let merge = r.write_disposition == WriteDisposition::Merge;

@@ -150,7 +150,7 @@ impl Pipeline {
         };
         crate::fault::point("after_extract");
         tracing::info!(load_id = %load_id, elapsed = ?started.elapsed(), "Extracted.");
-        let begun = self.after_normalize(dest, &load_id, run, schema, timers.1, trace)?;
+        let begun = self.after_normalize(&load_id, run, schema, timers.1, trace)?;
         self.ctx.cancel.check()?;
         let timer = PipelineTrace::begin("load");
         self.report(Progress::Step("load"));
@@ -242,14 +242,12 @@ impl Pipeline {
     /// (the caller rolls the load back then).
     fn after_normalize(
         &mut self,
-        dest: &mut dyn Destination,
         load_id: &str,
         run: Overlapped,
         schema: &mut Schema,
         timer: StepTimer,
         trace: &mut PipelineTrace,
     ) -> Result<Begun> {
-        let _ = dest;
         self.report(Progress::Step("normalize"));
         let normalized = match run.normalized {
             Some(Ok(evolved)) => {

@@ -84,25 +84,6 @@ fn loaded_jobs(p: &TestProject) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// An overlapped `dango sync` that kills itself (SIGKILL) at fault point `point`.
-fn killed_at(p: &TestProject, point: &str) {
-    use std::os::unix::process::ExitStatusExt;
-    let out = p
-        .dango()
-        .arg("sync")
-        .env("DANGO_OVERLAP", "1")
-        .env("DANGO_FAULT", point)
-        .timeout(Duration::from_secs(300))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGKILL),
-        "expected SIGKILL at {point}; stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn summary(p: &TestProject) -> Vec<Vec<Option<String>>> {
     p.query(
         "SELECT count(*), count(DISTINCT id), sum(id), sum(amount), min(day), max(day), \
@@ -176,7 +157,7 @@ fn sigkill_after_an_inserted_job_then_sync_loads_each_row_once() {
         "load_before_commit",
     ] {
         let p = project("append", true);
-        killed_at(&p, point);
+        p.sync_killed_at_with(point, &[], &[("DANGO_OVERLAP", "1")]);
         sync(&p, true);
         assert_eq!(p.count("raw_big.t"), ROWS as i64, "killed at {point}");
         assert_eq!(

@@ -72,11 +72,17 @@ impl TestProject {
     /// Runs `dango sync <extra>` that kills itself with SIGKILL at fault `point` (see
     /// `src/fault.rs`); asserts it really died of SIGKILL.
     pub fn sync_killed_at(&self, point: &str, extra: &[&str]) {
+        self.sync_killed_at_with(point, extra, &[]);
+    }
+
+    /// [`TestProject::sync_killed_at`] with extra environment variables.
+    pub fn sync_killed_at_with(&self, point: &str, extra: &[&str], envs: &[(&str, &str)]) {
         use std::os::unix::process::ExitStatusExt;
         let out = self
             .dango()
             .arg("sync")
             .args(extra)
+            .envs(envs.iter().copied())
             .env("DANGO_FAULT", point)
             .output()
             .unwrap();
