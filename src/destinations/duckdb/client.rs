@@ -2,9 +2,11 @@
 //! `local_config` and `pragmas`), catalog queries, statements with debug logging, schema
 //! migration and bulk inserts from Arrow job files.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::ipc::reader::FileReader;
 
@@ -28,7 +30,13 @@ pub struct DuckDbClient {
     pub(super) in_transaction: bool,
     /// DuckDB's `threads` before a streamed load set it to 1 (restored when the load ends).
     pub(super) threads_before: Option<String>,
+    /// The tables and columns of the datasets read since the catalog last may have changed
+    /// (see [`Self::catalog`]).
+    catalog: RefCell<HashMap<String, Arc<DatasetCatalog>>>,
 }
+
+/// The tables of one dataset with their columns (name, type), in column order.
+type DatasetCatalog = HashMap<String, Vec<(String, String)>>;
 
 /// DuckDB's buffer pool limit when loading, unless configured: 48 MB per core, at least
 /// 96 MB. A load streams job files through DuckDB, which writes finished row groups to the file
@@ -148,6 +156,7 @@ impl DuckDbClient {
             jobs: Vec::new(),
             in_transaction: false,
             threads_before: None,
+            catalog: RefCell::new(HashMap::new()),
         })
     }
 
@@ -161,8 +170,15 @@ impl DuckDbClient {
         &self.path
     }
 
-    /// A `duckdb::Connection` for queries.
+    /// A `duckdb::Connection` for any statement. What [`Self::catalog`] read is forgotten,
+    /// as the statement may change the catalog.
     pub fn conn(&self) -> &duckdb::Connection {
+        self.catalog_changed();
+        &self.conn
+    }
+
+    /// The connection for queries that read and change no table or column.
+    pub(super) fn data_conn(&self) -> &duckdb::Connection {
         &self.conn
     }
 
@@ -172,34 +188,60 @@ impl DuckDbClient {
         dataset: &str,
         table: &str,
     ) -> Result<Option<Vec<(String, String)>>> {
-        let mut stmt = self.conn.prepare(
-            // duckdb_columns(), which information_schema.columns selects from: a fresh
-            // database would first parse and bind the information_schema views.
-            "SELECT column_name, data_type FROM duckdb_columns() \
-             WHERE database_name = current_database() AND schema_name = ? AND table_name = ? \
-             ORDER BY column_index",
-        )?;
-        let rows = stmt.query_map([dataset, table], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let cols: Vec<(String, String)> = rows.collect::<std::result::Result<_, _>>()?;
-        Ok(if cols.is_empty() { None } else { Some(cols) })
+        Ok(self.catalog(dataset)?.get(table).cloned())
     }
 
     /// All tables of a dataset with their columns.
     pub fn dataset_tables(&self, dataset: &str) -> Result<HashMap<String, Vec<String>>> {
+        Ok(self
+            .catalog(dataset)?
+            .iter()
+            .map(|(t, cols)| (t.clone(), cols.iter().map(|(c, _)| c.clone()).collect()))
+            .collect())
+    }
+
+    /// The tables and columns of `dataset`, read with one catalog query and kept until a
+    /// statement that may change it runs on this client ([`Self::execute`] of a statement
+    /// [`super::sql::may_change_catalog`] names, or any use of [`Self::conn`]). Nothing else can change it meanwhile: a read-write client
+    /// holds the warehouse file's lock, and a read-only one shares it with readers only.
+    fn catalog(&self, dataset: &str) -> Result<Arc<DatasetCatalog>> {
+        if let Some(c) = self.catalog.borrow().get(dataset) {
+            return Ok(Arc::clone(c));
+        }
+        let started = std::time::Instant::now();
         let mut stmt = self.conn.prepare(
-            "SELECT table_name, column_name FROM duckdb_columns() \
+            // duckdb_columns(), which information_schema.columns selects from: a fresh
+            // database would first parse and bind the information_schema views.
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() \
              WHERE database_name = current_database() AND schema_name = ? \
              ORDER BY table_name, column_index",
         )?;
         let rows = stmt.query_map([dataset], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
-        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        let mut tables = DatasetCatalog::new();
         for r in rows {
-            let (t, c) = r?;
-            out.entry(t).or_default().push(c);
+            let (t, c, ty) = r?;
+            tables.entry(t).or_default().push((c, ty));
         }
-        Ok(out)
+        let tables = Arc::new(tables);
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "read the catalog of {dataset}"
+        );
+        self.catalog
+            .borrow_mut()
+            .insert(dataset.to_string(), Arc::clone(&tables));
+        Ok(tables)
+    }
+
+    /// Forgets all [`Self::catalog`] read.
+    fn catalog_changed(&self) {
+        self.catalog.borrow_mut().clear();
     }
 
     /// Whether `_dlt_loads` of the dataset records `load_id`.
@@ -232,6 +274,9 @@ impl DuckDbClient {
 
     /// Runs statements on the load connection.
     pub fn execute(&self, sql: &str) -> Result<()> {
+        self.catalog
+            .borrow_mut()
+            .retain(|dataset, _| !super::sql::may_change_catalog(sql, dataset));
         let started = std::time::Instant::now();
         let out = self
             .conn
@@ -391,5 +436,52 @@ impl DuckDbClient {
         if let Some(raw) = self.raw.as_mut() {
             raw.unregister_all();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DuckDbClient;
+
+    fn columns(c: &DuckDbClient, dataset: &str, table: &str) -> Option<Vec<String>> {
+        c.table_columns(dataset, table)
+            .unwrap()
+            .map(|cols| cols.into_iter().map(|(n, _)| n).collect())
+    }
+
+    #[test]
+    fn the_catalog_cache_follows_ddl_rollbacks_and_other_datasets() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = DuckDbClient::open(&dir.path().join("w.duckdb")).unwrap();
+        c.execute("CREATE SCHEMA a; CREATE SCHEMA b").unwrap();
+        c.execute("CREATE TABLE a.t (x BIGINT)").unwrap();
+        // Cached, with the table of b still missing.
+        assert_eq!(columns(&c, "a", "t"), Some(vec!["x".to_string()]));
+        assert_eq!(columns(&c, "b", "u"), None);
+        // DDL on b is seen in b; rows and DDL elsewhere keep a's catalog as it is (still right).
+        c.execute("CREATE TABLE \"b\".\"u\" (y VARCHAR)").unwrap();
+        assert_eq!(columns(&c, "b", "u"), Some(vec!["y".to_string()]));
+        c.execute("INSERT INTO a.t VALUES (1)").unwrap();
+        c.execute("ALTER TABLE A.T ADD COLUMN z DOUBLE").unwrap();
+        assert_eq!(
+            columns(&c, "a", "t"),
+            Some(vec!["x".to_string(), "z".to_string()])
+        );
+        // A rolled-back CREATE: the table is gone again.
+        c.execute("BEGIN TRANSACTION").unwrap();
+        c.execute("CREATE TABLE a.v (w INT)").unwrap();
+        assert!(columns(&c, "a", "v").is_some());
+        c.execute("ROLLBACK").unwrap();
+        assert_eq!(columns(&c, "a", "v"), None);
+        // A committed one stays after the commit.
+        c.execute("BEGIN TRANSACTION").unwrap();
+        c.execute("CREATE TABLE a.v (w INT)").unwrap();
+        assert!(columns(&c, "a", "v").is_some());
+        c.execute("COMMIT").unwrap();
+        assert_eq!(columns(&c, "a", "v"), Some(vec!["w".to_string()]));
+        assert_eq!(c.dataset_tables("a").unwrap().len(), 2);
+        // Any statement through conn() forgets the cache.
+        c.conn().execute_batch("DROP TABLE a.v").unwrap();
+        assert_eq!(columns(&c, "a", "v"), None);
     }
 }

@@ -16,7 +16,7 @@ use crate::schema::{Schema, Table, dlt_dict};
 impl DuckDbClient {
     fn query_text(&self, sql: &str, param: &str) -> Result<Option<String>> {
         Ok(self
-            .conn()
+            .data_conn()
             .query_row(sql, [param], |r| r.get::<_, Option<String>>(0))
             .optional()?
             .flatten())
@@ -85,7 +85,7 @@ impl Destination for DuckDbClient {
             quote_ident(dataset),
             quote_ident(table)
         );
-        let n: i64 = self.conn().query_row(&sql, [load_id], |r| r.get(0))?;
+        let n: i64 = self.data_conn().query_row(&sql, [load_id], |r| r.get(0))?;
         Ok(n.max(0) as u64)
     }
 
@@ -95,7 +95,7 @@ impl Destination for DuckDbClient {
             quote_ident(dataset),
             quote_ident(table)
         );
-        let mut stmt = self.conn().prepare(&sql)?;
+        let mut stmt = self.data_conn().prepare(&sql)?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         let mut names = Vec::new();
@@ -136,7 +136,7 @@ impl Destination for DuckDbClient {
             quote_ident(dataset)
         );
         Ok(self
-            .conn()
+            .data_conn()
             .query_row(&sql, [schema_name], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
@@ -196,7 +196,9 @@ impl Destination for DuckDbClient {
             "SELECT count(*) FROM {}.\"_dlt_version\" WHERE version_hash = ?",
             quote_ident(dataset)
         );
-        let n: i64 = self.conn().query_row(&sql, [version_hash], |r| r.get(0))?;
+        let n: i64 = self
+            .data_conn()
+            .query_row(&sql, [version_hash], |r| r.get(0))?;
         Ok(n > 0)
     }
 

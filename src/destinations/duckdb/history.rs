@@ -12,9 +12,15 @@ fn table(dataset: &str) -> String {
 /// Appends `r`, keeping the newest `keep` records of its source, in one transaction.
 pub(super) fn append(c: &DuckDbClient, dataset: &str, r: &SyncRecord, keep: u64) -> Result<()> {
     let t = table(dataset);
+    let exists = c.table_columns(dataset, HISTORY_TABLE)?.is_some();
     // One transaction (one WAL write) for the table and the record.
     c.execute("BEGIN TRANSACTION")?;
-    let done = create(c, dataset, &t).and_then(|_| insert(c, &t, r, keep));
+    let created = if exists {
+        Ok(())
+    } else {
+        create(c, dataset, &t)
+    };
+    let done = created.and_then(|_| insert(c, &t, r, keep));
     match done {
         Ok(()) => c.execute("COMMIT"),
         Err(e) => {
@@ -40,7 +46,7 @@ fn create(c: &DuckDbClient, dataset: &str, t: &str) -> Result<()> {
 fn insert(c: &DuckDbClient, t: &str, r: &SyncRecord, keep: u64) -> Result<()> {
     let tables = serde_json::to_string(&r.tables).unwrap_or_default();
     let load_ids = serde_json::to_string(&r.load_ids).unwrap_or_default();
-    c.conn().execute(
+    c.data_conn().execute(
         &format!(
             "INSERT INTO {t} VALUES (?, ?, ?, CAST(? AS TIMESTAMP WITH TIME ZONE), \
              CAST(? AS TIMESTAMP WITH TIME ZONE), ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -62,7 +68,7 @@ fn insert(c: &DuckDbClient, t: &str, r: &SyncRecord, keep: u64) -> Result<()> {
             r.anomaly,
         ],
     )?;
-    c.conn().execute(
+    c.data_conn().execute(
         &format!(
             "DELETE FROM {t} WHERE source = ? AND sync_id NOT IN (SELECT sync_id FROM {t} \
              WHERE source = ? ORDER BY started_at DESC, sync_id DESC LIMIT {keep})"
@@ -91,7 +97,7 @@ pub(super) fn read(
         ts("finished_at"),
         table(dataset)
     );
-    let mut stmt = c.conn().prepare(&sql)?;
+    let mut stmt = c.data_conn().prepare(&sql)?;
     let rows = stmt.query_map([source], |row| {
         let tables: Option<String> = row.get(10)?;
         let load_ids: Option<String> = row.get(11)?;

@@ -68,6 +68,27 @@ pub(super) fn statement_head(sql: &str) -> String {
     head
 }
 
+/// Whether running `sql` may change the tables or columns of `dataset` (what the client's
+/// catalog cache keeps). A single statement that changes rows or settings leaves every
+/// catalog alone; DDL changes the datasets it names (case-insensitively, as DuckDB resolves
+/// names) and `main`, where unqualified names go; anything else (a rollback, a batch, a
+/// statement that moves the default schema, one dango does not know) may change any.
+pub(super) fn may_change_catalog(sql: &str, dataset: &str) -> bool {
+    let sql = sql.trim().trim_end_matches(';');
+    if sql.contains(';') {
+        return true;
+    }
+    let upper = sql.to_ascii_uppercase();
+    match upper.split_whitespace().next().unwrap_or_default() {
+        "BEGIN" | "COMMIT" | "INSERT" | "DELETE" | "UPDATE" | "TRUNCATE" | "SELECT" => false,
+        "SET" | "RESET" => upper.contains("SCHEMA") || upper.contains("SEARCH_PATH"),
+        "CREATE" | "ALTER" | "DROP" | "COMMENT" => {
+            dataset.eq_ignore_ascii_case("main") || upper.contains(&dataset.to_ascii_uppercase())
+        }
+        _ => true,
+    }
+}
+
 /// Columns of random row ids.
 const ROW_ID_COLUMNS: [&str; 3] = [C_DLT_ID, C_DLT_PARENT_ID, C_DLT_ROOT_ID];
 
@@ -127,7 +148,45 @@ pub fn package_time_literal(load_id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::statement_head;
+    use super::{may_change_catalog, statement_head};
+
+    #[test]
+    fn ddl_changes_the_catalogs_it_names_and_rows_change_none() {
+        let ddl = "CREATE TABLE \"raw_shop\".\"orders\" (\"id\" BIGINT)";
+        assert!(may_change_catalog(ddl, "raw_shop"));
+        assert!(may_change_catalog(ddl, "RAW_SHOP"));
+        assert!(!may_change_catalog(ddl, "raw_crm"));
+        // Unqualified names land in `main`.
+        assert!(may_change_catalog("CREATE TABLE t (x INT)", "main"));
+        assert!(may_change_catalog(
+            "DROP SCHEMA \"raw_shop\" CASCADE",
+            "raw_shop"
+        ));
+        assert!(may_change_catalog(
+            "alter table raw_shop.o add column y int",
+            "raw_shop"
+        ));
+        for rows in [
+            "BEGIN TRANSACTION",
+            "COMMIT",
+            "INSERT INTO \"raw_shop\".\"_dlt_loads\" VALUES ('1', 's', 0)",
+            "DELETE FROM \"raw_shop\".\"orders\" WHERE id = 1;",
+            "SET memory_limit = '96MB'",
+        ] {
+            assert!(!may_change_catalog(rows, "raw_shop"), "{rows}");
+        }
+        // Anything that may change any catalog without naming it.
+        for any in [
+            "ROLLBACK",
+            "INSERT INTO a.t VALUES (1); CREATE TABLE raw_shop.x (y INT)",
+            "SET schema = 'raw_shop'",
+            "SET search_path = 'raw_crm'",
+            "USE scratch",
+            "CHECKPOINT",
+        ] {
+            assert!(may_change_catalog(any, "raw_crm"), "{any}");
+        }
+    }
 
     #[test]
     fn logged_statements_hide_setting_values() {
