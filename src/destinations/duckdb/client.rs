@@ -2,7 +2,7 @@
 //! `local_config` and `pragmas`), catalog queries, statements with debug logging, schema
 //! migration and bulk inserts from Arrow job files.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,14 @@ pub struct DuckDbClient {
     /// The tables and columns of the datasets read since the catalog last may have changed
     /// (see [`Self::catalog`]).
     catalog: RefCell<HashMap<String, Arc<DatasetCatalog>>>,
+    /// Whether a transaction may be open on `conn` (see [`Self::read_unchecked`]).
+    transaction: Cell<bool>,
+}
+
+/// Whether `e` says that a table or schema a statement names does not exist.
+fn is_missing_table(e: &duckdb::Error) -> bool {
+    let m = e.to_string();
+    m.starts_with("Catalog Error") && m.contains("does not exist")
 }
 
 /// The tables of one dataset with their columns (name, type), in column order.
@@ -157,6 +165,7 @@ impl DuckDbClient {
             in_transaction: false,
             threads_before: None,
             catalog: RefCell::new(HashMap::new()),
+            transaction: Cell::new(false),
         })
     }
 
@@ -174,6 +183,7 @@ impl DuckDbClient {
     /// as the statement may change the catalog.
     pub fn conn(&self) -> &duckdb::Connection {
         self.catalog_changed();
+        self.transaction.set(true);
         &self.conn
     }
 
@@ -239,6 +249,12 @@ impl DuckDbClient {
         Ok(tables)
     }
 
+    /// Whether `dataset.table` exists, if the catalog of `dataset` is known without reading it.
+    pub(super) fn known_table(&self, dataset: &str, table: &str) -> Option<bool> {
+        let catalog = self.catalog.borrow();
+        catalog.get(dataset).map(|c| c.contains_key(table))
+    }
+
     /// Forgets all [`Self::catalog`] read.
     fn catalog_changed(&self) {
         self.catalog.borrow_mut().clear();
@@ -260,16 +276,36 @@ impl DuckDbClient {
 
     /// Row count of a table (0 if it does not exist).
     pub fn row_count(&self, dataset: &str, table: &str) -> Result<u64> {
-        if self.table_columns(dataset, table)?.is_none() {
-            return Ok(0);
-        }
         let sql = format!(
             "SELECT count(*) FROM {}.{}",
             quote_ident(dataset),
             quote_ident(table)
         );
-        let n: i64 = self.conn.query_row(&sql, [], |r| r.get(0))?;
+        let count = |c: &duckdb::Connection| c.query_row(&sql, [], |r| r.get::<_, i64>(0));
+        let n = match self.read_unchecked(count) {
+            Some(n) => n?.unwrap_or(0),
+            None if self.table_columns(dataset, table)?.is_none() => 0,
+            None => count(&self.conn)?,
+        };
         Ok(n.max(0) as u64)
+    }
+
+    /// `read` run at once, without a catalog read to see whether its tables exist, when that
+    /// is safe: no transaction is open (a statement that fails outside one changes nothing,
+    /// inside one DuckDB aborts the transaction). `Ok(None)` when a table or schema `read`
+    /// names does not exist. `None` when a transaction may be open: check the catalog first.
+    pub(super) fn read_unchecked<T>(
+        &self,
+        read: impl FnOnce(&duckdb::Connection) -> duckdb::Result<T>,
+    ) -> Option<Result<Option<T>>> {
+        if self.transaction.get() {
+            return None;
+        }
+        Some(match read(&self.conn) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if is_missing_table(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        })
     }
 
     /// Runs statements on the load connection.
@@ -285,6 +321,24 @@ impl DuckDbClient {
                 context: "running a statement".into(),
                 reason: e.to_string(),
             });
+        match super::sql::transaction_effect(sql) {
+            Some(open) if out.is_ok() => self.transaction.set(open),
+            // A failed ROLLBACK, or a COMMIT with no transaction to end, leaves none open.
+            Some(false)
+                if sql
+                    .trim_start()
+                    .to_ascii_uppercase()
+                    .starts_with("ROLLBACK")
+                    || out
+                        .as_ref()
+                        .is_err_and(|e| e.to_string().contains("no transaction is active")) =>
+            {
+                self.transaction.set(false)
+            }
+            // A batch, or a failed BEGIN: whether one is open is unknown, so assume it is.
+            None if sql.trim().trim_end_matches(';').contains(';') => self.transaction.set(true),
+            _ => {}
+        }
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "SQL {}",
@@ -483,5 +537,31 @@ mod tests {
         // Any statement through conn() forgets the cache.
         c.conn().execute_batch("DROP TABLE a.v").unwrap();
         assert_eq!(columns(&c, "a", "v"), None);
+    }
+
+    #[test]
+    fn a_missing_table_counts_zero_and_never_aborts_an_open_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = DuckDbClient::open(&dir.path().join("w.duckdb")).unwrap();
+        c.execute("CREATE SCHEMA a; CREATE TABLE a.t (x BIGINT)")
+            .unwrap();
+        // After a batch whether a transaction is open is unknown; a COMMIT settles it.
+        assert!(c.read_unchecked(|k| k.execute("SELECT 1", [])).is_none());
+        assert!(c.execute("COMMIT").is_err());
+        assert!(c.read_unchecked(|k| k.execute("SELECT 1", [])).is_some());
+        assert_eq!(c.row_count("a", "nope").unwrap(), 0);
+        assert_eq!(c.row_count("nope", "t").unwrap(), 0);
+        c.execute("BEGIN TRANSACTION").unwrap();
+        c.execute("INSERT INTO a.t VALUES (1), (2)").unwrap();
+        // Inside the transaction a failed count would abort it: the catalog is asked first.
+        assert!(c.read_unchecked(|k| k.execute("SELECT 1", [])).is_none());
+        assert_eq!(c.row_count("a", "nope").unwrap(), 0);
+        assert_eq!(c.row_count("a", "t").unwrap(), 2);
+        c.execute("COMMIT").unwrap();
+        assert_eq!(c.row_count("a", "t").unwrap(), 2);
+        assert!(
+            c.read_unchecked(|k| k.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
+                .is_some()
+        );
     }
 }

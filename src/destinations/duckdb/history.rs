@@ -12,7 +12,9 @@ fn table(dataset: &str) -> String {
 /// Appends `r`, keeping the newest `keep` records of its source, in one transaction.
 pub(super) fn append(c: &DuckDbClient, dataset: &str, r: &SyncRecord, keep: u64) -> Result<()> {
     let t = table(dataset);
-    let exists = c.table_columns(dataset, HISTORY_TABLE)?.is_some();
+    // Created unless the catalog read earlier knows it (reading it for this costs more
+    // than the CREATEs).
+    let exists = c.known_table(dataset, HISTORY_TABLE) == Some(true);
     // One transaction (one WAL write) for the table and the record.
     c.execute("BEGIN TRANSACTION")?;
     let created = if exists {
@@ -85,9 +87,6 @@ pub(super) fn read(
     source: &str,
     limit: usize,
 ) -> Result<Vec<SyncRecord>> {
-    if c.table_columns(dataset, HISTORY_TABLE)?.is_none() {
-        return Ok(Vec::new());
-    }
     let ts = |col: &str| format!("strftime({col}, '%Y-%m-%dT%H:%M:%S.%g+00:00')");
     let sql = format!(
         "SELECT sync_id, source, trigger, {}, {}, duration_seconds, status, full_refresh, \
@@ -97,34 +96,40 @@ pub(super) fn read(
         ts("finished_at"),
         table(dataset)
     );
-    let mut stmt = c.data_conn().prepare(&sql)?;
-    let rows = stmt.query_map([source], |row| {
-        let tables: Option<String> = row.get(10)?;
-        let load_ids: Option<String> = row.get(11)?;
-        Ok(SyncRecord {
-            sync_id: row.get(0)?,
-            source: row.get(1)?,
-            trigger: row.get::<_, Option<String>>(2)?.unwrap_or_default(),
-            started_at: row.get::<_, Option<String>>(3)?.unwrap_or_default(),
-            finished_at: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
-            duration_seconds: row.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
-            status: row.get(6)?,
-            full_refresh: row.get::<_, Option<bool>>(7)?.unwrap_or(false),
-            rows_loaded: row.get::<_, Option<i64>>(8)?.unwrap_or(0).max(0) as u64,
-            total_rows: row.get::<_, Option<i64>>(9)?.unwrap_or(0).max(0) as u64,
-            tables: tables
-                .and_then(|t| serde_json::from_str::<Vec<TableRows>>(&t).ok())
-                .unwrap_or_default(),
-            load_ids: load_ids
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or_default(),
-            error: row.get(12)?,
-            anomaly: row.get(13)?,
-        })
-    })?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(r?);
+    let run = |conn: &duckdb::Connection| -> duckdb::Result<Vec<SyncRecord>> {
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([source], record)?;
+        rows.collect()
+    };
+    match c.read_unchecked(run) {
+        Some(records) => Ok(records?.unwrap_or_default()),
+        None if c.table_columns(dataset, HISTORY_TABLE)?.is_none() => Ok(Vec::new()),
+        None => Ok(run(c.data_conn())?),
     }
-    Ok(out)
+}
+
+/// A row of the history table.
+fn record(row: &duckdb::Row<'_>) -> duckdb::Result<SyncRecord> {
+    let tables: Option<String> = row.get(10)?;
+    let load_ids: Option<String> = row.get(11)?;
+    Ok(SyncRecord {
+        sync_id: row.get(0)?,
+        source: row.get(1)?,
+        trigger: row.get::<_, Option<String>>(2)?.unwrap_or_default(),
+        started_at: row.get::<_, Option<String>>(3)?.unwrap_or_default(),
+        finished_at: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
+        duration_seconds: row.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
+        status: row.get(6)?,
+        full_refresh: row.get::<_, Option<bool>>(7)?.unwrap_or(false),
+        rows_loaded: row.get::<_, Option<i64>>(8)?.unwrap_or(0).max(0) as u64,
+        total_rows: row.get::<_, Option<i64>>(9)?.unwrap_or(0).max(0) as u64,
+        tables: tables
+            .and_then(|t| serde_json::from_str::<Vec<TableRows>>(&t).ok())
+            .unwrap_or_default(),
+        load_ids: load_ids
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
+        error: row.get(12)?,
+        anomaly: row.get(13)?,
+    })
 }

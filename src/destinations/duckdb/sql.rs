@@ -89,6 +89,20 @@ pub(super) fn may_change_catalog(sql: &str, dataset: &str) -> bool {
     }
 }
 
+/// Whether `sql` opens (`Some(true)`) or ends (`Some(false)`) a transaction; `None` for any
+/// other statement.
+pub(super) fn transaction_effect(sql: &str) -> Option<bool> {
+    let sql = sql.trim().trim_end_matches(';');
+    if sql.contains(';') {
+        return None;
+    }
+    match sql.split_whitespace().next()?.to_ascii_uppercase().as_str() {
+        "BEGIN" | "START" => Some(true),
+        "COMMIT" | "END" | "ROLLBACK" | "ABORT" => Some(false),
+        _ => None,
+    }
+}
+
 /// Columns of random row ids.
 const ROW_ID_COLUMNS: [&str; 3] = [C_DLT_ID, C_DLT_PARENT_ID, C_DLT_ROOT_ID];
 
