@@ -30,8 +30,8 @@ pub struct DuckDbClient {
     pub(super) in_transaction: bool,
     /// DuckDB's `threads` before a streamed load set it to 1 (restored when the load ends).
     pub(super) threads_before: Option<String>,
-    /// The tables and columns of the datasets read since the catalog last may have changed
-    /// (see [`Self::catalog`]).
+    /// The tables and columns of the datasets read since they last may have changed (see
+    /// [`Self::catalog`]).
     catalog: RefCell<HashMap<String, Arc<DatasetCatalog>>>,
     /// Whether a transaction may be open on `conn` (see [`Self::read_unchecked`]).
     transaction: Cell<bool>,
@@ -187,7 +187,8 @@ impl DuckDbClient {
         &self.conn
     }
 
-    /// The connection for queries that read and change no table or column.
+    /// The connection for statements that change rows only (queries, inserts, deletes): what
+    /// [`Self::catalog`] read stays known.
     pub(super) fn data_conn(&self) -> &duckdb::Connection {
         &self.conn
     }
@@ -212,8 +213,9 @@ impl DuckDbClient {
 
     /// The tables and columns of `dataset`, read with one catalog query and kept until a
     /// statement that may change it runs on this client ([`Self::execute`] of a statement
-    /// [`super::sql::may_change_catalog`] names, or any use of [`Self::conn`]). Nothing else can change it meanwhile: a read-write client
-    /// holds the warehouse file's lock, and a read-only one shares it with readers only.
+    /// [`super::sql::may_change_catalog`] names, or any use of [`Self::conn`]). Nothing else
+    /// can change it meanwhile: a read-write client holds the warehouse file's lock, and a
+    /// read-only one shares it with readers only.
     fn catalog(&self, dataset: &str) -> Result<Arc<DatasetCatalog>> {
         if let Some(c) = self.catalog.borrow().get(dataset) {
             return Ok(Arc::clone(c));
@@ -335,7 +337,7 @@ impl DuckDbClient {
             {
                 self.transaction.set(false)
             }
-            // A batch, or a failed BEGIN: whether one is open is unknown, so assume it is.
+            // A batch: whether it left a transaction open is unknown, so assume it did.
             None if sql.trim().trim_end_matches(';').contains(';') => self.transaction.set(true),
             _ => {}
         }
