@@ -44,7 +44,7 @@ fn is_missing_table(e: &duckdb::Error) -> bool {
 }
 
 /// The tables of one dataset with their columns (name, type), in column order.
-type DatasetCatalog = HashMap<String, Vec<(String, String)>>;
+pub(super) type DatasetCatalog = HashMap<String, Vec<(String, String)>>;
 
 /// DuckDB's buffer pool limit when loading, unless configured: 48 MB per core, at least
 /// 96 MB. A load streams job files through DuckDB, which writes finished row groups to the file
@@ -216,7 +216,7 @@ impl DuckDbClient {
     /// [`super::sql::may_change_catalog`] names, or any use of [`Self::conn`]). Nothing else
     /// can change it meanwhile: a read-write client holds the warehouse file's lock, and a
     /// read-only one shares it with readers only.
-    fn catalog(&self, dataset: &str) -> Result<Arc<DatasetCatalog>> {
+    pub(super) fn catalog(&self, dataset: &str) -> Result<Arc<DatasetCatalog>> {
         if let Some(c) = self.catalog.borrow().get(dataset) {
             return Ok(Arc::clone(c));
         }
@@ -264,8 +264,10 @@ impl DuckDbClient {
 
     /// Whether `_dlt_loads` of the dataset records `load_id`.
     pub fn has_load(&self, dataset: &str, load_id: &str) -> Result<bool> {
-        let tables = self.dataset_tables(dataset)?;
-        if !tables.contains_key(crate::schema::LOADS_TABLE) {
+        if !self
+            .catalog(dataset)?
+            .contains_key(crate::schema::LOADS_TABLE)
+        {
             return Ok(false);
         }
         let sql = format!(

@@ -22,15 +22,10 @@ impl DuckDbClient {
             .flatten())
     }
 
-    /// Whether every table of `names` exists in `dataset` (one catalog lookup per name, not a
-    /// read of the whole dataset's columns).
+    /// Whether every table of `names` exists in `dataset` (the client's catalog of it).
     fn has_tables(&self, dataset: &str, names: &[&str]) -> Result<bool> {
-        for n in names {
-            if self.table_columns(dataset, n)?.is_none() {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        let catalog = self.catalog(dataset)?;
+        Ok(names.iter().all(|n| catalog.contains_key(*n)))
     }
 }
 
